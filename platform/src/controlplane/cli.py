@@ -1,0 +1,23 @@
+"""`flowyard-admin`: manage.py for the control plane, plus `serve`."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run a Django management command (`flowyard-admin migrate`, `createsuperuser`, `serve`, ...)."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlplane.settings")
+    from controlplane.config import ConfigError
+
+    try:
+        from django.core.management import execute_from_command_line
+
+        execute_from_command_line(["flowyard-admin", *(sys.argv[1:] if argv is None else argv)])
+    except ConfigError as exc:
+        sys.exit(f"flowyard-admin: configuration error: {exc}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,99 @@
+"""Flowyard's typed configuration, read once from `FLOWYARD_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Literal
+from urllib.parse import parse_qs, unquote, urlparse
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+PREFIX = "FLOWYARD_"
+DEVELOPMENT_SECRET_KEY = "flowyard-development-only-secret-key-do-not-use-in-production"
+
+
+class ConfigError(Exception):
+    """A configuration variable is missing or invalid; the message names the variable."""
+
+
+class FlowyardConfig(BaseModel):
+    """Every setting the control plane reads from its environment, with its type and default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: Literal["development", "production", "test"] = Field(
+        "development", description="Which settings profile applies."
+    )
+    secret_key: str = Field(DEVELOPMENT_SECRET_KEY, description="Django SECRET_KEY (required in production).")
+    debug: bool = Field(False, description="Django DEBUG; never on in production.")
+    database_url: str = Field("", description="postgres://user:pass@host:port/db; empty means SQLite.")
+    data_dir: str = Field("var", description="Where the embedded SQLite database and files live.")
+    allowed_hosts: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "localhost"], description="Comma-separated host names."
+    )
+    csrf_trusted_origins: list[str] = Field(default_factory=list, description="Comma-separated origins.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    personal_token_max_days: int = Field(365, ge=1, description="Longest lifetime of a personal API token.")
+
+    @field_validator("allowed_hosts", "csrf_trusted_origins", mode="before")
+    @classmethod
+    def _split_commas(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database_scheme(cls, value: str) -> str:
+        if value and urlparse(value).scheme not in {"postgres", "postgresql", "sqlite"}:
+            raise ValueError("must start with postgres://, postgresql:// or sqlite:///")
+        return value
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> "FlowyardConfig":
+        """Read `FLOWYARD_<FIELD>` variables; raise ConfigError naming the first bad variable."""
+        environ = os.environ if environ is None else environ
+        raw = {name: environ[PREFIX + name.upper()] for name in cls.model_fields if PREFIX + name.upper() in environ}
+        try:
+            config = cls(**raw)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            variable = PREFIX + str(first["loc"][0]).upper()
+            raise ConfigError(f"{variable}: {first['msg']} (got {raw.get(str(first['loc'][0]))!r})") from None
+        if config.mode == "production":
+            config._check_production()
+        return config
+
+    def _check_production(self) -> None:
+        if self.secret_key == DEVELOPMENT_SECRET_KEY or len(self.secret_key) < 50:
+            raise ConfigError(
+                f"{PREFIX}SECRET_KEY: production needs a random value of at least 50 characters, "
+                "e.g. python -c 'import secrets; print(secrets.token_urlsafe(64))'"
+            )
+        if self.debug:
+            raise ConfigError(f"{PREFIX}DEBUG: must be false in production")
+        if not self.database_url:
+            raise ConfigError(f"{PREFIX}DATABASE_URL: production needs PostgreSQL (postgres://...)")
+
+    def django_databases(self, base_dir: str) -> dict[str, dict[str, object]]:
+        """The Django DATABASES setting for this configuration."""
+        if not self.database_url:
+            return {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.path.join(base_dir, "flowyard.sqlite3")}}
+        url = urlparse(self.database_url)
+        if url.scheme == "sqlite":
+            return {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": unquote(url.path) or ":memory:"}}
+        options = {key: values[-1] for key, values in parse_qs(url.query).items()}
+        return {
+            "default": {
+                "ENGINE": "django.db.backends.postgresql",
+                "NAME": unquote(url.path.lstrip("/")),
+                "USER": unquote(url.username or ""),
+                "PASSWORD": unquote(url.password or ""),
+                "HOST": url.hostname or "",
+                "PORT": str(url.port or ""),
+                "OPTIONS": options,
+                "CONN_MAX_AGE": 60,
+                "CONN_HEALTH_CHECKS": True,
+            }
+        }

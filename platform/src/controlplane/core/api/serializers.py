@@ -1,0 +1,38 @@
+"""Serializer fields shared by every app's API."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import serializers
+
+
+class VisibleRelatedField(serializers.PrimaryKeyRelatedField):
+    """A reference by id to an object the caller can see; anything else 'does not exist'."""
+
+    def __init__(self, selector: Callable, **kwargs) -> None:
+        self.selector = selector
+        super().__init__(**kwargs)
+
+    def get_queryset(self):  # noqa: D102 - DRF hook
+        return self.selector(user=self.context["request"].user)
+
+    def use_pk_only_optimization(self) -> bool:  # noqa: D102 - DRF hook
+        return False
+
+    def to_internal_value(self, data):  # noqa: D102 - DRF hook
+        try:
+            return super().to_internal_value(data)
+        except DjangoValidationError:  # e.g. not a UUID at all
+            self.fail("does_not_exist", pk_value=data)
+
+
+class UsernameField(serializers.SlugRelatedField):
+    """A reference to an active user by username."""
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("slug_field", "username")
+        kwargs.setdefault("queryset", get_user_model().objects.filter(is_active=True))
+        super().__init__(**kwargs)

@@ -1,0 +1,73 @@
+"""Recording audit events: every service that writes calls `audit_record` in its transaction."""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import uuid
+from typing import Any
+
+from django.db import models
+
+from controlplane.core.models import AuditEvent
+
+# Fields never copied into an audit snapshot, whatever the model.
+SECRET_FIELDS = frozenset({"password", "token_hash", "secret", "value", "encrypted_value"})
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, (datetime.datetime, datetime.date)):
+        return value.isoformat()
+    if isinstance(value, (uuid.UUID, decimal.Decimal)):
+        return str(value)
+    return value
+
+
+def snapshot(obj: models.Model | None) -> dict[str, Any] | None:
+    """A JSON-safe copy of a model's concrete fields (foreign keys as ids), secrets left out."""
+    if obj is None:
+        return None
+    data: dict[str, Any] = {}
+    for field in obj._meta.concrete_fields:
+        if field.name in SECRET_FIELDS:
+            continue
+        data[field.attname] = _json_safe(getattr(obj, field.attname))
+    return data
+
+
+def actor_user_and_label(actor: Any) -> tuple[Any, str]:
+    """The user to link (None for non-user principals) and the label to record for any actor."""
+    if actor is None:
+        return None, "system"
+    label = getattr(actor, "audit_label", None)
+    if label is not None:  # a non-user principal such as a CI token
+        return None, label
+    return actor, actor.get_username()
+
+
+def audit_record(
+    *,
+    actor: Any,
+    action: str,
+    obj: models.Model,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    project: models.Model | None = None,
+    team: models.Model | None = None,
+) -> AuditEvent:
+    """Write one audit event for a write `action` on `obj`, scoped to its project and team."""
+    user, label = actor_user_and_label(actor)
+    if project is not None and team is None:
+        team = project.team
+    return AuditEvent.objects.create(
+        actor=user,
+        actor_label=label[:200],
+        action=action,
+        object_type=obj._meta.label_lower,
+        object_id=str(obj.pk),
+        object_repr=str(obj)[:200],
+        team=team,
+        project=project,
+        before=before,
+        after=after,
+    )

@@ -1,0 +1,11 @@
+"""Deployment API routes."""
+
+from rest_framework.routers import SimpleRouter
+
+from controlplane.deployments.api import views
+
+router = SimpleRouter()
+router.register("environments", views.EnvironmentViewSet, basename="environment")
+router.register("deployments", views.DeploymentViewSet, basename="deployment")
+router.register("promotions", views.PromotionViewSet, basename="promotion")
+urlpatterns = router.urls

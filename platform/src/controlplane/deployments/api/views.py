@@ -1,0 +1,89 @@
+"""Deployment API: environments, deployments and promotions."""
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.decorators import action
+
+from controlplane.core.api.views import CreateMixin, DestroyMixin, ListRetrieveMixin, ScopedViewSet, UpdateMixin
+from controlplane.deployments import filtersets, selectors, services
+from controlplane.deployments.api import serializers as s
+from flowyard_spec.states import Role
+
+V, D, P, A = Role.VIEWER, Role.DEVELOPER, Role.APPROVER, Role.ADMIN
+
+
+class EnvironmentViewSet(ListRetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, ScopedViewSet):
+    """Environments of a project, managed by its admins."""
+
+    selector = staticmethod(selectors.environment_list)
+    output_serializer = s.EnvironmentSerializer
+    input_serializers = {"create": s.EnvironmentCreateSerializer, "partial_update": s.EnvironmentUpdateSerializer}
+    action_roles = {"list": V, "retrieve": V, "create": A, "partial_update": A, "destroy": A}
+    cursor_ordering = "order"
+    filterset_class = filtersets.EnvironmentFilterSet
+
+    def create_object(self, data):  # noqa: D102
+        return services.environment_create(actor=self.request.user, **data)
+
+    def update_object(self, obj, data):  # noqa: D102
+        return services.environment_update(actor=self.request.user, environment=obj, **data)
+
+    def destroy_object(self, obj):  # noqa: D102
+        services.environment_delete(actor=self.request.user, environment=obj)
+
+
+class DeploymentViewSet(ListRetrieveMixin, CreateMixin, UpdateMixin, ScopedViewSet):
+    """Deployments: developers manage those in open environments; protected ones need an admin (or a promotion)."""
+
+    selector = staticmethod(selectors.deployment_list)
+    output_serializer = s.DeploymentSerializer
+    input_serializers = {"create": s.DeploymentCreateSerializer, "partial_update": s.DeploymentUpdateSerializer}
+    action_roles = {"list": V, "retrieve": V, "create": D, "partial_update": D}
+    project_path = "environment.project"
+    filterset_class = filtersets.DeploymentFilterSet
+
+    def required_role(self, action: str, target: Any) -> Role:  # noqa: D102
+        environment = target["environment"] if isinstance(target, dict) else target.environment
+        if action in ("create", "partial_update") and environment.requires_approval:
+            return A
+        return super().required_role(action, target)
+
+    def create_object(self, data):  # noqa: D102
+        return services.deployment_set(actor=self.request.user, **data)
+
+    def update_object(self, obj, data):  # noqa: D102
+        return services.deployment_update(actor=self.request.user, deployment=obj, **data)
+
+
+class PromotionViewSet(ListRetrieveMixin, CreateMixin, ScopedViewSet):
+    """Promotions: developers and CI request them, approvers (not the author) approve or reject."""
+
+    selector = staticmethod(selectors.promotion_list)
+    output_serializer = s.PromotionSerializer
+    input_serializers = {
+        "create": s.PromotionCreateSerializer,
+        "approve": s.PromotionDecisionSerializer,
+        "reject": s.PromotionDecisionSerializer,
+    }
+    action_roles = {"list": V, "retrieve": V, "create": D, "approve": P, "reject": P}
+    ci_actions = frozenset({"create"})
+    project_path = "workflow.project"
+    filterset_class = filtersets.PromotionFilterSet
+
+    def create_object(self, data):  # noqa: D102
+        return services.promotion_request(actor=self.request.user, **data)
+
+    @extend_schema(request=s.PromotionDecisionSerializer, responses=s.PromotionSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request, pk=None):
+        """Approve: the exact version is deployed to the target environment."""
+        promotion = self.get_object()
+        return self.respond(services.promotion_approve(actor=request.user, promotion=promotion, **self.validated_input()))
+
+    @extend_schema(request=s.PromotionDecisionSerializer, responses=s.PromotionSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        """Reject: nothing is deployed."""
+        promotion = self.get_object()
+        return self.respond(services.promotion_reject(actor=request.user, promotion=promotion, **self.validated_input()))

@@ -1,0 +1,228 @@
+"""Writes to environments, deployments and promotions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from controlplane.core.audit import actor_user_and_label, audit_record, snapshot
+from controlplane.core.errors import Conflict, ValidationFailed
+from controlplane.deployments.errors import SelfApprovalRefused
+from controlplane.deployments.models import Deployment, Environment, Promotion, PromotionState
+from controlplane.tenancy.models import Project
+from controlplane.workflows.models import Workflow, WorkflowVersion
+
+DEFAULT_ENVIRONMENTS = (
+    {"name": "test", "order": 10, "requires_approval": False, "description": "Branch builds land here."},
+    {"name": "production", "order": 20, "requires_approval": True, "description": "Reached by approved promotion."},
+)
+
+
+def environments_create_defaults(*, project: Project) -> list[Environment]:
+    """Create `test` and `production` for a new project (part of project_create; audited there)."""
+    return [Environment.objects.create(project=project, **spec) for spec in DEFAULT_ENVIRONMENTS]
+
+
+@transaction.atomic
+def environment_create(*, actor: Any, project: Project, **fields: Any) -> Environment:
+    """Add an environment to a project."""
+    environment = Environment(project=project, **fields)
+    environment.full_clean()
+    environment.save()
+    audit_record(actor=actor, action="environment.created", obj=environment, after=snapshot(environment), project=project)
+    return environment
+
+
+@transaction.atomic
+def environment_update(*, actor: Any, environment: Environment, **changes: Any) -> Environment:
+    """Change an environment's settings."""
+    before = snapshot(environment)
+    for field, value in changes.items():
+        setattr(environment, field, value)
+    environment.full_clean()
+    environment.save()
+    audit_record(
+        actor=actor, action="environment.updated", obj=environment, before=before, after=snapshot(environment),
+        project=environment.project,
+    )
+    return environment
+
+
+@transaction.atomic
+def environment_delete(*, actor: Any, environment: Environment) -> None:
+    """Delete an environment nothing is deployed to."""
+    if environment.deployments.exists():
+        raise Conflict(
+            f"Environment {environment.name} has deployments; remove them first.", code="environment_in_use"
+        )
+    audit_record(
+        actor=actor, action="environment.deleted", obj=environment, before=snapshot(environment),
+        project=environment.project,
+    )
+    environment.delete()
+
+
+def _deploy(*, actor: Any, workflow: Workflow, environment: Environment, version: WorkflowVersion) -> Deployment:
+    user, label = actor_user_and_label(actor)
+    deployment, _ = Deployment.objects.select_for_update().get_or_create(workflow=workflow, environment=environment)
+    deployment.version = version
+    deployment.deployed_at = timezone.now()
+    deployment.deployed_by = user
+    deployment.deployed_by_label = label
+    deployment.save()
+    return deployment
+
+
+def _check_same_project(workflow: Workflow, environment: Environment, version: WorkflowVersion | None) -> None:
+    problems: dict[str, list[str]] = {}
+    if environment.project_id != workflow.project_id:
+        problems["environment"] = [f"Environment {environment.name} belongs to another project than the workflow."]
+    if version is not None and version.workflow_id != workflow.pk:
+        problems["version"] = ["This version belongs to another workflow; pick one of this workflow's versions."]
+    if problems:
+        raise ValidationFailed(problems)
+
+
+@transaction.atomic
+def deployment_set(
+    *, actor: Any, workflow: Workflow, environment: Environment, version: WorkflowVersion, is_paused: bool = False
+) -> Deployment:
+    """Deploy `version` of `workflow` to `environment` directly (not through a promotion)."""
+    _check_same_project(workflow, environment, version)
+    existing = Deployment.objects.filter(workflow=workflow, environment=environment).first()
+    before = snapshot(existing)
+    deployment = _deploy(actor=actor, workflow=workflow, environment=environment, version=version)
+    if deployment.is_paused != is_paused:
+        deployment.is_paused = is_paused
+        deployment.save(update_fields=["is_paused", "updated_at"])
+    audit_record(
+        actor=actor, action="deployment.deployed", obj=deployment, before=before, after=snapshot(deployment),
+        project=environment.project,
+    )
+    return deployment
+
+
+@transaction.atomic
+def deployment_update(
+    *, actor: Any, deployment: Deployment, version: WorkflowVersion | None = None, is_paused: bool | None = None
+) -> Deployment:
+    """Change the deployed version or pause/resume a deployment's schedule."""
+    before = snapshot(deployment)
+    if version is not None:
+        _check_same_project(deployment.workflow, deployment.environment, version)
+        deployment = _deploy(actor=actor, workflow=deployment.workflow, environment=deployment.environment, version=version)
+    if is_paused is not None:
+        deployment.is_paused = is_paused
+        deployment.save(update_fields=["is_paused", "updated_at"])
+    audit_record(
+        actor=actor, action="deployment.updated", obj=deployment, before=before, after=snapshot(deployment),
+        project=deployment.environment.project,
+    )
+    return deployment
+
+
+@transaction.atomic
+def promotion_request(
+    *,
+    actor: Any,
+    workflow: Workflow,
+    source_environment: Environment,
+    target_environment: Environment,
+    version: WorkflowVersion | None = None,
+    requested_for: str = "",
+    comment: str = "",
+    merge_request_url: str = "",
+) -> Promotion:
+    """Ask to move the version deployed in `source_environment` to `target_environment`."""
+    problems: dict[str, list[str]] = {}
+    for field, environment in (("source_environment", source_environment), ("target_environment", target_environment)):
+        if environment.project_id != workflow.project_id:
+            problems[field] = [f"Environment {environment.name} belongs to another project than the workflow."]
+    if not problems and target_environment.order <= source_environment.order:
+        problems["target_environment"] = [
+            f"Promotions go forward: {target_environment.name} (order {target_environment.order}) does not come "
+            f"after {source_environment.name} (order {source_environment.order})."
+        ]
+    source = Deployment.objects.filter(workflow=workflow, environment=source_environment).first()
+    if not problems and (source is None or source.version is None):
+        problems["source_environment"] = [
+            f"Nothing of {workflow.name} is deployed to {source_environment.name}; deploy and test it there first."
+        ]
+    if not problems and version is not None and version.pk != source.version_id:
+        problems["version"] = [
+            f"Only the version deployed to {source_environment.name} can be promoted (build once, promote the artifact)."
+        ]
+    if problems:
+        raise ValidationFailed(problems)
+    if Promotion.objects.filter(
+        workflow=workflow, target_environment=target_environment, state=PromotionState.PENDING
+    ).exists():
+        raise Conflict(
+            f"A promotion of {workflow.name} to {target_environment.name} is already pending; approve or reject it first.",
+            code="promotion_pending",
+        )
+    user, label = actor_user_and_label(actor)
+    promotion = Promotion.objects.create(
+        workflow=workflow,
+        version=source.version,
+        source_environment=source_environment,
+        target_environment=target_environment,
+        requested_by=user,
+        requested_by_label=label,
+        requested_for=requested_for,
+        comment=comment,
+        merge_request_url=merge_request_url,
+    )
+    audit_record(
+        actor=actor, action="promotion.requested", obj=promotion, after=snapshot(promotion), project=workflow.project
+    )
+    return promotion
+
+
+def _lock_pending(promotion: Promotion) -> Promotion:
+    promotion = Promotion.objects.select_for_update().select_related("workflow__project").get(pk=promotion.pk)
+    if promotion.state != PromotionState.PENDING:
+        raise Conflict(f"This promotion is already {promotion.state.lower()}.", code="promotion_decided")
+    return promotion
+
+
+@transaction.atomic
+def promotion_approve(*, actor: Any, promotion: Promotion, comment: str = "") -> Promotion:
+    """Approve a pending promotion and deploy its exact version to the target environment."""
+    promotion = _lock_pending(promotion)
+    username = actor.get_username()
+    if promotion.requested_by_id == actor.pk or (promotion.requested_for and promotion.requested_for == username):
+        raise SelfApprovalRefused("You cannot approve your own change; another approver must.")
+    before = snapshot(promotion)
+    _deploy(actor=actor, workflow=promotion.workflow, environment=promotion.target_environment, version=promotion.version)
+    promotion.state = PromotionState.APPROVED
+    promotion.decided_by = actor
+    promotion.decided_at = timezone.now()
+    if comment:
+        promotion.comment = comment
+    promotion.save()
+    audit_record(
+        actor=actor, action="promotion.approved", obj=promotion, before=before, after=snapshot(promotion),
+        project=promotion.workflow.project,
+    )
+    return promotion
+
+
+@transaction.atomic
+def promotion_reject(*, actor: Any, promotion: Promotion, comment: str = "") -> Promotion:
+    """Reject a pending promotion; nothing is deployed."""
+    promotion = _lock_pending(promotion)
+    before = snapshot(promotion)
+    promotion.state = PromotionState.REJECTED
+    promotion.decided_by = actor
+    promotion.decided_at = timezone.now()
+    if comment:
+        promotion.comment = comment
+    promotion.save()
+    audit_record(
+        actor=actor, action="promotion.rejected", obj=promotion, before=before, after=snapshot(promotion),
+        project=promotion.workflow.project,
+    )
+    return promotion

@@ -1,0 +1,68 @@
+"""Run API serializers."""
+
+from rest_framework import serializers
+
+from controlplane.core.api.serializers import VisibleRelatedField
+from controlplane.deployments.selectors import deployment_list
+from controlplane.runs.models import Run, RunLogLine, TaskRun
+
+
+class RunSerializer(serializers.ModelSerializer):
+    """A run with its state, timing and resource use."""
+
+    project = serializers.UUIDField(source="deployment.environment.project_id", read_only=True)
+    workflow = serializers.UUIDField(source="deployment.workflow_id", read_only=True)
+    workflow_name = serializers.CharField(source="deployment.workflow.name", read_only=True)
+    environment = serializers.UUIDField(source="deployment.environment_id", read_only=True)
+    environment_name = serializers.CharField(source="deployment.environment.name", read_only=True)
+
+    class Meta:
+        model = Run
+        fields = [
+            "id", "project", "workflow", "workflow_name", "environment", "environment_name", "deployment", "version",
+            "state", "reason", "message", "trigger", "triggered_by_label", "parameters", "scheduled_for", "attempt",
+            "retry_of", "created_at", "state_changed_at", "started_at", "ended_at", "heartbeat_at", "exit_code",
+            "peak_memory_bytes", "cpu_seconds",
+        ]
+
+
+class RunTriggerSerializer(serializers.Serializer):
+    """Input to start a run of a deployment's current version."""
+
+    deployment = VisibleRelatedField(selector=deployment_list)
+    parameters = serializers.DictField(required=False, default=dict, help_text="Overrides of declared parameters.")
+
+
+class RunCancelSerializer(serializers.Serializer):
+    """Input to cancel a run (nothing is needed)."""
+
+
+class TaskRunSerializer(serializers.ModelSerializer):
+    """One task of a run."""
+
+    class Meta:
+        model = TaskRun
+        fields = ["id", "task_key", "name", "state", "attempt", "map_index", "tags", "started_at", "ended_at", "error"]
+
+
+class LogLineSerializer(serializers.ModelSerializer):
+    """One log line."""
+
+    class Meta:
+        model = RunLogLine
+        fields = ["seq", "at", "stream", "level", "task_key", "message"]
+
+
+class LogPageSerializer(serializers.Serializer):
+    """A page of log lines after a sequence cursor; pass `next_after` as `after` to continue."""
+
+    lines = LogLineSerializer(many=True)
+    next_after = serializers.IntegerField()
+    run_state = serializers.CharField()
+
+
+class LogQuerySerializer(serializers.Serializer):
+    """Query parameters of the log endpoint."""
+
+    after = serializers.IntegerField(min_value=0, required=False, default=0)
+    limit = serializers.IntegerField(min_value=1, max_value=5000, required=False, default=500)

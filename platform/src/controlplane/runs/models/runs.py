@@ -1,0 +1,101 @@
+"""A run is one execution of a deployment's version; it has task runs and an ordered log."""
+
+from django.conf import settings
+from django.db import models
+
+from controlplane.core.models import UUIDModel
+from flowyard_spec.states import RunReason, RunState, TaskState, TriggerKind
+
+
+def _choices(enum) -> list[tuple[str, str]]:
+    return [(member.value, member.value) for member in enum]
+
+
+class Run(UUIDModel):
+    """One execution of a workflow version in an environment, from trigger to terminal state."""
+
+    deployment = models.ForeignKey("deployments.Deployment", on_delete=models.PROTECT, related_name="runs")
+    version = models.ForeignKey("workflows.WorkflowVersion", on_delete=models.PROTECT, related_name="runs")
+    state = models.CharField(max_length=12, choices=_choices(RunState), default=RunState.QUEUED, db_index=True)
+    reason = models.CharField(max_length=20, choices=_choices(RunReason), blank=True)
+    message = models.TextField(blank=True, help_text="A human explanation of the last state change.")
+    state_changed_at = models.DateTimeField(null=True, blank=True)
+    trigger = models.CharField(max_length=10, choices=_choices(TriggerKind), default=TriggerKind.MANUAL)
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    triggered_by_label = models.CharField(max_length=200, blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    scheduled_for = models.DateTimeField(null=True, blank=True, help_text="The schedule tick this run is for.")
+    attempt = models.PositiveSmallIntegerField(default=1)
+    retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    exit_code = models.IntegerField(null=True, blank=True)
+    peak_memory_bytes = models.BigIntegerField(null=True, blank=True)
+    cpu_seconds = models.FloatField(null=True, blank=True)
+    runtime_ref = models.CharField(max_length=255, blank=True, help_text="Container id or ECS task ARN.")
+    token_hash = models.CharField(max_length=64, blank=True, help_text="Hash of the run's own API token.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["deployment", "scheduled_for"],
+                condition=models.Q(scheduled_for__isnull=False),
+                name="one_run_per_schedule_tick",
+            )
+        ]
+
+    @property
+    def is_terminal(self) -> bool:
+        """True once the run has ended; its state never changes again."""
+        return RunState(self.state).is_terminal
+
+    def __str__(self) -> str:
+        return f"run {self.pk}"
+
+
+class TaskRun(models.Model):
+    """One task invocation inside a run, as reported by the runner."""
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="task_runs")
+    task_key = models.CharField(max_length=255, help_text="Unique within the run, e.g. extract-0.")
+    name = models.CharField(max_length=255)
+    state = models.CharField(max_length=16, choices=_choices(TaskState), default=TaskState.PENDING)
+    attempt = models.PositiveSmallIntegerField(default=1)
+    map_index = models.IntegerField(null=True, blank=True)
+    tags = models.JSONField(default=list, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.UniqueConstraint(fields=["run", "task_key"], name="unique_task_key_per_run")]
+
+    def __str__(self) -> str:
+        return f"{self.task_key} ({self.state})"
+
+
+class RunLogLine(models.Model):
+    """One log line of a run; `seq` orders a run's lines with no gap and no duplicate."""
+
+    STREAMS = [("stdout", "stdout"), ("stderr", "stderr"), ("sdk", "sdk"), ("system", "system")]
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="log_lines")
+    seq = models.PositiveBigIntegerField()
+    at = models.DateTimeField()
+    stream = models.CharField(max_length=8, choices=STREAMS, default="stdout")
+    level = models.CharField(max_length=10, blank=True)
+    task_key = models.CharField(max_length=255, blank=True)
+    message = models.TextField()
+
+    class Meta:
+        ordering = ["run", "seq"]
+        constraints = [models.UniqueConstraint(fields=["run", "seq"], name="unique_log_seq_per_run")]
+
+    def __str__(self) -> str:
+        return f"{self.seq}: {self.message[:60]}"

@@ -1,0 +1,69 @@
+"""Writes to runs: trigger and cancel (launching on a runtime comes with the runtime backends)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from controlplane.core.audit import actor_user_and_label, audit_record, snapshot
+from controlplane.core.errors import Conflict, ValidationFailed
+from controlplane.deployments.models import Deployment
+from controlplane.runs import lifecycle
+from controlplane.runs.models import Run
+from flowyard_spec.states import RunReason, RunState, TriggerKind
+
+
+def resolve_parameters(declared: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
+    """The run's parameters: the declared defaults overridden by `given`; unknown names are refused."""
+    unknown = sorted(set(given) - set(declared))
+    if unknown:
+        allowed = ", ".join(sorted(declared)) or "none"
+        raise ValidationFailed(
+            {"parameters": [f"Unknown parameter(s) {', '.join(unknown)}; this workflow declares: {allowed}."]}
+        )
+    return {**declared, **given}
+
+
+@transaction.atomic
+def run_trigger(
+    *, actor: Any, deployment: Deployment, parameters: dict[str, Any] | None = None,
+    trigger: TriggerKind = TriggerKind.MANUAL,
+) -> Run:
+    """Queue a run of the version currently deployed in `deployment`."""
+    if deployment.version is None:
+        raise Conflict(
+            f"Nothing is deployed to {deployment}; deploy a version before triggering a run.", code="nothing_deployed"
+        )
+    declared = deployment.version.config.get("parameters") or {}
+    user, label = actor_user_and_label(actor)
+    run = Run.objects.create(
+        deployment=deployment,
+        version=deployment.version,
+        state=RunState.QUEUED,
+        trigger=trigger.value,
+        triggered_by=user,
+        triggered_by_label=label,
+        parameters=resolve_parameters(declared, parameters or {}),
+    )
+    audit_record(actor=actor, action="run.triggered", obj=run, after=snapshot(run), project=deployment.environment.project)
+    return run
+
+
+@transaction.atomic
+def run_cancel(*, actor: Any, run: Run) -> Run:
+    """Cancel a run: at once if nothing was launched, otherwise ask the runtime to stop it (CANCELLING)."""
+    run = Run.objects.select_for_update().get(pk=run.pk)
+    current = RunState(run.state)
+    if current == RunState.CANCELLING:
+        return run  # already asked; asking twice changes nothing
+    before = snapshot(run)
+    target = RunState.CANCELLED if current in {RunState.SCHEDULED, RunState.QUEUED} else RunState.CANCELLING
+    _, label = actor_user_and_label(actor)
+    lifecycle.transition(run, target, reason=RunReason.CANCELLED, message=f"Cancelled by {label}.")
+    run.save()
+    audit_record(
+        actor=actor, action="run.cancelled", obj=run, before=before, after=snapshot(run),
+        project=run.deployment.environment.project,
+    )
+    return run

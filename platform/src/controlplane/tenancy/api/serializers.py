@@ -1,0 +1,222 @@
+"""Tenancy API serializers: output ModelSerializers, input plain Serializers."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework import serializers
+
+from controlplane.core.api.serializers import UsernameField, VisibleRelatedField
+from controlplane.tenancy.models import PersonalToken, Project, ProjectMembership, ProjectToken, Team, TeamMembership
+from controlplane.tenancy.models.teams import slug_validator
+from controlplane.tenancy.selectors import project_list, team_list
+from flowyard_spec.states import Role
+
+ROLE_FIELD_CHOICES = [role.value for role in Role]
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    """A team."""
+
+    class Meta:
+        model = Team
+        fields = ["id", "slug", "name", "description", "created_at", "updated_at"]
+
+
+class TeamCreateSerializer(serializers.Serializer):
+    """Input to create a team."""
+
+    slug = serializers.CharField(max_length=63, validators=[slug_validator])
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+    def validate_slug(self, value: str) -> str:  # noqa: D102
+        if Team.objects.filter(slug=value).exists():
+            raise serializers.ValidationError(f"A team with slug {value!r} already exists; pick another slug.")
+        return value
+
+
+class TeamUpdateSerializer(serializers.Serializer):
+    """Input to change a team (its slug is fixed)."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+
+
+class TeamMembershipSerializer(serializers.ModelSerializer):
+    """A user's role on every project of a team."""
+
+    user = serializers.CharField(source="user.username", read_only=True)
+
+    class Meta:
+        model = TeamMembership
+        fields = ["id", "team", "user", "role", "source", "created_at", "updated_at"]
+
+
+class TeamMembershipCreateSerializer(serializers.Serializer):
+    """Input to add a user to a team with a role."""
+
+    team = VisibleRelatedField(selector=team_list)
+    user = UsernameField()
+    role = serializers.ChoiceField(choices=ROLE_FIELD_CHOICES)
+
+    def validate(self, attrs):  # noqa: D102
+        if TeamMembership.objects.filter(team=attrs["team"], user=attrs["user"]).exists():
+            raise serializers.ValidationError(
+                {"user": [f"{attrs['user'].username} is already in this team; change their membership's role instead."]}
+            )
+        return attrs
+
+
+class RoleUpdateSerializer(serializers.Serializer):
+    """Input to change a membership's role."""
+
+    role = serializers.ChoiceField(choices=ROLE_FIELD_CHOICES)
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    """A project, with the caller's role on it."""
+
+    team_slug = serializers.CharField(source="team.slug", read_only=True)
+    my_role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Project
+        fields = ["id", "team", "team_slug", "slug", "name", "description", "my_role", "created_at", "updated_at"]
+
+    def get_my_role(self, project: Project) -> str | None:
+        """The caller's effective role on this project."""
+        from controlplane.tenancy.roles import role_for
+
+        request = self.context.get("request")
+        role = role_for(request.user, project) if request else None
+        return role.value if role else None
+
+
+class ProjectCreateSerializer(serializers.Serializer):
+    """Input to create a project in a team."""
+
+    team = VisibleRelatedField(selector=team_list)
+    slug = serializers.CharField(max_length=63, validators=[slug_validator])
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+    def validate_slug(self, value: str) -> str:  # noqa: D102
+        if Project.objects.filter(slug=value).exists():
+            raise serializers.ValidationError(f"A project with slug {value!r} already exists; pick another slug.")
+        return value
+
+
+class ProjectUpdateSerializer(serializers.Serializer):
+    """Input to change a project (its slug and team are fixed)."""
+
+    name = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True)
+
+
+class ProjectMembershipSerializer(serializers.ModelSerializer):
+    """A user's direct role on a project."""
+
+    user = serializers.CharField(source="user.username", read_only=True)
+
+    class Meta:
+        model = ProjectMembership
+        fields = ["id", "project", "user", "role", "created_at", "updated_at"]
+
+
+class ProjectMembershipCreateSerializer(serializers.Serializer):
+    """Input to give a user a role on a project."""
+
+    project = VisibleRelatedField(selector=project_list)
+    user = UsernameField()
+    role = serializers.ChoiceField(choices=ROLE_FIELD_CHOICES)
+
+    def validate(self, attrs):  # noqa: D102
+        if ProjectMembership.objects.filter(project=attrs["project"], user=attrs["user"]).exists():
+            raise serializers.ValidationError(
+                {"user": [f"{attrs['user'].username} is already a member; change their membership's role instead."]}
+            )
+        return attrs
+
+
+class PersonalTokenSerializer(serializers.ModelSerializer):
+    """A personal token as listed: never its value."""
+
+    class Meta:
+        model = PersonalToken
+        fields = ["id", "name", "prefix", "created_at", "expires_at", "revoked_at", "last_used_at"]
+
+
+class PersonalTokenCreatedSerializer(PersonalTokenSerializer):
+    """A personal token just created: the only time its value is shown."""
+
+    token = serializers.CharField(read_only=True, help_text="Shown once; store it now.")
+
+    class Meta(PersonalTokenSerializer.Meta):
+        fields = [*PersonalTokenSerializer.Meta.fields, "token"]
+
+
+def _future(value: datetime.datetime | None) -> datetime.datetime | None:
+    if value is not None and value <= timezone.now():
+        raise serializers.ValidationError("Must be in the future.")
+    return value
+
+
+class PersonalTokenCreateSerializer(serializers.Serializer):
+    """Input to create a personal token."""
+
+    name = serializers.CharField(max_length=100)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True, help_text="Default: 90 days from now.")
+
+    def validate_expires_at(self, value):  # noqa: D102
+        value = _future(value)
+        limit = timezone.now() + datetime.timedelta(days=settings.FLOWYARD.personal_token_max_days)
+        if value is not None and value > limit:
+            raise serializers.ValidationError(
+                f"At most {settings.FLOWYARD.personal_token_max_days} days ahead (until {limit:%Y-%m-%d})."
+            )
+        return value
+
+
+class ProjectTokenSerializer(serializers.ModelSerializer):
+    """A CI token as listed: never its value."""
+
+    class Meta:
+        model = ProjectToken
+        fields = ["id", "project", "name", "prefix", "created_at", "expires_at", "revoked_at", "last_used_at"]
+
+
+class ProjectTokenCreatedSerializer(ProjectTokenSerializer):
+    """A CI token just created: the only time its value is shown."""
+
+    token = serializers.CharField(read_only=True, help_text="Shown once; store it in your CI secrets now.")
+
+    class Meta(ProjectTokenSerializer.Meta):
+        fields = [*ProjectTokenSerializer.Meta.fields, "token"]
+
+
+class ProjectTokenCreateSerializer(serializers.Serializer):
+    """Input to create a CI token for a project."""
+
+    project = VisibleRelatedField(selector=project_list)
+    name = serializers.CharField(max_length=100)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+
+    def validate_expires_at(self, value):  # noqa: D102
+        return _future(value)
+
+    def validate(self, attrs):  # noqa: D102
+        if ProjectToken.objects.filter(project=attrs["project"], name=attrs["name"]).exists():
+            raise serializers.ValidationError({"name": ["This project already has a CI token with that name."]})
+        return attrs
+
+
+class MeSerializer(serializers.Serializer):
+    """The caller: who they are and their role on each project they can see."""
+
+    username = serializers.CharField()
+    is_staff = serializers.BooleanField()
+    is_superuser = serializers.BooleanField()
+    roles = serializers.DictField(child=serializers.CharField(), help_text="project slug → role")

@@ -1,0 +1,17 @@
+"""Tenancy models."""
+
+from controlplane.tenancy.models.teams import Project, ProjectGroupObjectPermission, ProjectUserObjectPermission, Team
+from controlplane.tenancy.models.memberships import ProjectMembership, TeamGroup, TeamMembership
+from controlplane.tenancy.models.tokens import PersonalToken, ProjectToken
+
+__all__ = [
+    "PersonalToken",
+    "Project",
+    "ProjectGroupObjectPermission",
+    "ProjectMembership",
+    "ProjectToken",
+    "ProjectUserObjectPermission",
+    "Team",
+    "TeamGroup",
+    "TeamMembership",
+]

@@ -1,0 +1,58 @@
+"""Teams own projects; a project's object permissions carry the roles (django-guardian)."""
+
+from django.core.validators import RegexValidator
+from django.db import models
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+from controlplane.core.models import UUIDModel
+
+slug_validator = RegexValidator(
+    r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
+    "Use 1-63 lowercase letters, digits and hyphens, starting and ending with a letter or digit.",
+)
+
+
+class Team(UUIDModel):
+    """A group of people; membership in a team grants a role on all of the team's projects."""
+
+    slug = models.CharField(max_length=63, unique=True, validators=[slug_validator])
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class Project(UUIDModel):
+    """The unit of tenancy: workflows, environments, runs and roles all belong to one project."""
+
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="projects")
+    slug = models.CharField(max_length=63, unique=True, validators=[slug_validator])
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["slug"]
+        permissions = [
+            ("operate_project", "Trigger and cancel runs, manage test deployments"),
+            ("approve_project", "Approve promotions"),
+            ("administer_project", "Manage members, environments, secrets and CI tokens"),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class ProjectUserObjectPermission(UserObjectPermissionBase):
+    """A role permission granted to one user on one project (deleted with the project)."""
+
+    content_object = models.ForeignKey(Project, on_delete=models.CASCADE)
+
+
+class ProjectGroupObjectPermission(GroupObjectPermissionBase):
+    """A role permission granted to a team's role group on one project (deleted with the project)."""
+
+    content_object = models.ForeignKey(Project, on_delete=models.CASCADE)

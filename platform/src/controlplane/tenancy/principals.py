@@ -1,0 +1,40 @@
+"""Non-user principals that can authenticate to the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class CIPrincipal:
+    """A CI pipeline acting through a project token: it holds no role, only the CI allowances."""
+
+    token_id: object
+    token_name: str
+    project_id: object
+    project_slug: str
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_staff = False
+    is_superuser = False
+    pk = None
+
+    @property
+    def audit_label(self) -> str:
+        """How the audit log names this principal."""
+        return f"ci-token:{self.token_name}@{self.project_slug}"
+
+    def get_username(self) -> str:
+        """The label, so code that names users can name CI principals too."""
+        return self.audit_label
+
+    def has_perm(self, perm: str, obj: object = None) -> bool:
+        """CI principals hold no Django permission."""
+        return False
+
+
+def is_ci(principal: object) -> bool:
+    """True when the caller is a CI pipeline rather than a person."""
+    return isinstance(principal, CIPrincipal)

@@ -1,0 +1,45 @@
+"""Roles are sets of guardian permissions on a Project; this module is the one mapping between them."""
+
+from __future__ import annotations
+
+from guardian.core import ObjectPermissionChecker
+
+from controlplane.tenancy.models import Project
+from controlplane.tenancy.principals import is_ci
+from flowyard_spec.states import Role
+
+VIEW = "view_project"
+OPERATE = "operate_project"
+APPROVE = "approve_project"
+ADMINISTER = "administer_project"
+
+ROLE_PERMISSIONS: dict[Role, tuple[str, ...]] = {
+    Role.VIEWER: (VIEW,),
+    Role.DEVELOPER: (VIEW, OPERATE),
+    Role.APPROVER: (VIEW, OPERATE, APPROVE),
+    Role.ADMIN: (VIEW, OPERATE, APPROVE, ADMINISTER),
+}
+ALL_ROLE_PERMISSIONS: tuple[str, ...] = ROLE_PERMISSIONS[Role.ADMIN]
+
+
+def role_from_permissions(codenames: set[str]) -> Role | None:
+    """The highest role whose permissions are all in `codenames`."""
+    for role in reversed(Role):
+        if set(ROLE_PERMISSIONS[role]) <= codenames:
+            return role
+    return None
+
+
+def role_for(user: object, project: Project) -> Role | None:
+    """The user's effective role on the project: the highest of their team and project roles."""
+    if is_ci(user) or not getattr(user, "is_authenticated", False):
+        return None
+    if user.is_superuser:
+        return Role.ADMIN
+    return role_from_permissions(set(ObjectPermissionChecker(user).get_perms(project)))
+
+
+def has_role(user: object, project: Project, role: Role) -> bool:
+    """True when the user's role on the project includes `role`."""
+    actual = role_for(user, project)
+    return actual is not None and actual.includes(role)

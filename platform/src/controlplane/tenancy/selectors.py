@@ -1,0 +1,59 @@
+"""Reads of tenancy objects, always scoped to what the given user may see."""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from guardian.shortcuts import get_objects_for_user
+
+from controlplane.tenancy.models import PersonalToken, Project, ProjectMembership, ProjectToken, Team, TeamMembership
+from controlplane.tenancy.principals import is_ci
+from controlplane.tenancy.roles import ROLE_PERMISSIONS
+from flowyard_spec.states import Role
+
+
+def project_list(*, user: object, role: Role = Role.VIEWER) -> QuerySet[Project]:
+    """Projects on which the user holds at least `role` (CI tokens: their own project, for CI actions)."""
+    if not getattr(user, "is_authenticated", False):
+        return Project.objects.none()
+    if is_ci(user):
+        return Project.objects.filter(pk=user.project_id)
+    if user.is_superuser:
+        return Project.objects.all()
+    return get_objects_for_user(
+        user, [f"tenancy.{codename}" for codename in ROLE_PERMISSIONS[role]], klass=Project, accept_global_perms=False
+    ).select_related("team")
+
+
+def team_list(*, user: object) -> QuerySet[Team]:
+    """Teams the user belongs to or holds a project role in; staff see every team."""
+    if not getattr(user, "is_authenticated", False) or is_ci(user):
+        return Team.objects.none()
+    if user.is_superuser or user.is_staff:
+        return Team.objects.all()
+    return Team.objects.filter(
+        Q(memberships__user=user) | Q(projects__in=project_list(user=user))
+    ).distinct()
+
+
+def team_member_list(*, user: object) -> QuerySet[TeamMembership]:
+    """Memberships of the teams the user can see."""
+    return TeamMembership.objects.filter(team__in=team_list(user=user)).select_related("team", "user")
+
+
+def project_member_list(*, user: object) -> QuerySet[ProjectMembership]:
+    """Direct memberships of the projects the user can see."""
+    return ProjectMembership.objects.filter(project__in=project_list(user=user)).select_related("project", "user")
+
+
+def ci_token_list(*, user: object) -> QuerySet[ProjectToken]:
+    """CI tokens of the projects the user administers (the only ones allowed to see them)."""
+    return ProjectToken.objects.filter(project__in=project_list(user=user, role=Role.ADMIN)).select_related("project")
+
+
+def personal_token_list(*, user: object) -> QuerySet[PersonalToken]:
+    """The user's own personal tokens."""
+    if not getattr(user, "is_authenticated", False) or is_ci(user):
+        return PersonalToken.objects.none()
+    return PersonalToken.objects.filter(user=user)
+
+

@@ -1,0 +1,22 @@
+"""Top-level URLs: the REST API v1, its schema and docs, and the admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+api_v1 = [
+    path("", include("controlplane.tenancy.api.urls")),
+    path("", include("controlplane.workflows.api.urls")),
+    path("", include("controlplane.deployments.api.urls")),
+    path("", include("controlplane.runs.api.urls")),
+    path("", include("controlplane.core.api.audit")),
+]
+
+urlpatterns = [
+    path("api/v1/", include((api_v1, "api"), namespace="api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("api/auth/", include("rest_framework.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,71 @@
+"""Workflow API serializers."""
+
+from rest_framework import serializers
+
+from controlplane.core.api.serializers import VisibleRelatedField
+from controlplane.tenancy.models.teams import slug_validator
+from controlplane.tenancy.selectors import project_list
+from controlplane.workflows.models import Workflow, WorkflowVersion
+from controlplane.workflows.models.workflows import commit_validator, digest_validator
+from controlplane.workflows.selectors import workflow_list
+
+
+class WorkflowSerializer(serializers.ModelSerializer):
+    """A workflow."""
+
+    class Meta:
+        model = Workflow
+        fields = ["id", "project", "name", "description", "created_at", "updated_at"]
+
+
+class WorkflowCreateSerializer(serializers.Serializer):
+    """Input to create a workflow."""
+
+    project = VisibleRelatedField(selector=project_list)
+    name = serializers.CharField(max_length=63, validators=[slug_validator])
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+
+    def validate(self, attrs):  # noqa: D102
+        if Workflow.objects.filter(project=attrs["project"], name=attrs["name"]).exists():
+            raise serializers.ValidationError({"name": [f"This project already has a workflow named {attrs['name']!r}."]})
+        return attrs
+
+
+class WorkflowUpdateSerializer(serializers.Serializer):
+    """Input to change a workflow's description."""
+
+    description = serializers.CharField(allow_blank=True)
+
+
+class VersionSerializer(serializers.ModelSerializer):
+    """A registered version: the image, the commit and the config it was built from."""
+
+    class Meta:
+        model = WorkflowVersion
+        fields = [
+            "id", "workflow", "image_ref", "image_digest", "git_repository", "git_commit_sha", "git_branch",
+            "git_author", "git_message", "config", "config_hash", "registered_by_label", "created_at",
+        ]
+
+
+class VersionCreateSerializer(serializers.Serializer):
+    """Input to register a built image of a workflow."""
+
+    workflow = VisibleRelatedField(selector=workflow_list)
+    image_ref = serializers.CharField(max_length=500)
+    image_digest = serializers.CharField(max_length=71, validators=[digest_validator])
+    git_repository = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    git_commit_sha = serializers.CharField(max_length=64, required=False, allow_blank=True, default="",
+                                           validators=[commit_validator])
+    git_branch = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    git_author = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    git_message = serializers.CharField(required=False, allow_blank=True, default="")
+    config = serializers.JSONField(required=False, default=dict)
+
+    def validate_config(self, value):  # noqa: D102
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Must be a JSON object (the content of flowyard.json).")
+        parameters = value.get("parameters", {})
+        if not isinstance(parameters, dict):
+            raise serializers.ValidationError("config.parameters must be an object of name → default value.")
+        return value

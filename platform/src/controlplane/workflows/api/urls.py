@@ -1,0 +1,10 @@
+"""Workflow API routes."""
+
+from rest_framework.routers import SimpleRouter
+
+from controlplane.workflows.api import views
+
+router = SimpleRouter()
+router.register("workflows", views.WorkflowViewSet, basename="workflow")
+router.register("versions", views.VersionViewSet, basename="version")
+urlpatterns = router.urls

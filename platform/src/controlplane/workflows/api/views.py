@@ -1,0 +1,47 @@
+"""Workflow API: workflows and their registered versions."""
+
+from rest_framework import status
+
+from controlplane.core.api.views import CreateMixin, DestroyMixin, ListRetrieveMixin, ScopedViewSet, UpdateMixin
+from controlplane.workflows import filtersets, selectors, services
+from controlplane.workflows.api import serializers as s
+from flowyard_spec.states import Role
+
+V, D, A = Role.VIEWER, Role.DEVELOPER, Role.ADMIN
+
+
+class WorkflowViewSet(ListRetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, ScopedViewSet):
+    """Workflows of a project: developers create and describe them, admins delete them."""
+
+    selector = staticmethod(selectors.workflow_list)
+    output_serializer = s.WorkflowSerializer
+    input_serializers = {"create": s.WorkflowCreateSerializer, "partial_update": s.WorkflowUpdateSerializer}
+    action_roles = {"list": V, "retrieve": V, "create": D, "partial_update": D, "destroy": A}
+    filterset_class = filtersets.WorkflowFilterSet
+
+    def create_object(self, data):  # noqa: D102
+        return services.workflow_create(actor=self.request.user, **data)
+
+    def update_object(self, obj, data):  # noqa: D102
+        return services.workflow_update(actor=self.request.user, workflow=obj, **data)
+
+    def destroy_object(self, obj):  # noqa: D102
+        services.workflow_delete(actor=self.request.user, workflow=obj)
+
+
+class VersionViewSet(ListRetrieveMixin, CreateMixin, ScopedViewSet):
+    """Registered versions (immutable): CI tokens and developers register them."""
+
+    selector = staticmethod(selectors.version_list)
+    output_serializer = s.VersionSerializer
+    input_serializers = {"create": s.VersionCreateSerializer}
+    action_roles = {"list": V, "retrieve": V, "create": D}
+    ci_actions = frozenset({"create"})
+    project_path = "workflow.project"
+    filterset_class = filtersets.VersionFilterSet
+
+    def create(self, request, *args, **kwargs):  # noqa: D102 - 201 when new, 200 when the digest was known
+        data = self.validated_input()
+        self.authorize("create", data)
+        version, created = services.version_register(actor=request.user, **data)
+        return self.respond(version, status.HTTP_201_CREATED if created else status.HTTP_200_OK)

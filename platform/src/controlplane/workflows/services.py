@@ -1,0 +1,74 @@
+"""Writes to workflows and versions."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from django.db import transaction
+
+from controlplane.core.audit import actor_user_and_label, audit_record, snapshot
+from controlplane.core.errors import Conflict
+from controlplane.tenancy.models import Project
+from controlplane.workflows.models import Workflow, WorkflowVersion
+
+
+@transaction.atomic
+def workflow_create(*, actor: Any, project: Project, name: str, description: str = "") -> Workflow:
+    """Create a workflow in a project."""
+    workflow = Workflow.objects.create(project=project, name=name, description=description)
+    audit_record(actor=actor, action="workflow.created", obj=workflow, after=snapshot(workflow), project=project)
+    return workflow
+
+
+@transaction.atomic
+def workflow_update(*, actor: Any, workflow: Workflow, description: str) -> Workflow:
+    """Change a workflow's description (its name is fixed by its repository)."""
+    before = snapshot(workflow)
+    workflow.description = description
+    workflow.save(update_fields=["description", "updated_at"])
+    audit_record(
+        actor=actor, action="workflow.updated", obj=workflow, before=before, after=snapshot(workflow),
+        project=workflow.project,
+    )
+    return workflow
+
+
+@transaction.atomic
+def workflow_delete(*, actor: Any, workflow: Workflow) -> None:
+    """Delete a workflow that has no registered versions."""
+    if workflow.versions.exists():
+        raise Conflict(
+            f"Workflow {workflow} has registered versions and runs; they are kept for the record. "
+            "Pause its deployments instead.",
+            code="workflow_has_versions",
+        )
+    audit_record(actor=actor, action="workflow.deleted", obj=workflow, before=snapshot(workflow), project=workflow.project)
+    workflow.delete()
+
+
+def config_hash(config: dict[str, Any]) -> str:
+    """A stable hash of a config snapshot (key order does not matter)."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+@transaction.atomic
+def version_register(*, actor: Any, workflow: Workflow, image_digest: str, **fields: Any) -> tuple[WorkflowVersion, bool]:
+    """Record a built image of `workflow`; registering the same digest again returns the existing version."""
+    existing = WorkflowVersion.objects.filter(workflow=workflow, image_digest=image_digest).first()
+    if existing is not None:
+        return existing, False
+    user, label = actor_user_and_label(actor)
+    config = fields.pop("config", {}) or {}
+    version = WorkflowVersion.objects.create(
+        workflow=workflow,
+        image_digest=image_digest,
+        config=config,
+        config_hash=config_hash(config),
+        registered_by=user,
+        registered_by_label=label,
+        **fields,
+    )
+    audit_record(actor=actor, action="version.registered", obj=version, after=snapshot(version), project=workflow.project)
+    return version, True
