@@ -46,8 +46,8 @@ def project_member_list(*, user: object) -> QuerySet[ProjectMembership]:
 
 
 def ci_token_list(*, user: object) -> QuerySet[ProjectToken]:
-    """CI tokens of the projects the user administers (the only ones allowed to see them)."""
-    return ProjectToken.objects.filter(project__in=project_list(user=user, role=Role.ADMIN)).select_related("project")
+    """CI tokens (name, prefix, dates; never the value) of the projects the user can see."""
+    return ProjectToken.objects.filter(project__in=project_list(user=user)).select_related("project")
 
 
 def personal_token_list(*, user: object) -> QuerySet[PersonalToken]:

@@ -150,12 +150,12 @@ class PersonalTokenViewSet(ListRetrieveMixin, CreateMixin, DestroyMixin, ScopedV
 
 
 class ProjectTokenViewSet(ListRetrieveMixin, CreateMixin, DestroyMixin, ScopedViewSet):
-    """CI tokens of a project: managed by the project's admins; DELETE revokes."""
+    """CI tokens of a project: listed to its members (never the value), managed by its admins; DELETE revokes."""
 
     selector = staticmethod(selectors.ci_token_list)
     output_serializer = s.ProjectTokenSerializer
     input_serializers = {"create": s.ProjectTokenCreateSerializer}
-    action_roles = {"list": A, "retrieve": A, "create": A, "destroy": A}
+    action_roles = {"list": V, "retrieve": V, "create": A, "destroy": A}
     filterset_class = filtersets.ProjectTokenFilterSet
 
     def create(self, request, *args, **kwargs) -> Response:  # noqa: D102 - shows the value once

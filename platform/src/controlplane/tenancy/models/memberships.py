@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import models
 
-from controlplane.core.models import TimestampedModel
+from controlplane.core.models import UUIDModel
 from controlplane.tenancy.models.teams import Project, Team
 from flowyard_spec.states import Role
 
@@ -25,7 +25,7 @@ class TeamGroup(models.Model):
         return f"{self.team.slug}:{self.role}"
 
 
-class TeamMembership(TimestampedModel):
+class TeamMembership(UUIDModel):
     """A user's role on every project of a team."""
 
     SOURCES = [("manual", "manual"), ("sso", "sso")]
@@ -43,7 +43,7 @@ class TeamMembership(TimestampedModel):
         return f"{self.user} is {self.role} of team {self.team}"
 
 
-class ProjectMembership(TimestampedModel):
+class ProjectMembership(UUIDModel):
     """A user's role on one project, in addition to any role their teams give them."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")

@@ -1,0 +1,2 @@
+def test_a_tenant_builds(tenant_a):
+    assert tenant_a.run.state == "QUEUED"

@@ -1,0 +1,98 @@
+"""The table of every write the API offers: its URL, a valid body, and the least role that may do it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flowyard_testkit.tenants import Tenant, digest
+from flowyard_spec.states import Role
+
+
+@dataclass(frozen=True)
+class Write:
+    """One write action against a tenant's objects."""
+
+    route: str  # URL name in the api namespace, e.g. "run-cancel"
+    method: str
+    target: Callable[[Tenant], Any] | None  # the object in the URL, None for list routes
+    body: Callable[[Tenant], dict[str, Any]]
+    role: Role | None  # least project role allowed; None for staff-only or personal actions
+    success: int
+
+    @property
+    def id(self) -> str:
+        """A readable test id."""
+        return f"{self.method.upper()} {self.route}"
+
+
+def _id(obj: Any) -> str:
+    return str(obj.pk)
+
+
+V, D, P, A = Role.VIEWER, Role.DEVELOPER, Role.APPROVER, Role.ADMIN
+
+PROJECT_WRITES: tuple[Write, ...] = (
+    Write("project-detail", "patch", lambda t: t.project, lambda t: {"name": "Renamed"}, A, 200),
+    Write("project-detail", "delete", lambda t: t.empty_project, lambda t: {}, A, 204),
+    Write("project-member-list", "post", None,
+          lambda t: {"project": _id(t.project), "user": t.spare_user.username, "role": "viewer"}, A, 201),
+    Write("project-member-detail", "patch", lambda t: t.project_membership, lambda t: {"role": "developer"}, A, 200),
+    Write("project-member-detail", "delete", lambda t: t.project_membership, lambda t: {}, A, 204),
+    Write("ci-token-list", "post", None, lambda t: {"project": _id(t.project), "name": "github"}, A, 201),
+    Write("ci-token-detail", "delete", lambda t: t.ci_token, lambda t: {}, A, 204),
+    Write("environment-list", "post", None,
+          lambda t: {"project": _id(t.project), "name": "staging", "order": 15}, A, 201),
+    Write("environment-detail", "patch", lambda t: t.extra_env, lambda t: {"description": "for experiments"}, A, 200),
+    Write("environment-detail", "delete", lambda t: t.extra_env, lambda t: {}, A, 204),
+    Write("workflow-list", "post", None, lambda t: {"project": _id(t.project), "name": "new-flow"}, D, 201),
+    Write("workflow-detail", "patch", lambda t: t.workflow, lambda t: {"description": "nightly"}, D, 200),
+    Write("workflow-detail", "delete", lambda t: t.empty_workflow, lambda t: {}, A, 204),
+    Write("version-list", "post", None, lambda t: {
+        "workflow": _id(t.workflow), "image_ref": "127.0.0.1:5000/etl:v3", "image_digest": digest(t.prefix + "v3"),
+    }, D, 201),
+    Write("deployment-list", "post", None, lambda t: {
+        "workflow": _id(t.ingest), "environment": _id(t.test_env), "version": _id(t.ingest_v1),
+    }, D, 201),
+    Write("deployment-list", "post", None, lambda t: {
+        "workflow": _id(t.ingest), "environment": _id(t.production_env), "version": _id(t.ingest_v1),
+    }, A, 201),
+    Write("deployment-detail", "patch", lambda t: t.test_deployment, lambda t: {"is_paused": True}, D, 200),
+    Write("deployment-detail", "patch", lambda t: t.production_deployment, lambda t: {"is_paused": True}, A, 200),
+    Write("promotion-list", "post", None, lambda t: {
+        "workflow": _id(t.report), "source_environment": _id(t.test_env), "target_environment": _id(t.production_env),
+    }, D, 201),
+    Write("promotion-approve", "post", lambda t: t.promotion, lambda t: {"comment": "looks good"}, P, 200),
+    Write("promotion-reject", "post", lambda t: t.promotion, lambda t: {"comment": "not yet"}, P, 200),
+    Write("run-list", "post", None, lambda t: {"deployment": _id(t.test_deployment), "parameters": {"limit": 5}}, D, 201),
+    Write("run-cancel", "post", lambda t: t.run, lambda t: {}, D, 200),
+)
+
+# Writes that are not granted by a project role: platform staff manage teams; everyone manages their own tokens.
+TEAM_WRITES: tuple[Write, ...] = (
+    Write("team-list", "post", None, lambda t: {"slug": "new-team", "name": "New team"}, None, 201),
+    Write("team-detail", "patch", lambda t: t.team, lambda t: {"name": "Renamed team"}, None, 200),
+    Write("team-detail", "delete", lambda t: t.extra["empty_team"], lambda t: {}, None, 204),
+    Write("team-member-list", "post", None,
+          lambda t: {"team": _id(t.team), "user": t.spare_user.username, "role": "developer"}, None, 201),
+    Write("team-member-detail", "patch", lambda t: t.team_membership, lambda t: {"role": "viewer"}, None, 200),
+    Write("team-member-detail", "delete", lambda t: t.team_membership, lambda t: {}, None, 204),
+)
+PERSONAL_WRITES: tuple[Write, ...] = (
+    Write("personal-token-list", "post", None, lambda t: {"name": "ci-laptop"}, None, 201),
+    Write("personal-token-detail", "delete", lambda t: t.personal_token, lambda t: {}, None, 204),
+)
+PROJECT_CREATE = Write(
+    "project-list", "post", None, lambda t: {"team": _id(t.team), "slug": f"{t.prefix}-new", "name": "New"}, None, 201
+)
+ALL_WRITES = (*PROJECT_WRITES, *TEAM_WRITES, *PERSONAL_WRITES, PROJECT_CREATE)
+
+
+def send(client, write: Write, tenant: Tenant):
+    """Perform `write` against `tenant`'s objects with `client`."""
+    from django.urls import reverse
+
+    kwargs = {"pk": write.target(tenant).pk} if write.target else None
+    url = reverse(f"api:{write.route}", kwargs=kwargs)
+    return getattr(client, write.method)(url, data=write.body(tenant), format="json")
