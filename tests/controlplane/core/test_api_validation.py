@@ -1,0 +1,64 @@
+"""Invalid input on every write endpoint answers 400 naming the field, and writes nothing."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from flowyard_testkit.routes import api_routes
+from flowyard_testkit.tenants import Tenant
+
+# (route, method) -> (object in the URL, a bad body, the field the error must name)
+INVALID = {
+    ("team-list", "post"): (None, lambda t: {"slug": "Not A Slug!", "name": "x"}, "slug"),
+    ("team-detail", "patch"): (lambda t: t.team, lambda t: {"name": ""}, "name"),
+    ("team-member-list", "post"): (None, lambda t: {"team": str(t.team.pk), "user": "nobody", "role": "viewer"}, "user"),
+    ("team-member-detail", "patch"): (lambda t: t.team_membership, lambda t: {"role": "owner"}, "role"),
+    ("project-list", "post"): (None, lambda t: {"team": str(t.team.pk), "slug": t.project.slug, "name": "x"}, "slug"),
+    ("project-detail", "patch"): (lambda t: t.project, lambda t: {"name": "x" * 201}, "name"),
+    ("project-member-list", "post"): (
+        None, lambda t: {"project": str(t.project.pk), "user": t.spare_user.username, "role": "boss"}, "role"),
+    ("project-member-detail", "patch"): (lambda t: t.project_membership, lambda t: {"role": 5}, "role"),
+    ("personal-token-list", "post"): (None, lambda t: {"name": "t", "expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
+    ("ci-token-list", "post"): (None, lambda t: {"project": str(t.project.pk), "name": t.ci_token.name}, "name"),
+    ("environment-list", "post"): (None, lambda t: {"project": str(t.project.pk), "name": "test", "order": 99}, "name"),
+    ("environment-detail", "patch"): (lambda t: t.extra_env, lambda t: {"order": -1}, "order"),
+    ("workflow-list", "post"): (None, lambda t: {"project": str(t.project.pk), "name": "Bad Name"}, "name"),
+    ("workflow-detail", "patch"): (lambda t: t.workflow, lambda t: {"description": None}, "description"),
+    ("version-list", "post"): (
+        None, lambda t: {"workflow": str(t.workflow.pk), "image_ref": "x", "image_digest": "sha256:nothex"}, "image_digest"),
+    ("deployment-list", "post"): (None, lambda t: {
+        "workflow": str(t.ingest.pk), "environment": str(t.test_env.pk), "version": "not-a-uuid"}, "version"),
+    ("deployment-detail", "patch"): (lambda t: t.test_deployment, lambda t: {"is_paused": "maybe"}, "is_paused"),
+    ("promotion-list", "post"): (None, lambda t: {
+        "workflow": str(t.report.pk), "source_environment": str(t.production_env.pk),
+        "target_environment": str(t.test_env.pk)}, "target_environment"),
+    ("promotion-approve", "post"): (lambda t: t.promotion, lambda t: {"comment": ["x"]}, "comment"),
+    ("promotion-reject", "post"): (lambda t: t.promotion, lambda t: {"comment": {"a": 1}}, "comment"),
+    ("run-list", "post"): (None, lambda t: {"deployment": str(t.test_deployment.pk), "parameters": {"nope": 1}}, "parameters"),
+}
+# Writes that take no input at all, so no input can be invalid.
+NO_INPUT = {("run-cancel", "post")}
+
+
+def test_every_write_endpoint_with_input_has_an_invalid_input_case():
+    offered = {(route.name, method) for route in api_routes() for method in route.methods if method in ("post", "patch")}
+    assert offered - NO_INPUT == set(INVALID), f"missing: {offered - NO_INPUT - set(INVALID)}"
+
+
+@pytest.mark.parametrize("case", sorted(INVALID), ids=lambda case: f"{case[1].upper()} {case[0]}")
+def test_invalid_input_is_refused_naming_the_field_and_nothing_is_written(
+    case, tenant_a: Tenant, staff_user, client_for, fingerprint
+):
+    target, body, field = INVALID[case]
+    route, method = case
+    user = staff_user if route.startswith("team") else tenant_a.admin
+    url = reverse(f"api:{route}", kwargs={"pk": target(tenant_a).pk} if target else None)
+    before = fingerprint()
+    response = getattr(client_for(user), method)(url, data=body(tenant_a), format="json")
+    assert response.status_code == 400, response.json()
+    error = response.json()
+    assert error["code"] == "invalid"
+    assert field in error["extra"]["fields"], error
+    assert field in error["message"]
+    assert fingerprint() == before, "a refused write changed the database"
