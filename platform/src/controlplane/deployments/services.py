@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from controlplane.core.audit import actor_user_and_label, audit_record, snapshot
 from controlplane.core.errors import Conflict, ValidationFailed
+from controlplane.core.services import model_update
 from controlplane.deployments.errors import SelfApprovalRefused
 from controlplane.deployments.models import Deployment, Environment, Promotion, PromotionState
 from controlplane.tenancy.models import Project
@@ -38,16 +39,9 @@ def environment_create(*, actor: Any, project: Project, **fields: Any) -> Enviro
 @transaction.atomic
 def environment_update(*, actor: Any, environment: Environment, **changes: Any) -> Environment:
     """Change an environment's settings."""
-    before = snapshot(environment)
-    for field, value in changes.items():
-        setattr(environment, field, value)
-    environment.full_clean()
-    environment.save()
-    audit_record(
-        actor=actor, action="environment.updated", obj=environment, before=before, after=snapshot(environment),
-        project=environment.project,
+    return model_update(
+        actor=actor, obj=environment, changes=changes, action="environment.updated", project=environment.project
     )
-    return environment
 
 
 @transaction.atomic
@@ -188,6 +182,16 @@ def _lock_pending(promotion: Promotion) -> Promotion:
     return promotion
 
 
+def _decide(*, actor: Any, promotion: Promotion, state: PromotionState, comment: str) -> Promotion:
+    changes = {"state": state, "decided_by": actor, "decided_at": timezone.now()}
+    if comment:
+        changes["comment"] = comment
+    return model_update(
+        actor=actor, obj=promotion, changes=changes, action=f"promotion.{state.lower()}",
+        project=promotion.workflow.project,
+    )
+
+
 @transaction.atomic
 def promotion_approve(*, actor: Any, promotion: Promotion, comment: str = "") -> Promotion:
     """Approve a pending promotion and deploy its exact version to the target environment."""
@@ -195,34 +199,12 @@ def promotion_approve(*, actor: Any, promotion: Promotion, comment: str = "") ->
     username = actor.get_username()
     if promotion.requested_by_id == actor.pk or (promotion.requested_for and promotion.requested_for == username):
         raise SelfApprovalRefused("You cannot approve your own change; another approver must.")
-    before = snapshot(promotion)
     _deploy(actor=actor, workflow=promotion.workflow, environment=promotion.target_environment, version=promotion.version)
-    promotion.state = PromotionState.APPROVED
-    promotion.decided_by = actor
-    promotion.decided_at = timezone.now()
-    if comment:
-        promotion.comment = comment
-    promotion.save()
-    audit_record(
-        actor=actor, action="promotion.approved", obj=promotion, before=before, after=snapshot(promotion),
-        project=promotion.workflow.project,
-    )
-    return promotion
+    return _decide(actor=actor, promotion=promotion, state=PromotionState.APPROVED, comment=comment)
 
 
 @transaction.atomic
 def promotion_reject(*, actor: Any, promotion: Promotion, comment: str = "") -> Promotion:
     """Reject a pending promotion; nothing is deployed."""
     promotion = _lock_pending(promotion)
-    before = snapshot(promotion)
-    promotion.state = PromotionState.REJECTED
-    promotion.decided_by = actor
-    promotion.decided_at = timezone.now()
-    if comment:
-        promotion.comment = comment
-    promotion.save()
-    audit_record(
-        actor=actor, action="promotion.rejected", obj=promotion, before=before, after=snapshot(promotion),
-        project=promotion.workflow.project,
-    )
-    return promotion
+    return _decide(actor=actor, promotion=promotion, state=PromotionState.REJECTED, comment=comment)

@@ -13,6 +13,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 
 from controlplane.core.audit import audit_record, snapshot
 from controlplane.core.errors import Conflict
+from controlplane.core.services import model_update
 from controlplane.tenancy.models import (
     PersonalToken,
     Project,
@@ -47,13 +48,7 @@ def team_create(*, actor: Any, slug: str, name: str, description: str = "") -> T
 @transaction.atomic
 def team_update(*, actor: Any, team: Team, **changes: Any) -> Team:
     """Change a team's name or description."""
-    before = snapshot(team)
-    for field, value in changes.items():
-        setattr(team, field, value)
-    team.full_clean()
-    team.save()
-    audit_record(actor=actor, action="team.updated", obj=team, before=before, after=snapshot(team), team=team)
-    return team
+    return model_update(actor=actor, obj=team, changes=changes, action="team.updated", team=team)
 
 
 @transaction.atomic
@@ -117,13 +112,7 @@ def project_create(*, actor: Any, team: Team, slug: str, name: str, description:
 @transaction.atomic
 def project_update(*, actor: Any, project: Project, **changes: Any) -> Project:
     """Change a project's name or description."""
-    before = snapshot(project)
-    for field, value in changes.items():
-        setattr(project, field, value)
-    project.full_clean()
-    project.save()
-    audit_record(actor=actor, action="project.updated", obj=project, before=before, after=snapshot(project), project=project)
-    return project
+    return model_update(actor=actor, obj=project, changes=changes, action="project.updated", project=project)
 
 
 @transaction.atomic
