@@ -8,7 +8,7 @@ import sys
 
 def main(argv: list[str] | None = None) -> None:
     """Run a Django management command (`flowyard-admin migrate`, `createsuperuser`, `serve`, ...)."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlplane.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlplane.settings.development")
     from controlplane.config import ConfigError
 
     try:

@@ -22,7 +22,7 @@ class FlowyardConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    mode: Literal["development", "production", "test"] = Field(
+    mode: Literal["development", "production"] = Field(
         "development", description="Which settings profile applies."
     )
     secret_key: str = Field(DEVELOPMENT_SECRET_KEY, description="Django SECRET_KEY (required in production).")
@@ -73,8 +73,8 @@ class FlowyardConfig(BaseModel):
             )
         if self.debug:
             raise ConfigError(f"{PREFIX}DEBUG: must be false in production")
-        if not self.database_url:
-            raise ConfigError(f"{PREFIX}DATABASE_URL: production needs PostgreSQL (postgres://...)")
+        if not self.database_url.startswith(("postgres://", "postgresql://")):
+            raise ConfigError(f"{PREFIX}DATABASE_URL: production needs PostgreSQL (postgres://user:pass@host:5432/db)")
 
     def django_databases(self, base_dir: str) -> dict[str, dict[str, object]]:
         """The Django DATABASES setting for this configuration."""

@@ -1,3 +1,1 @@
-"""Django settings: `base` holds everything; `production` and `test` adjust it."""
-
-from controlplane.settings.base import *  # noqa: F401,F403
+"""Django settings profiles: `development` (default), `production`, `test`; all built on `base`."""

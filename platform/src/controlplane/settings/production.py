@@ -1,14 +1,10 @@
-"""Production profile: HTTPS only, secure cookies, PostgreSQL required (checked by FlowyardConfig)."""
+"""Production profile: HTTPS only, secure cookies; FlowyardConfig refuses weak secrets and non-PostgreSQL."""
 
 import os
 
-os.environ.setdefault("FLOWYARD_MODE", "production")
+os.environ["FLOWYARD_MODE"] = "production"  # this module *is* the production profile, whatever the caller set
 
 from controlplane.settings.base import *  # noqa: E402,F401,F403
-from controlplane.settings.base import FLOWYARD  # noqa: E402
-
-if FLOWYARD.mode != "production":
-    raise RuntimeError("controlplane.settings.production needs FLOWYARD_MODE=production (or unset)")
 
 DEBUG = False
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -24,6 +24,17 @@ def project_list(*, user: object, role: Role = Role.VIEWER) -> QuerySet[Project]
     ).select_related("team")
 
 
+def project_directory(*, user: object) -> QuerySet[Project]:
+    """Project records the user may see: their projects, and every project for platform staff.
+
+    Staff manage teams and create projects, so they see every project's name and team; what is inside
+    a project (workflows, runs, members) still follows `project_list`, i.e. their own roles.
+    """
+    if getattr(user, "is_staff", False) and not is_ci(user):
+        return Project.objects.select_related("team")
+    return project_list(user=user)
+
+
 def team_list(*, user: object) -> QuerySet[Team]:
     """Teams the user belongs to or holds a project role in; staff see every team."""
     if not getattr(user, "is_authenticated", False) or is_ci(user):

@@ -20,6 +20,8 @@ class FlowyardAutoSchema(AutoSchema):
         action = getattr(self.view, "action", None)
         if action == "destroy":
             return None
+        if action == "create" and hasattr(self.view, "create_responses"):
+            return self.view.create_responses
         if action in ("list", "retrieve", "create", "partial_update") and hasattr(self.view, "output_serializer"):
             return self.view.output_serializer
         return super().get_response_serializers()

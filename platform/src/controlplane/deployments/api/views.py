@@ -57,7 +57,7 @@ class DeploymentViewSet(ListRetrieveMixin, CreateMixin, UpdateMixin, ScopedViewS
 
 
 class PromotionViewSet(ListRetrieveMixin, CreateMixin, ScopedViewSet):
-    """Promotions: developers and CI request them, approvers (not the author) approve or reject."""
+    """Promotions: developers and CI request them; approvers approve (never their own) or reject (their own too: a withdrawal)."""
 
     selector = staticmethod(selectors.promotion_list)
     output_serializer = s.PromotionSerializer

@@ -64,5 +64,9 @@ class LogPageSerializer(serializers.Serializer):
 class LogQuerySerializer(serializers.Serializer):
     """Query parameters of the log endpoint."""
 
-    after = serializers.IntegerField(min_value=0, required=False, default=0)
-    limit = serializers.IntegerField(min_value=1, max_value=5000, required=False, default=500)
+    after = serializers.IntegerField(
+        min_value=0, required=False, default=0, help_text="Return lines with a sequence number above this."
+    )
+    limit = serializers.IntegerField(
+        min_value=1, max_value=5000, required=False, default=500, help_text="At most this many lines."
+    )

@@ -1,13 +1,13 @@
 """Run API: list and trigger runs, cancel them, read their tasks and logs."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from controlplane.core.api.views import CreateMixin, ListRetrieveMixin, ScopedViewSet
 from controlplane.runs import filtersets, selectors, services
 from controlplane.runs.api import serializers as s
-from flowyard_spec.states import Role
+from flowyard_spec.states import Role, TriggerKind
 
 V, D = Role.VIEWER, Role.DEVELOPER
 
@@ -23,8 +23,9 @@ class RunViewSet(ListRetrieveMixin, CreateMixin, ScopedViewSet):
     cursor_ordering = ("-created_at", "-id")
     filterset_class = filtersets.RunFilterSet
 
-    def create_object(self, data):  # noqa: D102
-        return services.run_trigger(actor=self.request.user, **data)
+    def create_object(self, data):  # noqa: D102 - a token call is an API trigger, a browser session a manual one
+        trigger = TriggerKind.API if self.request.auth is not None else TriggerKind.MANUAL
+        return services.run_trigger(actor=self.request.user, trigger=trigger, **data)
 
     @extend_schema(request=None, responses=s.RunSerializer)
     @action(detail=True, methods=["post"])
@@ -33,20 +34,14 @@ class RunViewSet(ListRetrieveMixin, CreateMixin, ScopedViewSet):
         return self.respond(services.run_cancel(actor=request.user, run=self.get_object()))
 
     @extend_schema(responses=s.TaskRunSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def tasks(self, request, pk=None):
         """The run's task runs, in the order they started."""
         tasks = selectors.task_run_list(run=self.get_object())
         return Response(s.TaskRunSerializer(tasks, many=True).data)
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("after", int, description="Return lines with a sequence number above this."),
-            OpenApiParameter("limit", int, description="At most this many lines (default 500)."),
-        ],
-        responses=s.LogPageSerializer,
-    )
-    @action(detail=True, methods=["get"])
+    @extend_schema(parameters=[s.LogQuerySerializer], responses=s.LogPageSerializer)
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def logs(self, request, pk=None):
         """A page of the run's log lines after the `after` cursor, in order."""
         run = self.get_object()

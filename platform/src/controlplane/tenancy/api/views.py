@@ -76,7 +76,7 @@ class TeamMembershipViewSet(ListRetrieveMixin, CreateMixin, UpdateMixin, Destroy
 class ProjectViewSet(ListRetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, ScopedViewSet):
     """Projects: created by staff or the team's admins; changed and deleted by project admins."""
 
-    selector = staticmethod(selectors.project_list)
+    selector = staticmethod(selectors.project_directory)
     output_serializer = s.ProjectSerializer
     input_serializers = {"create": s.ProjectCreateSerializer, "partial_update": s.ProjectUpdateSerializer}
     action_roles = {"list": V, "retrieve": V, "create": A, "partial_update": A, "destroy": A}
@@ -134,6 +134,7 @@ class PersonalTokenViewSet(ListRetrieveMixin, CreateMixin, DestroyMixin, ScopedV
     selector = staticmethod(selectors.personal_token_list)
     output_serializer = s.PersonalTokenSerializer
     input_serializers = {"create": s.PersonalTokenCreateSerializer}
+    create_responses = {201: s.PersonalTokenCreatedSerializer}
     action_roles = {"list": V, "retrieve": V, "create": V, "destroy": V}
 
     def authorize(self, action: str, target: Any) -> None:  # noqa: D102 - the selector already limits to own
@@ -155,6 +156,7 @@ class ProjectTokenViewSet(ListRetrieveMixin, CreateMixin, DestroyMixin, ScopedVi
     selector = staticmethod(selectors.ci_token_list)
     output_serializer = s.ProjectTokenSerializer
     input_serializers = {"create": s.ProjectTokenCreateSerializer}
+    create_responses = {201: s.ProjectTokenCreatedSerializer}
     action_roles = {"list": V, "retrieve": V, "create": A, "destroy": A}
     filterset_class = filtersets.ProjectTokenFilterSet
 

@@ -35,6 +35,7 @@ class VersionViewSet(ListRetrieveMixin, CreateMixin, ScopedViewSet):
     selector = staticmethod(selectors.version_list)
     output_serializer = s.VersionSerializer
     input_serializers = {"create": s.VersionCreateSerializer}
+    create_responses = {201: s.VersionSerializer, 200: s.VersionSerializer}
     action_roles = {"list": V, "retrieve": V, "create": D}
     ci_actions = frozenset({"create"})
     project_path = "workflow.project"
