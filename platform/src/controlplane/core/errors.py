@@ -30,22 +30,8 @@ class ValidationFailed(FlowyardError):
         super().__init__(message or f"Invalid input. {summary}", extra={"fields": fields})
 
 
-class NotFound(FlowyardError):
-    """The object does not exist or belongs to someone the caller cannot see."""
-
-    code = "not_found"
-    http_status = 404
-
-
 class PermissionDenied(FlowyardError):
     """The caller can see the object but their role does not allow this action."""
 
     code = "permission_denied"
     http_status = 403
-
-
-class Conflict(FlowyardError):
-    """The action contradicts the current state (e.g. deleting something still in use)."""
-
-    code = "conflict"
-    http_status = 409

@@ -14,3 +14,10 @@ class SelfApprovalRefused(DeploymentError):
 
     code = "self_approval"
     http_status = 403
+
+
+class DeploymentConflict(DeploymentError):
+    """The request contradicts the current deployments or promotions (pending, decided, in use)."""
+
+    code = "deployment_conflict"
+    http_status = 409

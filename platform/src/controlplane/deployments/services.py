@@ -8,9 +8,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from controlplane.core.audit import actor_user_and_label, audit_record, snapshot
-from controlplane.core.errors import Conflict, ValidationFailed
+from controlplane.core.errors import ValidationFailed
 from controlplane.core.services import model_update
-from controlplane.deployments.errors import SelfApprovalRefused
+from controlplane.deployments.errors import DeploymentConflict, SelfApprovalRefused
 from controlplane.deployments.models import Deployment, Environment, Promotion, PromotionState
 from controlplane.tenancy.models import Project
 from controlplane.workflows.models import Workflow, WorkflowVersion
@@ -48,7 +48,7 @@ def environment_update(*, actor: Any, environment: Environment, **changes: Any) 
 def environment_delete(*, actor: Any, environment: Environment) -> None:
     """Delete an environment nothing is deployed to."""
     if environment.deployments.exists():
-        raise Conflict(
+        raise DeploymentConflict(
             f"Environment {environment.name} has deployments; remove them first.", code="environment_in_use"
         )
     audit_record(
@@ -153,7 +153,7 @@ def promotion_request(
     if Promotion.objects.filter(
         workflow=workflow, target_environment=target_environment, state=PromotionState.PENDING
     ).exists():
-        raise Conflict(
+        raise DeploymentConflict(
             f"A promotion of {workflow.name} to {target_environment.name} is already pending; approve or reject it first.",
             code="promotion_pending",
         )
@@ -178,7 +178,7 @@ def promotion_request(
 def _lock_pending(promotion: Promotion) -> Promotion:
     promotion = Promotion.objects.select_for_update().select_related("workflow__project").get(pk=promotion.pk)
     if promotion.state != PromotionState.PENDING:
-        raise Conflict(f"This promotion is already {promotion.state.lower()}.", code="promotion_decided")
+        raise DeploymentConflict(f"This promotion is already {promotion.state.lower()}.", code="promotion_decided")
     return promotion
 
 

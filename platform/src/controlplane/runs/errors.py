@@ -1,9 +1,23 @@
 """Errors raised by run services."""
 
-from controlplane.core.errors import Conflict
+from controlplane.core.errors import FlowyardError
 
 
-class TransitionRefused(Conflict):
+class RunError(FlowyardError):
+    """Base of every run refusal."""
+
+    code = "run_error"
+
+
+class TransitionRefused(RunError):
     """A state change the lifecycle rules do not allow (e.g. anything after a terminal state)."""
 
     code = "transition_refused"
+    http_status = 409
+
+
+class NothingDeployed(RunError):
+    """A run was asked of a deployment that has no version."""
+
+    code = "nothing_deployed"
+    http_status = 409

@@ -7,9 +7,10 @@ from typing import Any
 from django.db import transaction
 
 from controlplane.core.audit import actor_user_and_label, audit_record, snapshot
-from controlplane.core.errors import Conflict, ValidationFailed
+from controlplane.core.errors import ValidationFailed
 from controlplane.deployments.models import Deployment
 from controlplane.runs import lifecycle
+from controlplane.runs.errors import NothingDeployed
 from controlplane.runs.models import Run
 from flowyard_spec.states import RunReason, RunState, TriggerKind
 
@@ -32,7 +33,7 @@ def run_trigger(
 ) -> Run:
     """Queue a run of the version currently deployed in `deployment`."""
     if deployment.version is None:
-        raise Conflict(
+        raise NothingDeployed(
             f"Nothing is deployed to {deployment}; deploy a version before triggering a run.", code="nothing_deployed"
         )
     declared = deployment.version.config.get("parameters") or {}

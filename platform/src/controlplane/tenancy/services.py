@@ -12,8 +12,8 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
 from controlplane.core.audit import audit_record, snapshot
-from controlplane.core.errors import Conflict
 from controlplane.core.services import model_update
+from controlplane.tenancy.errors import StillInUse
 from controlplane.tenancy.models import (
     PersonalToken,
     Project,
@@ -55,7 +55,7 @@ def team_update(*, actor: Any, team: Team, **changes: Any) -> Team:
 def team_delete(*, actor: Any, team: Team) -> None:
     """Delete a team that owns no projects any more."""
     if team.projects.exists():
-        raise Conflict(
+        raise StillInUse(
             f"Team {team.slug} still owns {team.projects.count()} project(s); move or delete them first.",
             code="team_not_empty",
         )
@@ -119,7 +119,7 @@ def project_update(*, actor: Any, project: Project, **changes: Any) -> Project:
 def project_delete(*, actor: Any, project: Project) -> None:
     """Delete a project that has no workflows (its environments, members and tokens go with it)."""
     if project.workflows.exists():
-        raise Conflict(
+        raise StillInUse(
             f"Project {project.slug} still has workflows; delete them first.", code="project_not_empty"
         )
     audit_record(actor=actor, action="project.deleted", obj=project, before=snapshot(project), team=project.team)

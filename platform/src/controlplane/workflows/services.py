@@ -9,8 +9,8 @@ from typing import Any
 from django.db import transaction
 
 from controlplane.core.audit import actor_user_and_label, audit_record, snapshot
-from controlplane.core.errors import Conflict
 from controlplane.tenancy.models import Project
+from controlplane.workflows.errors import WorkflowHasVersions
 from controlplane.workflows.models import Workflow, WorkflowVersion
 
 
@@ -39,7 +39,7 @@ def workflow_update(*, actor: Any, workflow: Workflow, description: str) -> Work
 def workflow_delete(*, actor: Any, workflow: Workflow) -> None:
     """Delete a workflow that has no registered versions."""
     if workflow.versions.exists():
-        raise Conflict(
+        raise WorkflowHasVersions(
             f"Workflow {workflow} has registered versions and runs; they are kept for the record. "
             "Pause its deployments instead.",
             code="workflow_has_versions",

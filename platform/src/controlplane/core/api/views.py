@@ -14,8 +14,6 @@ from controlplane.tenancy.principals import is_ci
 from controlplane.tenancy.roles import role_for
 from flowyard_spec.states import Role
 
-READ_ACTIONS = frozenset({"list", "retrieve"})
-
 
 def follow_path(target: Any, path: str) -> Any:
     """Walk a dotted path through dict keys (validated input) or attributes (model instances)."""
