@@ -1,0 +1,77 @@
+"""Payloads exchanged between the runner in a workflow container and the control plane (stdlib only).
+
+The runner POSTs batches to `POST {FLOWYARD_API_URL}/api/v1/runner/runs/{FLOWYARD_RUN_ID}/events/` with
+`Authorization: Bearer {FLOWYARD_RUN_TOKEN}`. A batch is applied in one transaction, so it is either all
+stored or not at all; sending the same batch again is harmless:
+- log lines carry a per-run sequence number `seq` (1, 2, 3, … with no gap) assigned by the runner, and a
+  line whose `seq` is already stored is ignored, so a retried batch never duplicates a line;
+- task events are upserts keyed by `task_key`;
+- run events go through the control plane's lifecycle rules; a repeated terminal event is accepted once.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, NotRequired, TypedDict
+
+RUNNER_EVENTS_PATH = "/api/v1/runner/runs/{run_id}/events/"
+MAX_EVENTS_PER_BATCH = 1000
+
+
+class RunEvent(TypedDict):
+    """The run changed state: RUNNING when user code starts, then a terminal state."""
+
+    type: Literal["run"]
+    state: Literal["RUNNING", "SUCCEEDED", "FAILED", "CANCELLED"]
+    at: str  # ISO 8601 with timezone
+    reason: NotRequired[str]  # a RunReason value when FAILED/CANCELLED, e.g. "user_error"
+    message: NotRequired[str]
+
+
+class TaskEvent(TypedDict):
+    """A task changed state (PENDING, RUNNING, RETRYING, SUCCEEDED, FAILED, CACHED, UPSTREAM_FAILED, CANCELLED)."""
+
+    type: Literal["task"]
+    task_key: str  # unique within the run, e.g. "extract-0" or "transform-3"
+    name: str
+    state: str
+    at: str
+    attempt: NotRequired[int]
+    map_index: NotRequired[int | None]
+    tags: NotRequired[list[str]]
+    error: NotRequired[str]
+
+
+class LogEvent(TypedDict):
+    """One log line; `seq` numbers a run's lines from 1 with no gap."""
+
+    type: Literal["log"]
+    seq: int
+    at: str
+    message: str
+    stream: NotRequired[Literal["sdk", "stdout", "stderr", "system"]]
+    level: NotRequired[str]
+    task_key: NotRequired[str]
+
+
+class HeartbeatEvent(TypedDict):
+    """The runner is alive."""
+
+    type: Literal["heartbeat"]
+    at: str
+
+
+RunnerEvent = RunEvent | TaskEvent | LogEvent | HeartbeatEvent
+
+
+class EventBatch(TypedDict):
+    """What the runner POSTs."""
+
+    events: list[RunnerEvent]
+
+
+class EventBatchReply(TypedDict):
+    """What the control plane answers: the run's state, whether to cancel, and the last stored log line."""
+
+    run_state: str
+    cancel_requested: bool
+    last_log_seq: int
