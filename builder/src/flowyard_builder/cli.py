@@ -1,34 +1,27 @@
-"""`flowyard`: the workflow author's and CI's command line. Commands are registered per group."""
+"""`flowyard`: the workflow author's and CI's command line; command groups live in `flowyard_builder.commands`."""
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import pkgutil
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from flowyard_builder import __version__
-
-# Exit codes shared by every command, so CI scripts can tell failures apart.
-EXIT_OK = 0
-EXIT_INVALID_INPUT = 1
-EXIT_BUILD_FAILED = 2
-EXIT_REFUSED = 3
-
-# Each entry adds one command group to the parser; groups arrive with the builder and runs features.
-COMMAND_GROUPS: list[Callable[[argparse._SubParsersAction], None]] = []
+from flowyard_builder import __version__, commands, exit_codes
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every registered command group."""
+    """The argument parser with every command group found in `flowyard_builder.commands`."""
     parser = argparse.ArgumentParser(
         prog="flowyard",
-        description="Validate, build, push and register Flowyard workflows.",
+        description="Validate, run, build, push and register Flowyard workflows.",
         epilog="Exit codes: 0 ok, 1 invalid input, 2 build/push failure, 3 control plane refused.",
     )
     parser.add_argument("--version", action="version", version=f"flowyard {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for add_group in COMMAND_GROUPS:
-        add_group(commands)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda info: info.name):
+        importlib.import_module(f"{commands.__name__}.{module_info.name}").register(subparsers)
     return parser
 
 
@@ -38,7 +31,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "handler", None) is None:
         parser.print_help()
-        return EXIT_OK if args.command is None else EXIT_INVALID_INPUT
+        return exit_codes.OK if args.command is None else exit_codes.INVALID_INPUT
     return int(args.handler(args))
 
 
