@@ -11,7 +11,12 @@ stored or not at all; sending the same batch again is harmless:
 
 from __future__ import annotations
 
-from typing import Literal, NotRequired, TypedDict
+from typing import Literal
+
+try:  # pydantic validates TypedDicts from typing_extensions on Python < 3.12; the SDK image has only the stdlib
+    from typing_extensions import NotRequired, TypedDict
+except ImportError:  # pragma: no cover - exercised inside workflow images
+    from typing import NotRequired, TypedDict
 
 RUNNER_EVENTS_PATH = "/api/v1/runner/runs/{run_id}/events/"
 MAX_EVENTS_PER_BATCH = 1000

@@ -8,7 +8,16 @@ from django.contrib.auth import get_user_model
 from controlplane.core.models import AuditEvent
 from controlplane.tenancy import services as tenancy
 from flowyard_testkit.routes import WRITE_METHODS, api_routes
-from flowyard_testkit.writes import ALL_WRITES, PERSONAL_WRITES, PROJECT_CREATE, PROJECT_WRITES, TEAM_WRITES, send
+from controlplane.runs.reporting import run_token_issue
+from flowyard_testkit.writes import (
+    ALL_WRITES,
+    PERSONAL_WRITES,
+    PROJECT_CREATE,
+    PROJECT_WRITES,
+    RUNNER_REPORT,
+    TEAM_WRITES,
+    send,
+)
 from flowyard_spec.states import Role
 
 
@@ -107,3 +116,17 @@ def test_staff_see_every_project_record_but_not_what_is_inside(tenant_a, staff_u
     assert client.get(f"/api/v1/workflows/{tenant_a.workflow.pk}/").status_code == 404
     assert client.get(f"/api/v1/runs/{tenant_a.run.pk}/").status_code == 404
     assert client.patch(f"/api/v1/projects/{tenant_a.project.pk}/", {"name": "x"}, format="json").status_code == 403
+
+
+def test_no_role_may_report_on_a_run_only_its_own_run_token_may(tenant_a, tenant_b, client_for, fingerprint):
+    before = fingerprint()
+    for role in Role:
+        response = send(client_for(tenant_a.users[role]), RUNNER_REPORT, tenant_a)
+        assert response.status_code == 403, (role, response.json())
+    other_runner = client_for(None)
+    other_runner.credentials(HTTP_AUTHORIZATION=f"Bearer {run_token_issue(run=tenant_b.run)}")
+    assert send(other_runner, RUNNER_REPORT, tenant_a).status_code == 404
+    runner = client_for(None)
+    runner.credentials(HTTP_AUTHORIZATION=f"Bearer {run_token_issue(run=tenant_a.run)}")
+    assert send(runner, RUNNER_REPORT, tenant_a).status_code == RUNNER_REPORT.success
+    assert runner.get(f"/api/v1/runs/{tenant_a.run.pk}/").status_code == 403, "a run token reads nothing"

@@ -24,6 +24,7 @@ FOREIGN_OBJECT = {
     "deployment": lambda t: t.test_deployment,
     "promotion": lambda t: t.promotion,
     "run": lambda t: t.run,
+    "runner-events": lambda t: t.run,
     "audit-event": lambda t: t.extra["audit_event"],
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
+from controlplane.runs.reporting import run_token_issue
 from flowyard_testkit.routes import api_routes
 from flowyard_testkit.tenants import Tenant
 
@@ -37,6 +38,12 @@ INVALID = {
     ("promotion-reject", "post"): (lambda t: t.promotion, lambda t: {"comment": {"a": 1}}, "comment"),
     ("run-list", "post"): (None, lambda t: {"deployment": str(t.test_deployment.pk), "parameters": {"nope": 1}}, "parameters"),
 }
+# Sent with the run's own token rather than as a user.
+AS_RUNNER = {("runner-events", "post")}
+INVALID[("runner-events", "post")] = (
+    lambda t: t.run, lambda t: {"events": [{"type": "log", "seq": 0, "at": "2026-01-01T00:00:00+00:00", "message": "x"}]},
+    "events.0.seq",
+)
 # Writes that take no input at all, so no input can be invalid.
 NO_INPUT = {("run-cancel", "post")}
 
@@ -53,9 +60,13 @@ def test_invalid_input_is_refused_naming_the_field_and_nothing_is_written(
     target, body, field = INVALID[case]
     route, method = case
     user = staff_user if route.startswith("team") else tenant_a.admin
+    client = client_for(user)
+    if case in AS_RUNNER:
+        client = client_for(None)
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {run_token_issue(run=tenant_a.run)}")
     url = reverse(f"api:{route}", kwargs={"pk": target(tenant_a).pk} if target else None)
     before = fingerprint()
-    response = getattr(client_for(user), method)(url, data=body(tenant_a), format="json")
+    response = getattr(client, method)(url, data=body(tenant_a), format="json")
     assert response.status_code == 400, response.json()
     error = response.json()
     assert error["code"] == "invalid"

@@ -86,7 +86,12 @@ PERSONAL_WRITES: tuple[Write, ...] = (
 PROJECT_CREATE = Write(
     "project-list", "post", None, lambda t: {"team": _id(t.team), "slug": f"{t.prefix}-new", "name": "New"}, None, 201
 )
-ALL_WRITES = (*PROJECT_WRITES, *TEAM_WRITES, *PERSONAL_WRITES, PROJECT_CREATE)
+# Only the run's own token may report on a run; no project role may.
+RUNNER_REPORT = Write(
+    "runner-events", "post", lambda t: t.run,
+    lambda t: {"events": [{"type": "heartbeat", "at": "2026-01-01T00:00:00+00:00"}]}, None, 200,
+)
+ALL_WRITES = (*PROJECT_WRITES, *TEAM_WRITES, *PERSONAL_WRITES, PROJECT_CREATE, RUNNER_REPORT)
 
 
 def send(client, write: Write, tenant: Tenant):

@@ -5,13 +5,13 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 
 from controlplane.core.models import AuditEvent
-from controlplane.tenancy.principals import is_ci
+from controlplane.tenancy.principals import is_person
 from controlplane.tenancy.selectors import project_list, team_list
 
 
 def audit_event_list(*, user: object) -> QuerySet[AuditEvent]:
     """Events of visible projects, of visible teams outside any project, and the user's own personal events."""
-    if not getattr(user, "is_authenticated", False) or is_ci(user):
+    if not is_person(user):
         return AuditEvent.objects.none()
     if user.is_superuser:
         return AuditEvent.objects.all()

@@ -8,8 +8,8 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from controlplane.tenancy.models import PersonalToken, ProjectToken
-from controlplane.tenancy.principals import CIPrincipal
-from controlplane.tenancy.tokens import CI_PREFIX, PERSONAL_PREFIX, token_hash
+from controlplane.tenancy.principals import CIPrincipal, RunnerPrincipal
+from controlplane.tenancy.tokens import CI_PREFIX, PERSONAL_PREFIX, RUN_PREFIX, token_hash
 
 LAST_USED_RESOLUTION = datetime.timedelta(minutes=1)
 
@@ -39,6 +39,8 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             return self._personal(value)
         if value.startswith(CI_PREFIX):
             return self._ci(value)
+        if value.startswith(RUN_PREFIX):
+            return self._runner(value)
         raise exceptions.AuthenticationFailed("Unknown token type; use a personal (fyp_) or CI (fyc_) token.")
 
     def _personal(self, value: str):
@@ -57,6 +59,16 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             token_id=token.pk, token_name=token.name, project_id=token.project_id, project_slug=token.project.slug
         )
         return principal, token
+
+    def _runner(self, value: str):
+        from controlplane.runs.models import Run  # runs depends on tenancy, not the other way round
+
+        run = Run.objects.filter(token_hash=token_hash(value)).only("pk", "state").first()
+        if run is None:
+            raise exceptions.AuthenticationFailed("Invalid run token.")
+        if run.is_terminal:
+            raise exceptions.AuthenticationFailed("This run has ended; its token no longer works.")
+        return RunnerPrincipal(run_id=run.pk), None
 
     def authenticate_header(self, request) -> str:  # noqa: D102 - DRF hook
         return f'{self.keyword} realm="flowyard"'

@@ -35,6 +35,43 @@ class CIPrincipal:
         return False
 
 
+@dataclass(frozen=True)
+class RunnerPrincipal:
+    """The runner inside one run's container, acting through that run's token: it may only report on that run."""
+
+    run_id: object
+
+    is_authenticated = True
+    is_anonymous = False
+    is_active = True
+    is_staff = False
+    is_superuser = False
+    pk = None
+
+    @property
+    def audit_label(self) -> str:
+        """How the audit log names this principal."""
+        return f"runner:{self.run_id}"
+
+    def get_username(self) -> str:
+        """The label, so code that names users can name runners too."""
+        return self.audit_label
+
+    def has_perm(self, perm: str, obj: object = None) -> bool:
+        """Runners hold no Django permission."""
+        return False
+
+
+def is_runner(principal: object) -> bool:
+    """True when the caller is the runner of a run."""
+    return isinstance(principal, RunnerPrincipal)
+
+
+def is_person(principal: object) -> bool:
+    """True when the caller is an authenticated person (not a CI pipeline or a runner)."""
+    return getattr(principal, "is_authenticated", False) and not isinstance(principal, (CIPrincipal, RunnerPrincipal))
+
+
 def is_ci(principal: object) -> bool:
     """True when the caller is a CI pipeline rather than a person."""
     return isinstance(principal, CIPrincipal)

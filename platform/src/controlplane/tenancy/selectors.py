@@ -6,14 +6,14 @@ from django.db.models import Q, QuerySet
 from guardian.shortcuts import get_objects_for_user
 
 from controlplane.tenancy.models import PersonalToken, Project, ProjectMembership, ProjectToken, Team, TeamMembership
-from controlplane.tenancy.principals import is_ci
+from controlplane.tenancy.principals import is_ci, is_person, is_runner
 from controlplane.tenancy.roles import ROLE_PERMISSIONS
 from flowyard_spec.states import Role
 
 
 def project_list(*, user: object, role: Role = Role.VIEWER) -> QuerySet[Project]:
     """Projects on which the user holds at least `role` (CI tokens: their own project, for CI actions)."""
-    if not getattr(user, "is_authenticated", False):
+    if not getattr(user, "is_authenticated", False) or is_runner(user):
         return Project.objects.none()
     if is_ci(user):
         return Project.objects.filter(pk=user.project_id)
@@ -30,14 +30,14 @@ def project_directory(*, user: object) -> QuerySet[Project]:
     Staff manage teams and create projects, so they see every project's name and team; what is inside
     a project (workflows, runs, members) still follows `project_list`, i.e. their own roles.
     """
-    if getattr(user, "is_staff", False) and not is_ci(user):
+    if is_person(user) and user.is_staff:
         return Project.objects.select_related("team")
     return project_list(user=user)
 
 
 def team_list(*, user: object) -> QuerySet[Team]:
     """Teams the user belongs to or holds a project role in; staff see every team."""
-    if not getattr(user, "is_authenticated", False) or is_ci(user):
+    if not is_person(user):
         return Team.objects.none()
     if user.is_superuser or user.is_staff:
         return Team.objects.all()
@@ -63,7 +63,7 @@ def ci_token_list(*, user: object) -> QuerySet[ProjectToken]:
 
 def personal_token_list(*, user: object) -> QuerySet[PersonalToken]:
     """The user's own personal tokens."""
-    if not getattr(user, "is_authenticated", False) or is_ci(user):
+    if not is_person(user):
         return PersonalToken.objects.none()
     return PersonalToken.objects.filter(user=user)
 

@@ -7,6 +7,7 @@ import secrets
 
 PERSONAL_PREFIX = "fyp_"
 CI_PREFIX = "fyc_"
+RUN_PREFIX = "fyr_"
 SHOWN_PREFIX_LENGTH = 12
 
 

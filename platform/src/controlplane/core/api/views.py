@@ -10,7 +10,7 @@ from rest_framework import serializers, status, viewsets
 from rest_framework.response import Response
 
 from controlplane.core.errors import PermissionDenied
-from controlplane.tenancy.principals import is_ci
+from controlplane.tenancy.principals import is_ci, is_runner
 from controlplane.tenancy.roles import role_for
 from flowyard_spec.states import Role
 
@@ -56,6 +56,8 @@ class ScopedViewSet(viewsets.GenericViewSet):
             return
         if self.action not in self.action_roles:
             raise PermissionDenied(f"The action {self.action!r} has no role assigned; it is refused.")
+        if is_runner(request.user):
+            raise PermissionDenied("Run tokens may only report on their own run.")
         if is_ci(request.user) and self.action not in self.ci_actions:
             raise PermissionDenied(
                 "CI tokens may only register versions and request promotions; use a personal token for this."

@@ -1,9 +1,14 @@
 """Run API routes."""
 
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from controlplane.runs.api import views
+from controlplane.runs.api.runner import RunnerEventsView
 
 router = SimpleRouter()
 router.register("runs", views.RunViewSet, basename="run")
-urlpatterns = router.urls
+urlpatterns = [
+    path("runner/runs/<uuid:pk>/events/", RunnerEventsView.as_view(), name="runner-events"),
+    *router.urls,
+]

@@ -14,7 +14,7 @@ from controlplane.core.errors import PermissionDenied
 from controlplane.tenancy import filtersets, selectors, services
 from controlplane.tenancy.api import serializers as s
 from controlplane.tenancy.models import TeamMembership
-from controlplane.tenancy.principals import is_ci
+from controlplane.tenancy.principals import is_person
 from controlplane.tenancy.roles import role_for
 from flowyard_spec.states import Role
 
@@ -180,8 +180,8 @@ class MeView(APIView):
     def get(self, request) -> Response:
         """Return the caller's identity and roles."""
         user = request.user
-        if is_ci(user):
-            raise PermissionDenied("CI tokens have no personal identity; use a personal token.")
+        if not is_person(user):
+            raise PermissionDenied("CI and run tokens have no personal identity; use a personal token.")
         roles = {project.slug: role_for(user, project).value for project in selectors.project_list(user=user)}
         data = {"username": user.get_username(), "is_staff": user.is_staff, "is_superuser": user.is_superuser, "roles": roles}
         return Response(s.MeSerializer(data).data)

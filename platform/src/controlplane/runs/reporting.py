@@ -1,0 +1,131 @@
+"""What the runner reports: run tokens, and applying a batch of runner events in one transaction."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+from pydantic import TypeAdapter, ValidationError
+
+from controlplane.core.errors import ValidationFailed
+from controlplane.runs import lifecycle
+from controlplane.runs.errors import TransitionRefused
+from controlplane.runs.models import Run, RunLogLine, TaskRun
+from controlplane.tenancy.tokens import RUN_PREFIX, new_token
+from flowyard_spec.api import EventBatch, EventBatchReply
+from flowyard_spec.states import RunReason, RunState, TaskState
+
+_BATCH = TypeAdapter(EventBatch)
+
+# The lifecycle target for each run state a runner may report, tried from the run's current state.
+_REPORTED = {
+    "RUNNING": RunState.RUNNING,
+    "SUCCEEDED": RunState.SUCCEEDED,
+    "FAILED": RunState.FAILED,
+    "CANCELLED": RunState.CANCELLED,
+}
+
+
+def run_token_issue(*, run: Run) -> str:
+    """Give a run a fresh token for its runner (replacing any earlier one); returns the value, shown once."""
+    value, _, hashed = new_token(RUN_PREFIX)
+    Run.objects.filter(pk=run.pk).update(token_hash=hashed)
+    run.token_hash = hashed
+    return value
+
+
+def _parse_batch(payload: Any) -> list[dict[str, Any]]:
+    try:
+        batch = _BATCH.validate_python(payload)
+    except ValidationError as exc:
+        fields: dict[str, list[str]] = {}
+        for error in exc.errors():
+            path = ".".join(str(part) for part in error["loc"] if not str(part).endswith("Event"))
+            fields.setdefault(path or "events", []).append(error["msg"])
+        raise ValidationFailed(fields) from None
+    problems: dict[str, list[str]] = {}
+    for index, event in enumerate(batch["events"]):
+        try:
+            event["at"] = datetime.datetime.fromisoformat(event["at"])
+            if event["at"].tzinfo is None:
+                raise ValueError
+        except ValueError:
+            problems[f"events.{index}.at"] = ["Use an ISO 8601 time with a timezone, e.g. 2026-01-01T12:00:00+00:00."]
+        if event["type"] == "log" and event["seq"] < 1:
+            problems[f"events.{index}.seq"] = ["Log sequence numbers start at 1."]
+        if event["type"] == "task" and event["state"] not in TaskState.__members__:
+            problems[f"events.{index}.state"] = [f"Use one of {', '.join(TaskState)}."]
+    if problems:
+        raise ValidationFailed(problems)
+    return batch["events"]
+
+
+def _store_logs(run: Run, events: Iterable[dict[str, Any]]) -> None:
+    lines = [
+        RunLogLine(
+            run=run, seq=event["seq"], at=event["at"], message=event["message"],
+            stream=event.get("stream", "sdk"), level=event.get("level", ""), task_key=event.get("task_key", ""),
+        )
+        for event in events
+    ]
+    RunLogLine.objects.bulk_create(lines, ignore_conflicts=True)  # a retried batch's lines are already there
+
+
+def _store_tasks(run: Run, events: list[dict[str, Any]]) -> None:
+    existing = {task.task_key: task for task in TaskRun.objects.filter(run=run, task_key__in={e["task_key"] for e in events})}
+    created: dict[str, TaskRun] = {}
+    for event in events:
+        key = event["task_key"]
+        task = existing.get(key) or created.get(key)
+        if task is None:
+            task = created[key] = TaskRun(run=run, task_key=key, name=event["name"])
+        attempt = event.get("attempt", 1)
+        if TaskState(task.state).is_terminal and attempt <= task.attempt and task.pk is not None:
+            continue  # a replayed event must not move a finished task back
+        task.state, task.attempt = event["state"], max(attempt, task.attempt)
+        task.map_index = event.get("map_index", task.map_index)
+        task.tags = event.get("tags", task.tags)
+        if event["state"] == TaskState.RUNNING and task.started_at is None:
+            task.started_at = event["at"]
+        if TaskState(event["state"]).is_terminal:
+            task.ended_at, task.error = event["at"], event.get("error", "")
+    TaskRun.objects.bulk_create(created.values())
+    if existing:
+        TaskRun.objects.bulk_update(
+            existing.values(), ["state", "attempt", "map_index", "tags", "started_at", "ended_at", "error"]
+        )
+
+
+def _apply_run_event(run: Run, event: dict[str, Any]) -> None:
+    target = _REPORTED[event["state"]]
+    if run.state == target:
+        return  # a repeated report changes nothing
+    reason = None
+    if target == RunState.FAILED:
+        reason = RunReason(event["reason"]) if event.get("reason") in RunReason._value2member_map_ else RunReason.USER_ERROR
+    elif target == RunState.CANCELLED:
+        reason = RunReason.CANCELLED
+    try:
+        lifecycle.transition(run, target, reason=reason, message=event.get("message", ""))
+    except TransitionRefused:
+        return  # e.g. a late SUCCEEDED after a cancel request: cancel wins, the report is ignored
+
+
+def runner_events_apply(*, run_id: Any, payload: Any) -> EventBatchReply:
+    """Apply one batch from the runner atomically and answer what the runner needs to know."""
+    events = _parse_batch(payload)
+    with transaction.atomic():
+        run = Run.objects.select_for_update().get(pk=run_id)
+        _store_logs(run, (event for event in events if event["type"] == "log"))
+        _store_tasks(run, [event for event in events if event["type"] == "task"])
+        for event in events:
+            if event["type"] == "run" and not run.is_terminal:
+                _apply_run_event(run, event)
+        run.heartbeat_at = timezone.now()
+        run.save()
+    last_seq = RunLogLine.objects.filter(run=run).aggregate(last=Max("seq"))["last"] or 0
+    return {"run_state": run.state, "cancel_requested": run.state == RunState.CANCELLING, "last_log_seq": last_seq}

@@ -1,0 +1,107 @@
+"""The runner reports run, task and log events in batches; replays never duplicate and terminal states hold."""
+
+from __future__ import annotations
+
+import pytest
+
+from controlplane.runs.models import Run, RunLogLine, TaskRun
+from controlplane.runs.reporting import run_token_issue
+from flowyard_spec.states import RunState
+
+AT = "2026-05-01T12:00:00+00:00"
+
+
+@pytest.fixture
+def runner(tenant_a, client_for):
+    """An API client holding tenant A's run token."""
+    client = client_for(None)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {run_token_issue(run=tenant_a.run)}")
+    client.url = f"/api/v1/runner/runs/{tenant_a.run.pk}/events/"
+    return client
+
+
+def post(runner, *events):
+    return runner.post(runner.url, {"events": list(events)}, format="json")
+
+
+def log(seq, message=None, **extra):
+    return {"type": "log", "seq": seq, "at": AT, "message": message or f"line {seq}", **extra}
+
+
+def task(key, state, **extra):
+    return {"type": "task", "task_key": key, "name": key.rsplit("-", 1)[0], "state": state, "at": AT, **extra}
+
+
+def run_state(state, **extra):
+    return {"type": "run", "state": state, "at": AT, **extra}
+
+
+def test_a_batch_is_stored_and_replaying_it_changes_nothing(tenant_a, runner):
+    batch = [run_state("RUNNING"), task("transform-0", "RUNNING"), log(4), log(5, task_key="transform-0"),
+             task("transform-0", "SUCCEEDED")]
+    first = post(runner, *batch)
+    assert first.status_code == 200
+    assert first.json() == {"run_state": "RUNNING", "cancel_requested": False, "last_log_seq": 5}
+    assert post(runner, *batch).json()["last_log_seq"] == 5
+    run = Run.objects.get(pk=tenant_a.run.pk)
+    assert run.state == RunState.RUNNING and run.started_at is not None and run.heartbeat_at is not None
+    assert list(RunLogLine.objects.filter(run=run).values_list("seq", flat=True)) == [1, 2, 3, 4, 5]
+    stored = TaskRun.objects.get(run=run, task_key="transform-0")
+    assert stored.state == "SUCCEEDED" and stored.started_at is not None and stored.ended_at is not None
+
+
+def test_logs_read_back_in_sequence_order_whatever_order_they_arrived_in(tenant_a, runner, client_for):
+    post(runner, log(6), log(4))
+    post(runner, log(5))
+    page = client_for(tenant_a.admin).get(
+        f"/api/v1/runs/{tenant_a.run.pk}/logs/", {"after": 3}
+    ).json()
+    assert [line["seq"] for line in page["lines"]] == [4, 5, 6]
+    assert page["next_after"] == 6
+
+
+def test_a_finished_task_is_not_moved_back_by_a_replayed_older_event(tenant_a, runner):
+    post(runner, task("load-0", "RUNNING"), task("load-0", "SUCCEEDED"))
+    post(runner, task("load-0", "RUNNING"))
+    assert TaskRun.objects.get(run=tenant_a.run, task_key="load-0").state == "SUCCEEDED"
+
+
+def test_a_task_retry_with_a_higher_attempt_is_recorded(tenant_a, runner):
+    post(runner, task("load-0", "FAILED", attempt=1, error="boom"))
+    post(runner, task("load-0", "RUNNING", attempt=2), task("load-0", "SUCCEEDED", attempt=2))
+    stored = TaskRun.objects.get(run=tenant_a.run, task_key="load-0")
+    assert (stored.state, stored.attempt, stored.error) == ("SUCCEEDED", 2, "")
+
+
+def test_a_failed_report_ends_the_run_with_its_reason_and_kills_the_token(tenant_a, runner):
+    post(runner, run_state("RUNNING"))
+    reply = post(runner, log(4, "Traceback ..."), run_state("FAILED", reason="user_error", message="ValueError"))
+    assert reply.json()["run_state"] == "FAILED"
+    run = Run.objects.get(pk=tenant_a.run.pk)
+    assert (run.reason, run.message) == ("user_error", "ValueError") and run.ended_at is not None
+    assert RunLogLine.objects.filter(run=run, seq=4).exists(), "the last lines travel with the terminal event"
+    again = post(runner, run_state("SUCCEEDED"))
+    assert again.status_code == 401 and again.json()["code"] == "authentication_failed"
+    assert Run.objects.get(pk=run.pk).state == "FAILED"
+
+
+def test_a_late_success_after_a_cancel_request_is_refused_and_the_runner_is_told_to_cancel(tenant_a, runner, client_for):
+    post(runner, run_state("RUNNING"))
+    client_for(tenant_a.admin).post(f"/api/v1/runs/{tenant_a.run.pk}/cancel/", format="json")
+    reply = post(runner, run_state("SUCCEEDED"))
+    assert reply.json() == {"run_state": "CANCELLING", "cancel_requested": True, "last_log_seq": 3}
+    assert post(runner, run_state("CANCELLED")).json()["run_state"] == "CANCELLED"
+    assert Run.objects.get(pk=tenant_a.run.pk).reason == "cancelled"
+
+
+def test_a_malformed_batch_is_refused_whole_naming_the_event(tenant_a, runner):
+    reply = post(runner, log(4), {"type": "log", "seq": 5, "at": "yesterday", "message": "x"})
+    assert reply.status_code == 400 and "events.1.at" in reply.json()["extra"]["fields"]
+    assert not RunLogLine.objects.filter(run=tenant_a.run, seq=4).exists()
+    unknown = post(runner, {"type": "telemetry", "at": AT})
+    assert unknown.status_code == 400
+
+
+def test_a_replaced_run_token_no_longer_works(tenant_a, runner):
+    run_token_issue(run=tenant_a.run)
+    assert post(runner, log(4)).status_code == 401
