@@ -1,0 +1,48 @@
+"""One POST of an event batch with urllib (stdlib only)."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+from flowyard import __version__
+
+
+class Unreachable(Exception):
+    """The control plane could not be reached (refused, reset, timed out, bad answer)."""
+
+
+def post_events(url: str, token: str, events: list[dict[str, Any]], timeout: float) -> tuple[int, dict[str, Any] | None, str]:
+    """POST `{"events": events}`; return (status, reply JSON or None, reply text) or raise Unreachable."""
+    body = json.dumps({"events": events}, separators=(",", ":"), default=str, ensure_ascii=False).encode()
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "Authorization": f"Bearer {token}",
+            "User-Agent": f"flowyard-runner/{__version__}",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - the configured API URL
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        try:
+            raw = error.read()
+        except (OSError, http.client.HTTPException):
+            raw = b""
+        status = error.code
+    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as error:
+        raise Unreachable(str(error)) from error
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        reply = json.loads(text) if text else None
+    except ValueError:
+        reply = None
+    return status, reply if isinstance(reply, dict) else None, text

@@ -1,0 +1,55 @@
+"""ReportingSink: turns run/task/log callbacks into contract events (flowyard_spec.api) for the Reporter."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from flowyard.events import EventSink, now_iso
+from flowyard.states import RunState, TaskState
+
+if TYPE_CHECKING:
+    from flowyard.futures import TaskFuture
+    from flowyard.reporting.reporter import Reporter
+
+_ERROR_STATES = frozenset({TaskState.RETRYING, TaskState.FAILED, TaskState.UPSTREAM_FAILED, TaskState.CANCELLED})
+
+
+class ReportingSink(EventSink):
+    """Queues one contract event per callback; never does I/O on the caller's thread."""
+
+    def __init__(self, reporter: "Reporter") -> None:
+        self.reporter = reporter
+        self._emit = reporter.emit
+
+    def run_state(self, state: RunState, *, reason: str | None = None, message: str | None = None) -> None:
+        """Queue a RunEvent; a terminal one is the last event the reporter will send."""
+        event: dict[str, Any] = {"type": "run", "state": state.value, "at": now_iso()}
+        if reason:
+            event["reason"] = str(reason)
+        if message:
+            event["message"] = message
+        if state.is_terminal:
+            self.reporter.emit_final(event)
+        else:
+            self._emit(event)
+
+    def task_state(self, task_run: "TaskFuture", state: TaskState, error: str | None = None) -> None:
+        """Queue a TaskEvent."""
+        event: dict[str, Any] = {"type": "task", "task_key": task_run.key, "name": task_run.name,
+                                 "state": state.value, "at": now_iso(), "attempt": task_run.attempt}
+        if task_run.map_index is not None:
+            event["map_index"] = task_run.map_index
+        if task_run.tags:
+            event["tags"] = list(task_run.tags)
+        if error and state in _ERROR_STATES:
+            event["error"] = error
+        self._emit(event)
+
+    def log(self, message: str, *, stream: str = "sdk", level: str | None = None, task_key: str | None = None) -> None:
+        """Queue a LogEvent; the reporter numbers it (seq) in the order it sends."""
+        event: dict[str, Any] = {"type": "log", "at": now_iso(), "message": message, "stream": stream}
+        if level:
+            event["level"] = level
+        if task_key:
+            event["task_key"] = task_key
+        self._emit(event)

@@ -1,0 +1,102 @@
+"""RunnerSession: the sinks, the reporter, signal handling and the run's final event and exit code."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+from flowyard.cancellation import Cancellation
+from flowyard.errors import FlowCancelled
+from flowyard.events import ConsoleSink, EventSink, TeeSink
+from flowyard.reporting import Reporter, ReportingSink
+from flowyard.runner import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED
+from flowyard.states import RunReason, RunState
+
+_FALSE = {"0", "false", "no", "off"}
+
+
+def flush_timeout(environ: Mapping[str, str]) -> float:
+    """FLOWYARD_FLUSH_TIMEOUT_SECONDS, default 30."""
+    try:
+        return max(0.0, float(environ.get("FLOWYARD_FLUSH_TIMEOUT_SECONDS", "") or 30.0))
+    except ValueError:
+        return 30.0
+
+
+class RunnerSession:
+    """Everything one `python -m flowyard run` shares: where events go, how it is cancelled, how it ends."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None, stdout: TextIO | None = None) -> None:
+        self.environ = dict(os.environ if environ is None else environ)
+        self.cancellation = Cancellation()
+        self.signum: int | None = None
+        self.reporter = Reporter.from_env(self.environ, on_cancel_requested=self._cancel_from_api)
+        console = None
+        if self.environ.get("FLOWYARD_CONSOLE", "1").strip().lower() not in _FALSE:
+            console = ConsoleSink(stdout if stdout is not None else sys.stdout)
+        reporting = ReportingSink(self.reporter) if self.reporter is not None else None
+        self.sink: EventSink = TeeSink(console, reporting)
+        self._previous_handlers: dict[int, Any] = {}
+        self._finished = False
+
+    # -- start and signals ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start reporting, take over SIGTERM/SIGINT, and report the run RUNNING."""
+        if self.reporter is not None:
+            self.reporter.start()
+        if threading.current_thread() is threading.main_thread():
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                self._previous_handlers[signum] = signal.signal(signum, self._on_signal)
+        self.sink.run_state(RunState.RUNNING)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if self.signum is None:
+            self.signum = signum
+        self.cancellation.mark(f"received {signal.Signals(signum).name}")
+        if not self.cancellation.shielded:
+            raise FlowCancelled(self.cancellation.reason)
+
+    def _cancel_from_api(self) -> None:
+        """The control plane asked to cancel (or ended the run): behave as on SIGTERM."""
+        self.cancellation.mark("cancel requested by the control plane")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    def log(self, message: str, level: str = "INFO") -> None:
+        """A runner line (stream "system")."""
+        self.sink.log(message, stream="system", level=level)
+
+    # -- the end --------------------------------------------------------------------------------------
+
+    def finish(self, state: RunState, message: str | None = None) -> int:
+        """Report the terminal state, flush (with FLOWYARD_FLUSH_TIMEOUT_SECONDS) and return the exit code."""
+        self.cancellation.shielded = True
+        if self._finished:
+            raise RuntimeError("the run already finished")
+        self._finished = True
+        reason = None
+        if state is RunState.FAILED:
+            reason = RunReason.USER_ERROR
+        elif state is RunState.CANCELLED:
+            reason = RunReason.CANCELLED
+            message = message or self.cancellation.reason
+        self.sink.run_state(state, reason=reason, message=message)
+        delivered = True
+        if self.reporter is not None:
+            timeout = flush_timeout(self.environ)
+            delivered = self.reporter.close(timeout)
+            if not delivered and not self.reporter.stopped:
+                sys.__stderr__.write(f"flowyard: {self.reporter.pending} events could not be delivered "
+                                     f"within {timeout:g} s\n")
+        self.sink.close()
+        for signum, handler in self._previous_handlers.items():
+            signal.signal(signum, handler)
+        if state is RunState.SUCCEEDED:
+            return EXIT_OK
+        if state is RunState.CANCELLED:
+            return EXIT_INTERRUPTED if self.signum == signal.SIGINT else EXIT_TERMINATED
+        return EXIT_FAILED
