@@ -55,3 +55,13 @@ def test_the_schema_accepts_the_teams_config_and_refuses_an_unknown_key():
     assert [error.validator for error in validator.iter_errors({**TEAM_CONFIG, "colour": "blue"})] == [
         "additionalProperties"]
     assert list(validator.iter_errors({**TEAM_CONFIG, "name": "Not A Slug"}))
+
+
+def test_every_json_example_in_the_config_reference_is_a_valid_config():
+    from flowyard_spec.config import parse_config
+
+    reference = (REPO / "docs" / "config.md").read_text(encoding="utf-8")
+    examples = [block.split("```", 1)[0] for block in reference.split("```json\n")[1:]]
+    assert len(examples) >= 2
+    for example in examples:
+        parse_config(json.loads(example))
