@@ -101,3 +101,10 @@ def test_an_impossible_schedule_in_an_environment_is_named_there():
     with pytest.raises(ValidationError) as caught:
         parse_config({"name": "etl", "environments": {"production": {"schedule": "cron(0 0 30 2 ? *)"}}})
     assert "no date ever matches" in config_errors(caught.value)["environments.production.schedule"][0]
+
+
+def test_an_explicit_null_survives_a_dump_that_excludes_none_values():
+    config = parse_config(BASE)
+    stored = config.model_dump(by_alias=True, mode="json", exclude_none=True)
+    assert stored["environments"]["production"]["timeout"] is None
+    assert parse_config(stored).for_environment("production").timeout is None

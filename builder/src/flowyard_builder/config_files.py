@@ -23,14 +23,15 @@ from flowyard_spec.config import CONFIG_FILE_NAME, WorkflowConfig, config_errors
 DEFAULT_MODULE = "workflow"
 INSPECT_TIMEOUT_SECONDS = 120
 INSPECT_SCRIPT = r'''
-import importlib, inspect, json, sys, traceback
+import importlib, inspect, json, os, sys, traceback
 repo, module_name, attribute, out = sys.argv[1:5]
 sys.path.insert(0, repo)
 
 def emit(**result):
     with open(out, "w", encoding="utf-8") as handle:
         json.dump(result, handle)
-    raise SystemExit(0)
+    sys.stdout.flush()
+    os._exit(0)  # at once: threads or atexit hooks the workflow started must not keep us waiting
 
 try:
     import flowyard

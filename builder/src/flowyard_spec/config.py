@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, WithJsonSchema
-from pydantic import SerializerFunctionWrapHandler, create_model, model_serializer, model_validator
+from pydantic import SerializationInfo, SerializerFunctionWrapHandler, create_model, model_serializer, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from flowyard_spec.quantities import QuantityError, fargate_problem, parse_cpu, parse_memory
@@ -91,6 +91,7 @@ def _unique(values: list[str]) -> list[str]:
 
 def _quantity(parse: Any) -> Any:
     def validate(value: Any) -> int:
+        """The parsed quantity, or a validation error with the parser's message."""
         try:
             return parse(value)
         except QuantityError as exc:
@@ -236,10 +237,13 @@ class _OverridesBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     @model_serializer(mode="wrap")
-    def _only_what_is_set(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        """Dump only the fields this environment sets (an explicit null included), so dumps round-trip."""
-        keys = {key for name in self.model_fields_set for key in (name, type(self).model_fields[name].alias)}
-        return {key: value for key, value in handler(self).items() if key in keys}
+    def _only_what_is_set(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> dict[str, Any]:
+        """Dump only the fields this environment sets, keeping an explicit null (it removes the base value) even
+        under exclude_none, so that a dump always parses back to the same config."""
+        fields = type(self).model_fields
+        keys = {name: (fields[name].alias or name) if info.by_alias else name for name in self.model_fields_set}
+        dumped = handler(self)
+        return {key: dumped.get(key) for name, key in keys.items() if key in dumped or getattr(self, name) is None}
 
 
 EnvironmentOverrides = create_model(  # type: ignore[call-overload]

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import datetime  # noqa: F401  (used in the doctest above)
 
@@ -28,7 +29,12 @@ def parse_expression(text: str) -> Schedule:
     """Parse a schedule expression, refusing with ScheduleError one that is malformed or can never fire."""
     if not isinstance(text, str):
         raise ScheduleError(f"a schedule must be a string, not {type(text).__name__}; {FORMS}")
-    expression = " ".join(text.split())
+    return _parse(" ".join(text.split()))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse(expression: str) -> Schedule:
+    """parse_expression for whitespace-normalised text; schedules are immutable, so parsed ones are shared."""
     if not expression:
         raise ScheduleError(f"the schedule is empty; {FORMS}")
     lowered = expression.lower()
