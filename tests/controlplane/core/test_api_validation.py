@@ -8,6 +8,7 @@ from django.urls import reverse
 from controlplane.runs.reporting import run_token_issue
 from flowyard_testkit.routes import api_routes
 from flowyard_testkit.tenants import Tenant
+from flowyard_testkit.writes import registration_body
 
 # (route, method) -> (object in the URL, a bad body, the field the error must name)
 INVALID = {
@@ -37,6 +38,7 @@ INVALID = {
     ("promotion-approve", "post"): (lambda t: t.promotion, lambda t: {"comment": ["x"]}, "comment"),
     ("promotion-reject", "post"): (lambda t: t.promotion, lambda t: {"comment": {"a": 1}}, "comment"),
     ("run-list", "post"): (None, lambda t: {"deployment": str(t.test_deployment.pk), "parameters": {"nope": 1}}, "parameters"),
+    ("registration-list", "post"): (None, lambda t: registration_body(t, colour="blue"), "config.colour"),
 }
 # Sent with the run's own token rather than as a user.
 AS_RUNNER = {("runner-events", "post")}

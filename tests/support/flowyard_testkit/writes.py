@@ -33,6 +33,23 @@ def _id(obj: Any) -> str:
 
 V, D, P, A = Role.VIEWER, Role.DEVELOPER, Role.APPROVER, Role.ADMIN
 
+
+def registration_body(t: Tenant, *, name: str = "nightly", seed: str = "build-1", **config: Any) -> dict[str, Any]:
+    """What `flowyard register` sends for a branch build of workflow `name`."""
+    return {
+        "project": t.project.slug,
+        "workflow": name,
+        "image_ref": f"127.0.0.1:5000/{t.prefix}/{name}:{seed}",
+        "image_digest": digest(t.prefix + name + seed),
+        "git_repository": "https://git.example.invalid/data/nightly.git",
+        "git_commit_sha": "a" * 40,
+        "git_branch": "feature/faster",
+        "git_author": "Ada <ada@example.invalid>",
+        "git_message": "Make it faster",
+        "config": {"name": name, "schedule-enabled": True, "schedule": "cron(0 14 * * ? *)",
+                   "parameters": {"env": "test"}, "cloud-execution-environment": "docker", **config},
+    }
+
 PROJECT_WRITES: tuple[Write, ...] = (
     Write("project-detail", "patch", lambda t: t.project, lambda t: {"name": "Renamed"}, A, 200),
     Write("project-detail", "delete", lambda t: t.empty_project, lambda t: {}, A, 204),
@@ -66,6 +83,7 @@ PROJECT_WRITES: tuple[Write, ...] = (
     Write("promotion-approve", "post", lambda t: t.promotion, lambda t: {"comment": "looks good"}, P, 200),
     Write("promotion-reject", "post", lambda t: t.promotion, lambda t: {"comment": "not yet"}, P, 200),
     Write("run-list", "post", None, lambda t: {"deployment": _id(t.test_deployment), "parameters": {"limit": 5}}, D, 201),
+    Write("registration-list", "post", None, lambda t: registration_body(t), D, 201),
     Write("run-cancel", "post", lambda t: t.run, lambda t: {}, D, 200),
 )
 

@@ -48,3 +48,12 @@ class VisibleRelatedFieldType(OpenApiSerializerFieldExtension):
 
     def map_serializer_field(self, auto_schema, direction):  # noqa: D102 - spectacular hook
         return build_basic_type(OpenApiTypes.UUID)
+
+
+class VisibleSlugRelatedFieldType(OpenApiSerializerFieldExtension):
+    """A VisibleSlugRelatedField is a slug string."""
+
+    target_class = "controlplane.core.api.serializers.VisibleSlugRelatedField"
+
+    def map_serializer_field(self, auto_schema, direction):  # noqa: D102 - spectacular hook
+        return build_basic_type(OpenApiTypes.STR)

@@ -36,3 +36,17 @@ class UsernameField(serializers.SlugRelatedField):
         kwargs.setdefault("slug_field", "username")
         kwargs.setdefault("queryset", get_user_model().objects.filter(is_active=True))
         super().__init__(**kwargs)
+
+
+class VisibleSlugRelatedField(serializers.SlugRelatedField):
+    """A reference by slug to an object the caller can see; anything else 'does not exist'."""
+
+    default_error_messages = {"does_not_exist": "There is no such object that you can see."}
+
+    def __init__(self, selector: Callable, **kwargs) -> None:
+        self.selector = selector
+        kwargs.setdefault("slug_field", "slug")
+        super().__init__(**kwargs)
+
+    def get_queryset(self):  # noqa: D102 - DRF hook
+        return self.selector(user=self.context["request"].user)

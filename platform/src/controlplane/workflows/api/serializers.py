@@ -2,7 +2,8 @@
 
 from rest_framework import serializers
 
-from controlplane.core.api.serializers import VisibleRelatedField
+from controlplane.core.api.serializers import VisibleRelatedField, VisibleSlugRelatedField
+from controlplane.core.errors import ValidationFailed
 from controlplane.tenancy.models.teams import slug_validator
 from controlplane.tenancy.selectors import project_list
 from controlplane.workflows.models import Workflow, WorkflowVersion
@@ -69,3 +70,41 @@ class VersionCreateSerializer(serializers.Serializer):
         if not isinstance(parameters, dict):
             raise serializers.ValidationError("config.parameters must be an object of name → default value.")
         return value
+
+
+class RegistrationSerializer(serializers.Serializer):
+    """Input from CI: the pushed image, its git metadata and the raw flowyard.json."""
+
+    project = VisibleSlugRelatedField(selector=project_list)
+    workflow = serializers.CharField(max_length=63, validators=[slug_validator], help_text="The config's name.")
+    image_ref = serializers.CharField(max_length=500)
+    image_digest = serializers.CharField(max_length=71, validators=[digest_validator])
+    git_repository = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    git_commit_sha = serializers.CharField(max_length=64, required=False, allow_blank=True, default="",
+                                           validators=[commit_validator])
+    git_branch = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    git_author = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
+    git_message = serializers.CharField(required=False, allow_blank=True, default="")
+    config = serializers.JSONField(help_text="The content of flowyard.json, validated by the workflow config schema.")
+
+    def validate_config(self, value):  # noqa: D102
+        from controlplane.workflows.registration import validated_config
+
+        try:
+            return validated_config(value)
+        except ValidationFailed as exc:  # name the nested fields as config.<field>
+            raise serializers.ValidationError(exc.extra["fields"]) from None
+
+
+class RegistrationResultSerializer(serializers.Serializer):
+    """What a registration did."""
+
+    version = VersionSerializer()
+    created = serializers.BooleanField(help_text="False when this digest was registered before.")
+    deployment = serializers.SerializerMethodField()
+
+    def get_deployment(self, result) -> dict | None:
+        """The `test` deployment a branch build was deployed to, if any."""
+        from controlplane.deployments.api.serializers import DeploymentSerializer
+
+        return DeploymentSerializer(result.deployment).data if result.deployment else None

@@ -3,7 +3,7 @@
 from rest_framework import status
 
 from controlplane.core.api.views import CreateMixin, DestroyMixin, ListRetrieveMixin, ScopedViewSet, UpdateMixin
-from controlplane.workflows import filtersets, selectors, services
+from controlplane.workflows import filtersets, registration, selectors, services
 from controlplane.workflows.api import serializers as s
 from flowyard_spec.states import Role
 
@@ -46,3 +46,23 @@ class VersionViewSet(ListRetrieveMixin, CreateMixin, ScopedViewSet):
         self.authorize("create", data)
         version, created = services.version_register(actor=request.user, **data)
         return self.respond(version, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class RegistrationViewSet(CreateMixin, ScopedViewSet):
+    """CI registers a pushed image here: the version is recorded and a branch build is deployed to `test`."""
+
+    selector = staticmethod(selectors.version_list)
+    output_serializer = s.RegistrationResultSerializer
+    input_serializers = {"create": s.RegistrationSerializer}
+    create_responses = {201: s.RegistrationResultSerializer, 200: s.RegistrationResultSerializer}
+    action_roles = {"create": D}
+    ci_actions = frozenset({"create"})
+
+    def create(self, request, *args, **kwargs):  # noqa: D102 - 201 when new, 200 when the digest was known
+        data = self.validated_input()
+        self.authorize("create", data)
+        project, workflow_name = data.pop("project"), data.pop("workflow")
+        result = registration.version_register_build(
+            actor=request.user, project=project, workflow_name=workflow_name, **data
+        )
+        return self.respond(result, status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)

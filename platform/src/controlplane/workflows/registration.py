@@ -1,0 +1,82 @@
+"""Registering a CI build: validate its flowyard.json, record the version, deploy branch builds to `test`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+
+from controlplane.core.audit import actor_user_and_label, audit_record, snapshot
+from controlplane.core.errors import ValidationFailed
+from controlplane.deployments.models import Deployment, Environment
+from controlplane.tenancy.models import Project
+from controlplane.workflows.models import Workflow, WorkflowVersion
+from controlplane.workflows.services import config_hash
+
+BRANCH_BUILD_ENVIRONMENT = "test"
+
+
+@dataclass(frozen=True)
+class Registration:
+    """The outcome of a registration: the version, whether it is new, and where it was deployed."""
+
+    version: WorkflowVersion
+    created: bool
+    deployment: Deployment | None
+
+
+def validated_config(raw: Any) -> dict[str, Any]:
+    """The config as the schema reads it (by alias), or ValidationFailed naming each field by its alias."""
+    from pydantic import ValidationError
+
+    from flowyard_spec.config import config_errors, parse_config
+
+    if not isinstance(raw, dict):
+        raise ValidationFailed({"non_field_errors": ["Must be a JSON object: the content of flowyard.json."]})
+    try:
+        parsed = parse_config(raw)
+    except ValidationError as exc:
+        raise ValidationFailed(config_errors(exc)) from None
+    return parsed.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def _deploy_branch_build(actor: Any, workflow: Workflow, version: WorkflowVersion) -> Deployment | None:
+    environment = Environment.objects.filter(project=workflow.project, name=BRANCH_BUILD_ENVIRONMENT).first()
+    if environment is None:
+        return None
+    user, label = actor_user_and_label(actor)
+    deployment, _ = Deployment.objects.select_for_update().get_or_create(workflow=workflow, environment=environment)
+    deployment.version, deployment.deployed_by, deployment.deployed_by_label = version, user, label
+    deployment.deployed_at = version.created_at
+    deployment.save()
+    return deployment
+
+
+@transaction.atomic
+def version_register_build(
+    *, actor: Any, project: Project, workflow_name: str, image_digest: str, config: dict[str, Any], **git_and_image: Any
+) -> Registration:
+    """Register a CI build; the same digest again returns the existing version and changes nothing.
+
+    The workflow is created on its first build. A build from a branch is deployed to `test` at once.
+    One audit event records the whole registration.
+    """
+    if config.get("name") != workflow_name:
+        raise ValidationFailed({"workflow": [f"Must equal the config's name {config.get('name')!r}."]})
+    workflow, workflow_created = Workflow.objects.get_or_create(project=project, name=workflow_name)
+    existing = WorkflowVersion.objects.filter(workflow=workflow, image_digest=image_digest).first()
+    if existing is not None:
+        return Registration(version=existing, created=False, deployment=None)
+    user, label = actor_user_and_label(actor)
+    version = WorkflowVersion.objects.create(
+        workflow=workflow, image_digest=image_digest, config=config, config_hash=config_hash(config),
+        registered_by=user, registered_by_label=label, **git_and_image,
+    )
+    deployment = _deploy_branch_build(actor, workflow, version) if version.git_branch else None
+    after = snapshot(version) | {
+        "workflow_created": workflow_created,
+        "deployed_to": deployment.environment.name if deployment else None,
+    }
+    audit_record(actor=actor, action="version.registered", obj=version, after=after, project=project)
+    return Registration(version=version, created=True, deployment=deployment)
