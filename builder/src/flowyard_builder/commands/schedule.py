@@ -15,12 +15,12 @@ MAX_COUNT = 100_000
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `schedule` command group and its `next` subcommand."""
-    group = subparsers.add_parser("schedule", help="Work with schedule expressions (cron, rate).",
+    group = subparsers.add_parser("schedule", help="work with schedule expressions (cron, rate)",
                                   description="Work with schedule expressions.")
     group.set_defaults(handler=lambda args: _usage(group))
     commands = group.add_subparsers(dest="schedule_command", metavar="SUBCOMMAND")
     parser = commands.add_parser(
-        "next", help="Print the next fire times of a schedule expression.",
+        "next", help="print the next fire times of a schedule expression",
         description="Print the next fire times of EXPRESSION, one per line, in ISO 8601 UTC. EXPRESSION is "
                     "cron(m h dom mon dow year) or rate(5 minutes) as in AWS EventBridge, or a 5-field cron.",
     )

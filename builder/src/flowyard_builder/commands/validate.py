@@ -14,7 +14,7 @@ from flowyard_builder.config_files import validate_repository
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `validate` command."""
     parser = subparsers.add_parser(
-        "validate", help="Check flowyard.json, the entrypoint and the parameters of a workflow repository.",
+        "validate", help="check flowyard.json, the entrypoint and the parameters of a workflow repository",
         description="Check PATH/flowyard.json, that the entrypoint imports and is a @flow (or that a command's "
                     "program exists), and that declared parameters match the flow's signature. "
                     "Exit 0 when valid, 1 when not.",
