@@ -41,6 +41,7 @@ def version_body(tenant: Tenant, workflow=None, seed: str = "ci-v3") -> dict:
         "image_ref": f"127.0.0.1:5000/{tenant.prefix}/etl:{seed}",
         "image_digest": digest(tenant.prefix + seed),
         "git_branch": "feature/faster",
+        "config": {"name": (workflow or tenant.workflow).name},
     }
 
 

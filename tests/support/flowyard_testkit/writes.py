@@ -68,6 +68,7 @@ PROJECT_WRITES: tuple[Write, ...] = (
     Write("workflow-detail", "delete", lambda t: t.empty_workflow, lambda t: {}, A, 204),
     Write("version-list", "post", None, lambda t: {
         "workflow": _id(t.workflow), "image_ref": "127.0.0.1:5000/etl:v3", "image_digest": digest(t.prefix + "v3"),
+        "config": {"name": "etl"},
     }, D, 201),
     Write("deployment-list", "post", None, lambda t: {
         "workflow": _id(t.ingest), "environment": _id(t.test_env), "version": _id(t.ingest_v1),

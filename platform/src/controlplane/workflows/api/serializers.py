@@ -11,6 +11,16 @@ from controlplane.workflows.models.workflows import commit_validator, digest_val
 from controlplane.workflows.selectors import workflow_list
 
 
+def _validated_config(value):
+    """The config validated by the workflow config schema; errors are nested under `config.`."""
+    from controlplane.workflows.registration import validated_config
+
+    try:
+        return validated_config(value)
+    except ValidationFailed as exc:
+        raise serializers.ValidationError(exc.extra["fields"]) from None
+
+
 class WorkflowSerializer(serializers.ModelSerializer):
     """A workflow."""
 
@@ -61,15 +71,10 @@ class VersionCreateSerializer(serializers.Serializer):
     git_branch = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     git_author = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     git_message = serializers.CharField(required=False, allow_blank=True, default="")
-    config = serializers.JSONField(required=False, default=dict)
+    config = serializers.JSONField(help_text="The content of flowyard.json, validated by the workflow config schema.")
 
     def validate_config(self, value):  # noqa: D102
-        if not isinstance(value, dict):
-            raise serializers.ValidationError("Must be a JSON object (the content of flowyard.json).")
-        parameters = value.get("parameters", {})
-        if not isinstance(parameters, dict):
-            raise serializers.ValidationError("config.parameters must be an object of name → default value.")
-        return value
+        return _validated_config(value)
 
 
 class RegistrationSerializer(serializers.Serializer):
@@ -88,12 +93,7 @@ class RegistrationSerializer(serializers.Serializer):
     config = serializers.JSONField(help_text="The content of flowyard.json, validated by the workflow config schema.")
 
     def validate_config(self, value):  # noqa: D102
-        from controlplane.workflows.registration import validated_config
-
-        try:
-            return validated_config(value)
-        except ValidationFailed as exc:  # name the nested fields as config.<field>
-            raise serializers.ValidationError(exc.extra["fields"]) from None
+        return _validated_config(value)
 
 
 class RegistrationResultSerializer(serializers.Serializer):
