@@ -61,8 +61,15 @@ def contract_errors(event: Any) -> list[str]:
     if not isinstance(event, dict) or event.get("type") not in _EVENT_TYPES:
         return [f"unknown event {event!r}"]
     shape = _EVENT_TYPES[event["type"]]
-    hints = typing.get_type_hints(shape)
-    errors = [f"{event['type']} event lacks {key!r}" for key in shape.__required_keys__ if key not in event]
+    hints, required = {}, set()
+    # __required_keys__ is unreliable with postponed annotations: read NotRequired[...] from the hints themselves
+    for key, hint in typing.get_type_hints(shape, include_extras=True).items():
+        if typing.get_origin(hint) is typing.NotRequired:
+            hint = typing.get_args(hint)[0]
+        else:
+            required.add(key)
+        hints[key] = hint
+    errors = [f"{event['type']} event lacks {key!r}" for key in sorted(required) if key not in event]
     errors += [f"{event['type']} event has unknown key {key!r}" for key in event if key not in hints]
     for key, value in event.items():
         if key in hints and not _matches(value, hints[key]):
@@ -94,6 +101,7 @@ class StubControlPlane:
         self.rejected: list[tuple[int, str]] = []
         self.answered: dict[int, int] = {}
         self.after_terminal = 0
+        self.lost_replies = 0
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self.port = 0
@@ -203,6 +211,7 @@ class StubControlPlane:
         reply = {"run_state": self.run_state, "cancel_requested": self.cancel_requested,
                  "last_log_seq": self.logs[-1]["seq"] if self.logs else 0}
         if self.mode == "lose_replies":
+            self.lost_replies += 1
             return 503, {"detail": "reply lost"}
         return 200, reply
 

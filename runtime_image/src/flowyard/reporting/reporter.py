@@ -2,7 +2,7 @@
 
 Callers only append to a deque (no lock, no I/O). The thread numbers log lines (seq 1, 2, 3, … in the
 order it sends them), posts batches every `flush_interval` seconds or as soon as `max_batch` events wait,
-adds a heartbeat every `heartbeat_seconds`, and retries a failed batch unchanged with capped exponential
+adds a heartbeat when nothing was sent for `heartbeat_seconds`, and retries a failed batch unchanged with capped exponential
 backoff, so the server's seq check makes a retry harmless. The terminal run event is the last one sent.
 """
 
@@ -73,7 +73,7 @@ class Reporter:
         self._deadline = float("inf")
         self._cancel_signalled = False
         self._next_seq = 1
-        self._last_heartbeat = float("-inf")
+        self._last_contact = time.monotonic()
         self.stopped = False
         self.stop_reason: str | None = None
         self.batches_sent = 0
@@ -117,6 +117,7 @@ class Reporter:
 
     def start(self) -> "Reporter":
         """Start the sending thread."""
+        self._last_contact = time.monotonic()
         self._thread.start()
         return self
 
@@ -186,10 +187,11 @@ class Reporter:
         return batch
 
     def _heartbeat_due(self) -> bool:
-        return time.monotonic() - self._last_heartbeat >= self.heartbeat_seconds
+        """True when nothing reached the control plane for `heartbeat_seconds` (every batch is a sign of life)."""
+        return time.monotonic() - self._last_contact >= self.heartbeat_seconds
 
     def _heartbeat(self) -> dict[str, Any]:
-        self._last_heartbeat = time.monotonic()
+        self._last_contact = time.monotonic()
         return {"type": "heartbeat", "at": now_iso()}
 
     def _send(self, batch: list[dict[str, Any]]) -> str:
@@ -226,6 +228,7 @@ class Reporter:
     def _delivered(self, batch: list[dict[str, Any]], reply: dict[str, Any] | None) -> None:
         self.batches_sent += 1
         self.events_sent += len(batch)
+        self._last_contact = time.monotonic()
         for event in batch:
             if event["type"] == "log":
                 self.last_log_seq_sent = event["seq"]
