@@ -27,7 +27,7 @@ class TaskFuture:
     """A task run: `.result()` waits for it and returns its value (or raises its error); `.state` is where it is."""
 
     __slots__ = ("key", "name", "task", "flow_run", "map_index", "tags", "state", "attempt", "error",
-                 "_result", "_done", "_lock", "_callbacks", "_observed")
+                 "_result", "_finished", "_done", "_lock", "_callbacks", "_observed")
 
     def __init__(self, flow_run: "FlowRun", task: "Task", key: str, map_index: int | None = None) -> None:
         self.key = key
@@ -40,7 +40,8 @@ class TaskFuture:
         self.attempt = 1
         self.error: BaseException | None = None
         self._result: Any = None
-        self._done = threading.Event()
+        self._finished = False
+        self._done: threading.Event | None = None  # created only when someone waits on an unfinished run
         self._lock = threading.Lock()
         self._callbacks: list[Callable[[TaskFuture], None]] | None = []
         self._observed = False
@@ -62,7 +63,10 @@ class TaskFuture:
             if state not in TERMINAL_TASK_STATES:
                 return True
             callbacks, self._callbacks = self._callbacks or [], None
-        self._done.set()
+            self._finished = True
+            done = self._done
+        if done is not None:
+            done.set()
         for callback in callbacks:
             callback(self)
         return True
@@ -70,7 +74,9 @@ class TaskFuture:
     def finish_if_stuck(self) -> None:
         """Make sure waiters wake up even if a transition was interrupted half-way (by a signal)."""
         if self.state in TERMINAL_TASK_STATES:
-            self._done.set()
+            self._finished = True
+            if self._done is not None:
+                self._done.set()
 
     def add_done_callback(self, callback: Callable[["TaskFuture"], None]) -> None:
         """Call `callback(self)` once the task run has ended (right away if it has)."""
@@ -82,11 +88,19 @@ class TaskFuture:
 
     def done(self) -> bool:
         """True when the task run has ended."""
-        return self._done.is_set()
+        return self._finished
 
     def wait(self, timeout: float | None = None) -> bool:
         """Wait until the task run ends or `timeout` seconds pass; True when it ended."""
-        return self._done.wait(timeout)
+        if self._finished:
+            return True
+        with self._lock:
+            if self._finished:
+                return True
+            if self._done is None:
+                self._done = threading.Event()
+            done = self._done
+        return done.wait(timeout)
 
     def succeeded(self) -> bool:
         """True when the task run ended SUCCEEDED or CACHED."""
@@ -95,7 +109,7 @@ class TaskFuture:
     def result(self, timeout: float | None = None, *, raise_on_failure: bool = True) -> Any:
         """The task's return value once it ends; raises its error if it failed (or returns it)."""
         self._observed = True
-        if not self._done.wait(timeout):
+        if not self.wait(timeout):
             raise TimeoutError(f"task {self.key} did not finish within {timeout} seconds")
         state = self.state
         if state in _OK_STATES:
@@ -111,7 +125,7 @@ class TaskFuture:
     def exception(self, timeout: float | None = None) -> BaseException | None:
         """The error the task run ended with, or None when it succeeded."""
         self._observed = True
-        if not self._done.wait(timeout):
+        if not self.wait(timeout):
             raise TimeoutError(f"task {self.key} did not finish within {timeout} seconds")
         if self.state in _OK_STATES:
             return None
