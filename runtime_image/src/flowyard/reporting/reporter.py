@@ -72,6 +72,7 @@ class Reporter:
         self._closing = False
         self._deadline = float("inf")
         self._cancel_signalled = False
+        self._problem = ""
         self._next_seq = 1
         self._last_contact = time.monotonic()
         self.stopped = False
@@ -145,8 +146,13 @@ class Reporter:
                 outcome = self._send(self._outbox[0])
                 if outcome is _RETRY:
                     failures += 1
+                    if failures == 1:
+                        self._warn(f"cannot deliver events to {self.url} ({self._problem}); "
+                                   f"keeping {self.pending} events and retrying")
                     self._pause.wait(self._backoff(failures))
                     continue
+                if failures:
+                    self._warn(f"events delivered again after {failures} failed attempts")
                 failures = 0
                 if outcome is _STOP:
                     self.stopped = True
@@ -200,14 +206,16 @@ class Reporter:
             timeout = max(0.1, min(timeout, self._deadline - time.monotonic()))
         try:
             status, reply, text = post_events(self.url, self._token, batch, timeout)
-        except Unreachable:
+        except Unreachable as error:
             self.failed_posts += 1
+            self._problem = str(error)
             return _RETRY
         if 200 <= status < 300:
             self._delivered(batch, reply)
             return _SENT
         self.failed_posts += 1
         if status >= 500 or status in _RETRY_STATUSES:
+            self._problem = f"HTTP {status}"
             return _RETRY
         if status in (401, 403, 404):
             if self._final_taken and status == 401:  # the token died with the run: our terminal event landed
