@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from typing import TYPE_CHECKING
@@ -29,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--tag", metavar="REF", help="image reference (default: [$FLOWYARD_REGISTRY/]flowyard/<name>:<commit>)")
     parser.add_argument("--base", metavar="IMAGE", default=None,
                         help="runtime image to build FROM (default: $FLOWYARD_RUNTIME_IMAGE or flowyard/runtime:dev)")
+    parser.add_argument("--python-version", metavar="X.Y", default=os.environ.get("FLOWYARD_PYTHON_VERSION", "3.11"),
+                        help="the base image's Python, which the wheels are for (default: $FLOWYARD_PYTHON_VERSION or 3.11)")
     parser.add_argument("--refresh-deps", action="store_true", help="resolve the dependencies again, ignoring the wheel cache")
     parser.add_argument("--json", action="store_true", help='print {"image_id", "tag", "labels"} on stdout')
     parser.set_defaults(handler=run)
@@ -47,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     from flowyard_builder.images.build import build_image  # the docker SDK loads only when needed
 
     try:
-        result = build_image(args.path, tag=args.tag, base=args.base, refresh_dependencies=args.refresh_deps)
+        result = build_image(args.path, tag=args.tag, base=args.base, refresh_dependencies=args.refresh_deps,
+                             python_version=args.python_version)
     except InvalidWorkflow as exc:
         print(f"flowyard build: {exc}", file=sys.stderr)
         return exit_codes.INVALID_INPUT

@@ -117,6 +117,7 @@ def build_image(
     client: docker.DockerClient | None = None,
     out: TextIO | None = None,
     refresh_dependencies: bool = False,
+    python_version: str | None = None,
     git: GitMetadata | None = None,
 ) -> BuildResult:
     """Build the workflow at `path` into an image FROM the runtime image; progress goes to `out` (stderr)."""
@@ -133,7 +134,8 @@ def build_image(
     _check_base(client, base)
     with tempfile.TemporaryDirectory(prefix="flowyard-build-") as tmp:
         build_dir = Path(tmp)
-        pins = dependencies.prepare_wheels(root, build_dir / context.DEPS_DIR, out=out, refresh=refresh_dependencies)
+        target = dependencies.Target(python_version or dependencies.Target.python_version)
+        pins = dependencies.prepare_wheels(root, build_dir / context.DEPS_DIR, target, out, refresh_dependencies)
         copied = context.copy_workflow(root, build_dir / context.CODE_DIR)
         (build_dir / "Dockerfile").write_text(context.render_dockerfile(base, bool(pins), labels))
         out.write(f"build: {tag} FROM {base}: {len(pins or [])} dependencies, {len(copied)} files of code\n")
