@@ -1,5 +1,5 @@
 """ECR: registry hosts are recognised, and credentials come from `ecr.get_authorization_token` — here
-from a real moto server over HTTP on 127.0.0.1 (skipped when moto[server] is not installed)."""
+from a real moto server over HTTP on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -34,8 +34,9 @@ def test_a_non_ecr_host_is_refused():
 
 @pytest.fixture(scope="module")
 def moto_endpoint():
-    server_module = pytest.importorskip("moto.server", reason="moto[server] is not installed")
-    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     yield f"http://{host}:{port}"
