@@ -97,6 +97,9 @@ def test_a_repository_is_validated_built_pushed_registered_and_runs(
     version = next(v for v in versions if v["image_digest"] == pushed["image_digest"])
     assert version["git_commit_sha"] == commit and version["git_branch"] == "feature/greet"
     assert version["image_ref"] == image_ref
+    labels = docker_client.images.get(image_ref).labels
+    assert labels["org.flowyard.config-hash"] == version["config_hash"], "builder and control plane hash alike"
+    assert labels["org.flowyard.commit"] == commit
     deployments = developer.get("/api/v1/deployments/", {"workflow": version["workflow"]}).json()["results"]
     test_deployment = next(d for d in deployments if d["environment_name"] == "test")
     assert test_deployment["version"] == version["id"]

@@ -54,9 +54,10 @@ def test_the_copy_skips_git_state_and_what_dockerignore_excludes(tmp_path):
     assert not (tmp_path / "ctx" / ".git").exists()
 
 
-def test_config_hash_ignores_key_order_and_whitespace():
-    assert config_hash({"a": 1, "b": [1, 2]}) == config_hash(json.loads('{ "b": [1,2],  "a": 1 }'))
-    assert config_hash({"a": 1}) != config_hash({"a": 2})
+def test_config_hash_ignores_key_order_whitespace_and_spelled_out_defaults():
+    assert config_hash({"name": "etl", "retries": 1}) == config_hash(json.loads('{ "retries": 1,  "name": "etl" }'))
+    assert config_hash({"name": "etl"}) == config_hash({"name": "etl", "timezone": "UTC", "retries": 0})
+    assert config_hash({"name": "etl", "retries": 1}) != config_hash({"name": "etl", "retries": 2})
 
 
 def test_labels_and_default_tag():

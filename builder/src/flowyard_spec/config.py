@@ -8,6 +8,8 @@ plus Flowyard's own fields. Unknown keys are errors. Read a config with `parse_c
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -256,6 +258,18 @@ WorkflowConfig.model_rebuild()
 def parse_config(data: dict[str, Any]) -> WorkflowConfig:
     """Validate the content of flowyard.json (already parsed from JSON); raises pydantic.ValidationError."""
     return WorkflowConfig.model_validate(data)
+
+
+def canonical_config(data: dict[str, Any]) -> dict[str, Any]:
+    """The config as the schema reads it: validated, keyed by alias, unset optional fields left out."""
+    return parse_config(data).model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def config_hash(data: dict[str, Any]) -> str:
+    """sha256 of the canonical config as sorted, compact JSON: the same for the builder's image label and
+    the control plane's version record, whatever the key order or spelling of defaults in the file."""
+    canonical = json.dumps(canonical_config(data), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def allowed_keys(path: tuple[str | int, ...] = ()) -> list[str]:

@@ -82,3 +82,10 @@ def test_a_ci_token_cannot_register_into_another_project(tenant_a, tenant_b, cli
     response = ci(client_for, tenant_b).post("/api/v1/registrations/", registration_body(tenant_a), format="json")
     assert response.status_code == 400 and "project" in response.json()["extra"]["fields"]
     assert not Workflow.objects.filter(project=tenant_a.project, name="nightly").exists()
+
+
+def test_a_schedule_that_never_fires_again_is_refused(tenant_a, client_for):
+    body = registration_body(tenant_a, schedule="cron(0 0 1 1 ? 2020)")
+    response = ci(client_for, tenant_a).post("/api/v1/registrations/", body, format="json")
+    assert response.status_code == 400
+    assert "never fires again" in response.json()["extra"]["fields"]["config.schedule"][0]

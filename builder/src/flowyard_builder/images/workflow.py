@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -10,6 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flowyard_builder.images.errors import InvalidWorkflow
+from pydantic import ValidationError
+
+from flowyard_spec.config import config_errors, config_hash, parse_config
 
 if TYPE_CHECKING:
     from flowyard_builder.images.git_metadata import GitMetadata
@@ -20,7 +22,7 @@ REGISTRY_ENV = "FLOWYARD_REGISTRY"
 
 
 def load_raw_config(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The JSON object in PATH/flowyard.json, unvalidated (the schema is `flowyard validate`'s job)."""
+    """The JSON object in PATH/flowyard.json, as written, once the config schema has accepted it."""
     config_path = Path(path) / CONFIG_FILE
     try:
         raw = json.loads(config_path.read_text(encoding="utf-8"))
@@ -30,21 +32,19 @@ def load_raw_config(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise InvalidWorkflow(f"{config_path}: not readable JSON ({exc})") from None
     if not isinstance(raw, dict):
         raise InvalidWorkflow(f"{config_path}: must hold a JSON object")
-    if not isinstance(raw.get("name"), str) or not raw["name"].strip():
-        raise InvalidWorkflow(f"{config_path}: field 'name' is required (the workflow's name, e.g. \"my-workflow\")")
+    try:
+        parse_config(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{field}: {' '.join(messages)}" for field, messages in config_errors(exc).items())
+        raise InvalidWorkflow(f"{config_path}: {problems} (run `flowyard validate` for the details)") from None
     return raw
-
-
-def config_hash(config: dict[str, Any]) -> str:
-    """sha256 of the canonical JSON of a config (sorted keys, no spaces): key order does not matter."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def image_labels(config: dict[str, Any], git: GitMetadata) -> dict[str, str]:
     """The `org.flowyard.*` labels of a workflow image; git fields that are unknown are left out."""
     labels = {
         "workflow": config["name"],
-        "config-hash": config_hash(config),
+        "config-hash": config_hash(config),  # flowyard_spec's: the control plane records the same
         "repository": git.repository,
         "commit": git.commit_sha,
         "branch": git.branch,

@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from controlplane.core.audit import actor_user_and_label, audit_record, snapshot
 from controlplane.core.errors import ValidationFailed
 from controlplane.deployments.models import Deployment, Environment
 from controlplane.tenancy.models import Project
 from controlplane.workflows.models import Workflow, WorkflowVersion
-from controlplane.workflows.services import config_hash
+from flowyard_spec.config import config_hash
 
 BRANCH_BUILD_ENVIRONMENT = "test"
 
@@ -38,6 +39,10 @@ def validated_config(raw: Any) -> dict[str, Any]:
         parsed = parse_config(raw)
     except ValidationError as exc:
         raise ValidationFailed(config_errors(exc)) from None
+    if parsed.schedule_enabled and not parsed.next_fire_times(timezone.now(), 1):
+        raise ValidationFailed(
+            {"schedule": [f"{parsed.schedule!r} never fires again; fix it or set schedule-enabled to false."]}
+        )
     return parsed.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 

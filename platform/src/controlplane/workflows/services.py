@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 from django.db import transaction
@@ -12,6 +10,7 @@ from controlplane.core.audit import actor_user_and_label, audit_record, snapshot
 from controlplane.tenancy.models import Project
 from controlplane.workflows.errors import WorkflowHasVersions
 from controlplane.workflows.models import Workflow, WorkflowVersion
+from flowyard_spec.config import config_hash
 
 
 @transaction.atomic
@@ -46,11 +45,6 @@ def workflow_delete(*, actor: Any, workflow: Workflow) -> None:
         )
     audit_record(actor=actor, action="workflow.deleted", obj=workflow, before=snapshot(workflow), project=workflow.project)
     workflow.delete()
-
-
-def config_hash(config: dict[str, Any]) -> str:
-    """A stable hash of a config snapshot (key order does not matter)."""
-    return hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 @transaction.atomic
