@@ -102,6 +102,24 @@ def test_the_entrypoint_comes_from_the_argument_the_environment_or_flowyard_json
     assert "first ran" in run_runner(tmp_path, env=env)[1].output
 
 
+def test_an_environment_override_a_file_path_or_a_json_command_can_name_the_entrypoint(tmp_path):
+    write_workflow(tmp_path / "flows", """
+        from flowyard import flow
+
+        @flow
+        def nightly():
+            print("nightly ran")
+    """, name="etl.py")
+    write_workflow(tmp_path, "", name="README", config={
+        "entrypoint": "missing:flow", "environments": {"test": {"entrypoint": ["echo", "test command ran"]}}})
+    assert "test command ran" in run_runner(tmp_path, env=runner_env({"FLOWYARD_ENVIRONMENT": "test"}))[1].output
+    assert "nightly ran" in run_runner(tmp_path, "--entrypoint", "flows/etl.py:nightly")[1].output
+    env = runner_env({"FLOWYARD_ENTRYPOINT": '["echo", "json command ran"]'})
+    assert "json command ran" in run_runner(tmp_path, env=env)[1].output
+    code, runner = run_runner(tmp_path)
+    assert code == 1 and "module 'missing' not found" in runner.output
+
+
 def test_workflow_py_must_hold_exactly_one_flow_when_no_entrypoint_is_set(tmp_path):
     write_workflow(tmp_path, """
         from flowyard import flow
@@ -132,7 +150,7 @@ def test_a_workflow_module_that_fails_to_import_fails_the_run_with_its_traceback
 
 def test_a_command_entrypoint_streams_stdout_and_stderr_and_gets_the_parameters(tmp_path):
     write_workflow(tmp_path, "", name="job.sh", config={
-        "entrypoint": {"command": ["bash", "-c", 'echo "day=$FLOWYARD_PARAM_DAY"; echo oops >&2; exit 0']}})
+        "entrypoint": ["bash", "-c", 'echo "day=$FLOWYARD_PARAM_DAY"; echo oops >&2; exit 0']})
     code, runner = run_runner(tmp_path, "--param", "day=2026-01-01")
     assert code == 0, runner.output
     assert "day=2026-01-01" in runner.output and "oops" in runner.output and "run SUCCEEDED" in runner.output

@@ -203,6 +203,10 @@ def run_in_worker(future: TaskFuture, args: tuple[Any, ...], kwargs: dict[str, A
 
 def submit(future: TaskFuture, args: tuple[Any, ...], kwargs: dict[str, Any]) -> TaskFuture:
     """Mark the run PENDING and start it on the pool once every upstream future among its inputs is done."""
+    cancellation = future.flow_run.cancellation
+    if cancellation.requested:  # checked after the run was registered, so a concurrent cancel sweep cannot miss it
+        future.transition(TaskState.CANCELLED, error=FlowCancelled(cancellation.reason or "cancelled"))
+        return future
     future.transition(TaskState.PENDING)
     context = contextvars.copy_context()
     pool = future.flow_run.pool

@@ -203,6 +203,9 @@ class Flow(Generic[P, R]):
     ) -> None:
         if not callable(fn):
             raise TypeError("@flow decorates a function")
+        if inspect.iscoroutinefunction(fn):
+            raise TypeError(f"{getattr(fn, '__name__', fn)} is async: flows are plain functions (run async code "
+                            "inside with asyncio.run)")
         self.fn = fn
         self.name = name or getattr(fn, "__name__", "flow")
         self.description = description or inspect.getdoc(fn)

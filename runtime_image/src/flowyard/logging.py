@@ -13,7 +13,8 @@ ROOT_LOGGER_NAME = "flowyard.user"
 MAX_LINE_CHARS = 32_000
 
 
-def _clip(message: str) -> str:
+def clip(message: str) -> str:
+    """The message cut to MAX_LINE_CHARS characters, saying so."""
     return message if len(message) <= MAX_LINE_CHARS else message[:MAX_LINE_CHARS] + " …[truncated]"
 
 
@@ -33,7 +34,7 @@ class RunLogHandler(logging.Handler):
                 stream.write(f"{record.levelname} {message}\n")
                 return
             task_run = task_run_var.get()
-            flow_run.sink.log(_clip(message), stream="sdk", level=record.levelname,
+            flow_run.sink.log(clip(message), stream="sdk", level=record.levelname,
                               task_key=None if task_run is None else task_run.key)
         except RecursionError:
             raise
@@ -94,7 +95,7 @@ class CapturingStream:
         self._busy.on = True
         try:
             for line in lines:
-                flow_run.sink.log(_clip(line.rstrip("\r")), stream=self.stream_name, task_key=key)
+                flow_run.sink.log(clip(line.rstrip("\r")), stream=self.stream_name, task_key=key)
         finally:
             self._busy.on = False
 

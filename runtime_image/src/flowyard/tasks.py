@@ -60,6 +60,9 @@ class Task(Generic[P, R]):
     ) -> None:
         if not callable(fn):
             raise TypeError("@task decorates a function")
+        if inspect.iscoroutinefunction(fn):
+            raise TypeError(f"{getattr(fn, '__name__', fn)} is async: tasks are plain functions (run async code "
+                            "inside with asyncio.run)")
         if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
             raise ValueError(f"retries must be a whole number >= 0, not {retries!r}")
         if timeout_seconds is not None and not timeout_seconds > 0:

@@ -23,6 +23,8 @@ from flowyard_spec.api import MAX_EVENTS_PER_BATCH, RUNNER_EVENTS_PATH
 from flowyard_spec.states import RunState
 
 _SENT, _RETRY, _STOP, _SPLIT = "sent", "retry", "stop", "split"
+MAX_BATCH_BYTES = 512 * 1024  # roughly: proxies in front of the API often refuse bodies over 1 MiB
+_EVENT_OVERHEAD = 200
 _RETRY_STATUSES = frozenset({408, 425, 429})
 
 
@@ -159,8 +161,8 @@ class Reporter:
                     return
                 if outcome is _SENT:
                     self._outbox.popleft()
-                if self._outbox or self._queue:
-                    continue
+                if self._outbox or len(self._queue) >= self.max_batch or (self._closing and self._queue):
+                    continue  # a backlog (or the final flush) goes out at once; otherwise wait and batch
             if self._closing:
                 return
             self._wake.wait(self.flush_interval)
@@ -175,8 +177,10 @@ class Reporter:
     def _take_batch(self) -> list[dict[str, Any]]:
         batch: list[dict[str, Any]] = []
         queue = self._queue
-        while queue and len(batch) < self.max_batch:
+        size = 0
+        while queue and len(batch) < self.max_batch and size < MAX_BATCH_BYTES:
             event = queue[0]
+            size += _EVENT_OVERHEAD + len(event.get("message", ""))
             if event is self._final:
                 if len(batch) + 1 < self.max_batch and self._heartbeat_due():
                     batch.append(self._heartbeat())
@@ -229,6 +233,9 @@ class Reporter:
             self._outbox.popleft()
             self._outbox.extendleft([batch[half:], batch[:half]])
             return _SPLIT
+        if status == 413 and batch[0].get("type") == "log" and len(batch[0]["message"]) > 1000:
+            batch[0]["message"] = batch[0]["message"][:1000] + " …[cut: too large for the control plane]"
+            return _SPLIT  # the same seq, shorter: the numbering keeps no gap
         self._warn(f"the control plane rejected a batch of {len(batch)} events ({status}): {text[:500]}")
         self._outbox.popleft()
         return _SPLIT

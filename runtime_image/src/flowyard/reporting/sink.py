@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from flowyard.events import EventSink, now_iso
+from flowyard.logging import MAX_LINE_CHARS, clip
 from flowyard.states import RunState, TaskState
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ class ReportingSink(EventSink):
 
     def log(self, message: str, *, stream: str = "sdk", level: str | None = None, task_key: str | None = None) -> None:
         """Queue a LogEvent; the reporter numbers it (seq) in the order it sends."""
+        if len(message) > MAX_LINE_CHARS:
+            message = clip(message)
         event: dict[str, Any] = {"type": "log", "at": now_iso(), "message": message, "stream": stream}
         if level:
             event["level"] = level

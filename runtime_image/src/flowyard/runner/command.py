@@ -17,6 +17,7 @@ from flowyard.runner.session import RunnerSession
 from flowyard.states import RunState
 
 _NOT_NAME = re.compile(r"[^A-Za-z0-9_]")
+_MAX_LINE_BYTES = 32_000
 
 
 def command_environment(base: Mapping[str, str], parameters: Mapping[str, Any]) -> dict[str, str]:
@@ -29,7 +30,7 @@ def command_environment(base: Mapping[str, str], parameters: Mapping[str, Any]) 
 
 
 def _pump(stream: IO[bytes], name: str, session: RunnerSession) -> None:
-    for raw in iter(stream.readline, b""):
+    for raw in iter(lambda: stream.readline(_MAX_LINE_BYTES), b""):  # a huge line arrives in pieces
         session.sink.log(raw.decode("utf-8", errors="replace").rstrip("\r\n"), stream=name)
     stream.close()
 

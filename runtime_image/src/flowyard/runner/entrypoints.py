@@ -77,7 +77,8 @@ def resolve(
     command: Sequence[str] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Entrypoint:
-    """The argument, else FLOWYARD_ENTRYPOINT, else flowyard.json's "entrypoint", else workflow.py's one flow."""
+    """The argument, else FLOWYARD_ENTRYPOINT, else flowyard.json's "entrypoint" (the FLOWYARD_ENVIRONMENT
+    override first), else workflow.py's one flow."""
     environ = os.environ if environ is None else environ
     if command:
         return Entrypoint(command=tuple(command), source="--command")
@@ -87,6 +88,10 @@ def resolve(
         return _from_value(environ["FLOWYARD_ENTRYPOINT"], "FLOWYARD_ENTRYPOINT")
     config = read_config(directory)
     if config is not None:
+        environment = environ.get("FLOWYARD_ENVIRONMENT", "").strip()
+        overrides = (config.get("environments") or {}).get(environment) if environment else None
+        if isinstance(overrides, Mapping) and overrides.get("entrypoint"):
+            return _from_value(overrides["entrypoint"], f"{CONFIG_FILE} \"environments.{environment}.entrypoint\"")
         if config.get("entrypoint"):
             return _from_value(config["entrypoint"], f"{CONFIG_FILE} \"entrypoint\"")
         if config.get("command"):
