@@ -23,7 +23,8 @@ def deployments_snapshot() -> list[tuple]:
 
 def test_a_promotion_takes_the_version_deployed_in_the_source_environment(tenant_a, client_for):
     newer, _ = workflows.version_register(
-        actor=None, workflow=tenant_a.report, image_digest=digest("alpha-r2"), image_ref="127.0.0.1:5000/alpha/report:r2"
+        actor=None, workflow=tenant_a.report, image_digest=digest("alpha-r2"), image_ref="127.0.0.1:5000/alpha/report:r2",
+        config={"name": "report"},
     )
     response = request_promotion(
         client_for(tenant_a.users[Role.DEVELOPER]), tenant_a.report, tenant_a.test_env, tenant_a.production_env

@@ -37,7 +37,8 @@ def history(tenant_a):
     Run.objects.filter(pk=tenant_a.run.pk).update(created_at=t0)  # QUEUED, etl in test
     other_workflow = workflows.workflow_create(actor=None, project=tenant_a.empty_project, name="side")
     other_version, _ = workflows.version_register(
-        actor=None, workflow=other_workflow, image_digest=digest("side"), image_ref="127.0.0.1:5000/side:1"
+        actor=None, workflow=other_workflow, image_digest=digest("side"), image_ref="127.0.0.1:5000/side:1",
+        config={"name": "side"},
     )
     other_deployment = deployments.deployment_set(
         actor=None, workflow=other_workflow, version=other_version,

@@ -48,13 +48,15 @@ def workflow_delete(*, actor: Any, workflow: Workflow) -> None:
 
 
 @transaction.atomic
-def version_register(*, actor: Any, workflow: Workflow, image_digest: str, **fields: Any) -> tuple[WorkflowVersion, bool]:
-    """Record a built image of `workflow`; registering the same digest again returns the existing version."""
+def version_register(
+    *, actor: Any, workflow: Workflow, image_digest: str, config: dict[str, Any], **fields: Any
+) -> tuple[WorkflowVersion, bool]:
+    """Record a built image of `workflow` with the (valid) config it was built from; the same digest again
+    returns the existing version."""
     existing = WorkflowVersion.objects.filter(workflow=workflow, image_digest=image_digest).first()
     if existing is not None:
         return existing, False
     user, label = actor_user_and_label(actor)
-    config = fields.pop("config", {}) or {}
     version = WorkflowVersion.objects.create(
         workflow=workflow,
         image_digest=image_digest,
