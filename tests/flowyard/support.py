@@ -102,6 +102,7 @@ class StubControlPlane:
         self.answered: dict[int, int] = {}
         self.after_terminal = 0
         self.lost_replies = 0
+        self.max_body_events: int | None = None  # answer 413 to bigger batches, like a proxy with a body limit
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self.port = 0
@@ -179,6 +180,8 @@ class StubControlPlane:
             events = json.loads(body)["events"]
         except (ValueError, KeyError, TypeError):
             return 400, {"detail": "expected {\"events\": [...]}"}
+        if self.max_body_events is not None and len(events) > self.max_body_events:
+            return 413, {"detail": "request entity too large"}
         errors = [error for event in events for error in contract_errors(event)]
         if len(events) > api.MAX_EVENTS_PER_BATCH:
             errors.append(f"{len(events)} events in one batch")

@@ -102,6 +102,32 @@ def test_a_full_queue_is_sent_in_batches_of_at_most_the_contract_maximum(control
     assert control_plane.rejected == []
 
 
+def test_a_batch_too_large_for_the_api_is_split_until_it_fits_and_nothing_is_lost(control_plane):
+    control_plane.max_body_events = 100
+    reporter = Reporter(control_plane.url, control_plane.run_id, control_plane.token, flush_interval=0.05)
+    sink = ReportingSink(reporter)
+    for i in range(700):
+        sink.log(f"line {i}")
+    reporter.start()
+    assert reporter.close(30)
+    assert control_plane.answered[413] >= 3 and max(len(batch) for batch in control_plane.batches) <= 100
+    assert control_plane.log_messages() == [f"line {i}" for i in range(700)]
+
+
+def test_a_refused_event_is_isolated_and_dropped_without_losing_its_neighbours(control_plane, capfd):
+    reporter = Reporter(control_plane.url, control_plane.run_id, control_plane.token, flush_interval=0.05)
+    sink = ReportingSink(reporter)
+    for i in range(10):
+        sink.log(f"line {i}")
+    reporter.emit({"type": "task", "task_key": "x-0"})  # not a valid event: the API answers 400
+    for i in range(10, 20):
+        sink.log(f"line {i}")
+    reporter.start()
+    assert reporter.close(10)
+    assert control_plane.log_messages() == [f"line {i}" for i in range(20)]
+    assert "rejected an event (400), dropped" in capfd.readouterr().err
+
+
 def test_the_runner_reports_run_task_and_log_events_and_heartbeats_to_the_api(tmp_path, control_plane):
     stub = control_plane
     write_workflow(tmp_path, """

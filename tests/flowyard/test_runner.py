@@ -235,3 +235,32 @@ def test_sigterm_stops_a_command_and_its_children(tmp_path):
     runner.process.send_signal(signal.SIGTERM)
     assert runner.wait() == 143, runner.output
     assert "run CANCELLED" in runner.output
+
+
+def test_sys_exit_in_a_flow_ends_the_run_by_its_code_and_in_a_task_fails_the_task(tmp_path):
+    write_workflow(tmp_path, """
+        import sys
+        from flowyard import flow, task
+
+        @task
+        def quits():
+            sys.exit(0)
+
+        @flow
+        def early_exit(code: int, in_task: bool = False):
+            if in_task:
+                quits()
+            print("exiting with", code)
+            sys.exit(code)
+    """)
+    assert run_runner(tmp_path, "--param", "code=0")[0] == 0
+    code, runner = run_runner(tmp_path, "--param", "code=4")
+    assert code == 1 and "run FAILED (user_error): FlowFailed: the flow called sys.exit(4)" in runner.output
+    code, runner = run_runner(tmp_path, "--param", "code=0", "--param", "in_task=true")
+    assert code == 1 and "task quits-0 FAILED: TaskExited: the task called sys.exit(0)" in runner.output
+
+
+def test_sys_exit_while_the_workflow_module_is_imported_is_reported_as_a_failure(tmp_path):
+    write_workflow(tmp_path, "import sys\nsys.exit(2)\n")
+    code, runner = run_runner(tmp_path)
+    assert code == 1 and "run FAILED (user_error): the workflow stopped the runner: SystemExit: 2" in runner.output

@@ -7,6 +7,7 @@ from flowyard.errors import (
     FlowFailed,
     FlowyardError,
     ParameterError,
+    TaskExited,
     TaskTimeout,
     UpstreamFailed,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "RunReason",
     "RunState",
     "Task",
+    "TaskExited",
     "TaskFuture",
     "TaskState",
     "TaskTimeout",

@@ -9,7 +9,7 @@ from typing import Any
 
 from flowyard import cache
 from flowyard.context import task_run_var
-from flowyard.errors import FlowCancelled, TaskTimeout, UpstreamFailed
+from flowyard.errors import FlowCancelled, TaskExited, TaskTimeout, UpstreamFailed
 from flowyard.futures import TaskFuture, describe_error
 from flowyard.logging import flush_partial_lines
 from flowyard.states import TaskState
@@ -167,7 +167,9 @@ def _execute(future: TaskFuture, args: tuple[Any, ...], kwargs: dict[str, Any]) 
         token = task_run_var.set(future)
         try:
             value = task.fn(*args, **kwargs) if timeout is None else _call_with_timeout(future, args, kwargs, timeout)
-        except Exception as error:  # noqa: BLE001 - the task's own failure: retry or fail
+        except (Exception, SystemExit) as error:  # noqa: BLE001 - the task's own failure (sys.exit too): retry or fail
+            if isinstance(error, SystemExit):
+                error = TaskExited(f"the task called sys.exit({error.code!r})")
             if attempt > task.retries or cancellation.requested:
                 if future.transition(TaskState.FAILED, error=error):
                     log_failure(future, error)

@@ -24,6 +24,10 @@ class TaskTimeout(FlowyardError, TimeoutError):
     """A task attempt ran longer than its `timeout_seconds`."""
 
 
+class TaskExited(FlowyardError):
+    """A task called sys.exit(): that fails the task (a flow's own sys.exit ends the flow by its code)."""
+
+
 class UpstreamFailed(FlowyardError):
     """A task did not run because a future among its inputs did not succeed."""
 

@@ -130,7 +130,12 @@ class FlowRun:
             self._fail(error, log_traceback=False)
         except Exception as error:  # noqa: BLE001 - the flow's own failure
             self._fail(error)
-        except BaseException as error:  # KeyboardInterrupt, SystemExit: cancel the tasks, then let it go on
+        except SystemExit as exit_request:  # sys.exit() in the flow: 0 or None ends it normally, anything else fails it
+            if exit_request.code not in (0, None):
+                self._fail(FlowFailed(f"the flow called sys.exit({exit_request.code!r})"), log_traceback=False)
+            else:
+                self._wait_for_tasks()
+        except BaseException as error:  # KeyboardInterrupt: cancel the tasks, then let it go on
             self.cancellation.mark(describe_error(error))
             self._settle()
             raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 from typing import Any, TextIO
@@ -50,7 +51,8 @@ def _configure() -> logging.Logger:
     logger = logging.getLogger(ROOT_LOGGER_NAME)
     if not any(isinstance(handler, RunLogHandler) for handler in logger.handlers):
         logger.addHandler(RunLogHandler())
-    logger.setLevel(logging.INFO)
+    level = os.environ.get("FLOWYARD_LOG_LEVEL", "INFO").strip().upper()
+    logger.setLevel(level if level in logging.getLevelNamesMapping() else logging.INFO)
     logger.propagate = False
     return logger
 

@@ -26,6 +26,7 @@ _SENT, _RETRY, _STOP, _SPLIT = "sent", "retry", "stop", "split"
 MAX_BATCH_BYTES = 512 * 1024  # roughly: proxies in front of the API often refuse bodies over 1 MiB
 _EVENT_OVERHEAD = 200
 _RETRY_STATUSES = frozenset({408, 425, 429})
+_SPLIT_STATUSES = frozenset({400, 413, 422})
 
 
 def _env_float(environ: Mapping[str, str], name: str, default: float) -> float:
@@ -75,6 +76,7 @@ class Reporter:
         self._deadline = float("inf")
         self._cancel_signalled = False
         self._problem = ""
+        self._replaced: set[int] = set()
         self._next_seq = 1
         self._last_contact = time.monotonic()
         self.stopped = False
@@ -228,16 +230,27 @@ class Reporter:
                 self._warn(f"the control plane refused the run's events ({status}); no more are sent: {text[:200]}")
             self.stop_reason = f"HTTP {status}"
             return _STOP
-        if status == 413 and len(batch) > 1:
-            half = len(batch) // 2
-            self._outbox.popleft()
-            self._outbox.extendleft([batch[half:], batch[:half]])
-            return _SPLIT
-        if status == 413 and batch[0].get("type") == "log" and len(batch[0]["message"]) > 1000:
-            batch[0]["message"] = batch[0]["message"][:1000] + " …[cut: too large for the control plane]"
-            return _SPLIT  # the same seq, shorter: the numbering keeps no gap
+        if status in _SPLIT_STATUSES:
+            return self._narrow_down(batch, status, text)
         self._warn(f"the control plane rejected a batch of {len(batch)} events ({status}): {text[:500]}")
         self._outbox.popleft()
+        return _SPLIT
+
+    def _narrow_down(self, batch: list[dict[str, Any]], status: int, text: str) -> str:
+        """Split a refused batch in halves until the refused event is alone; then shorten or drop it."""
+        self._outbox.popleft()
+        if len(batch) > 1:
+            half = len(batch) // 2
+            self._outbox.extendleft([batch[half:], batch[:half]])
+            return _SPLIT
+        event = batch[0]
+        if event.get("type") == "log" and event["seq"] not in self._replaced:
+            self._replaced.add(event["seq"])  # keep the seq (no gap), with a message the API will take
+            kept = {key: event[key] for key in ("type", "seq", "at", "stream", "task_key") if key in event}
+            kept["message"] = f"[line cut: the control plane refused it ({status})] {event.get('message', '')[:200]}"
+            self._outbox.appendleft([kept])
+            return _SPLIT
+        self._warn(f"the control plane rejected an event ({status}), dropped: {text[:500]}")
         return _SPLIT
 
     def _delivered(self, batch: list[dict[str, Any]], reply: dict[str, Any] | None) -> None:

@@ -88,9 +88,9 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
 
         session.log("cannot load the workflow: " + "".join(traceback.format_exception(error)).rstrip(), level="ERROR")
         return session.finish(RunState.FAILED, f"cannot load the workflow: {describe_error(error)}")
-    except BaseException:
-        if not session.cancellation.shielded:
-            session.finish(RunState.FAILED, "the runner was interrupted")
+    except BaseException as error:  # SystemExit or KeyboardInterrupt outside the flow (e.g. in the module's top level)
+        if not session.finished:
+            return session.finish(RunState.FAILED, f"the workflow stopped the runner: {describe_error(error)}")
         raise
 
 

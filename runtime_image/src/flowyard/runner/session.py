@@ -72,6 +72,11 @@ class RunnerSession:
 
     # -- the end --------------------------------------------------------------------------------------
 
+    @property
+    def finished(self) -> bool:
+        """True once the terminal state was reported."""
+        return self._finished
+
     def finish(self, state: RunState, message: str | None = None) -> int:
         """Report the terminal state, flush (with FLOWYARD_FLUSH_TIMEOUT_SECONDS) and return the exit code."""
         self.cancellation.shielded = True
