@@ -139,3 +139,31 @@ def test_a_flow_reports_running_then_its_final_state_to_its_sink():
     sink = RecordingSink()
     pipeline.run({}, sink=sink)
     assert sink.run_states == [(RunState.RUNNING, None, None), (RunState.FAILED, "user_error", "RuntimeError: boom")]
+
+
+def test_tasks_still_unfinished_when_the_flow_fails_are_cancelled_and_queued_ones_never_start():
+    import threading
+
+    started, ran = threading.Event(), []
+
+    @task
+    def slow():
+        started.set()
+        threading.Event().wait(30)
+
+    @task
+    def queued():
+        ran.append(1)
+
+    @flow(max_workers=1)
+    def pipeline():
+        slow.submit()
+        queued.submit()
+        assert started.wait(30)
+        raise RuntimeError("the flow gives up")
+
+    sink = RecordingSink()
+    flow_run = pipeline.run({}, sink=sink)
+    assert flow_run.state is RunState.FAILED and flow_run.message == "RuntimeError: the flow gives up"
+    assert sink.states_of("slow-0")[-1] == "CANCELLED" and sink.states_of("queued-0")[-1] == "CANCELLED"
+    assert ran == []

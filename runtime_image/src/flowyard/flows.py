@@ -152,6 +152,9 @@ class FlowRun:
             self.sink.log(f"flow {self.flow.name} cancelled: {self.cancellation.reason}", level="WARNING", stream="sdk")
             return
         if self.state is RunState.FAILED:
+            if any(not f.state.is_terminal for f in self.task_runs):  # the run is over: so are its unfinished tasks
+                self.cancellation.request("the flow failed")
+                self._sweep("the flow failed")
             return
         unread = [f for f in self.task_runs if not f._observed and f.state in _FAILED_TASK_STATES]
         if unread:
