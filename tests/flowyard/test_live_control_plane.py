@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from urllib.parse import urlparse
 
 import pytest
@@ -45,23 +44,12 @@ def test_the_runner_reports_to_the_live_control_plane_and_loses_no_line_while_it
     from flowyard_testkit.outage import SwitchableForwarder
     from flowyard_testkit.tenants import build_tenant
 
-    class Forwarder(SwitchableForwarder):
-        """Closing a socket does not wake a thread blocked in accept(): shut the listener down first."""
-
-        def down(self) -> None:
-            if self._listener is not None:
-                try:
-                    self._listener.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-            super().down()
-
     tenant = build_tenant("live")
     run = runs.run_trigger(actor=tenant.users[Role.DEVELOPER], deployment=tenant.test_deployment,
                            parameters={"day": "2026-02-01"})
     token = run_token_issue(run=run)
     address = urlparse(live_server.url)
-    forwarder = Forwarder(address.hostname, address.port)
+    forwarder = SwitchableForwarder(address.hostname, address.port)
     forwarder.up()
     write_workflow(tmp_path, WORKFLOW)
     env = runner_env({"FLOWYARD_API_URL": forwarder.url, "FLOWYARD_RUN_ID": str(run.pk), "FLOWYARD_RUN_TOKEN": token,

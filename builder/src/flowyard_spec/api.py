@@ -9,8 +9,6 @@ stored or not at all; sending the same batch again is harmless:
 - run events go through the control plane's lifecycle rules; a repeated terminal event is accepted once.
 """
 
-from __future__ import annotations
-
 from typing import Literal
 
 try:  # pydantic validates TypedDicts from typing_extensions on Python < 3.12; the SDK image has only the stdlib

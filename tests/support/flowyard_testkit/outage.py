@@ -37,6 +37,10 @@ class SwitchableForwarder:
         """Stop listening and cut every open connection."""
         with self._lock:
             if self._listener is not None:
+                try:  # closing alone does not wake the thread blocked in accept()
+                    self._listener.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
                 self._listener.close()
                 self._listener = None
             for connection in self._connections:
