@@ -59,10 +59,9 @@ class VersionSerializer(serializers.ModelSerializer):
         ]
 
 
-class VersionCreateSerializer(serializers.Serializer):
-    """Input to register a built image of a workflow."""
+class BuildSerializer(serializers.Serializer):
+    """What every registration of a build carries: the pushed image, its git metadata and flowyard.json."""
 
-    workflow = VisibleRelatedField(selector=workflow_list)
     image_ref = serializers.CharField(max_length=500)
     image_digest = serializers.CharField(max_length=71, validators=[digest_validator])
     git_repository = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
@@ -77,23 +76,17 @@ class VersionCreateSerializer(serializers.Serializer):
         return _validated_config(value)
 
 
-class RegistrationSerializer(serializers.Serializer):
-    """Input from CI: the pushed image, its git metadata and the raw flowyard.json."""
+class VersionCreateSerializer(BuildSerializer):
+    """Input to register a built image of an existing workflow, by id."""
+
+    workflow = VisibleRelatedField(selector=workflow_list)
+
+
+class RegistrationSerializer(BuildSerializer):
+    """Input from CI: the project by slug and the workflow by name (created on its first build)."""
 
     project = VisibleSlugRelatedField(selector=project_list)
     workflow = serializers.CharField(max_length=63, validators=[slug_validator], help_text="The config's name.")
-    image_ref = serializers.CharField(max_length=500)
-    image_digest = serializers.CharField(max_length=71, validators=[digest_validator])
-    git_repository = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
-    git_commit_sha = serializers.CharField(max_length=64, required=False, allow_blank=True, default="",
-                                           validators=[commit_validator])
-    git_branch = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
-    git_author = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
-    git_message = serializers.CharField(required=False, allow_blank=True, default="")
-    config = serializers.JSONField(help_text="The content of flowyard.json, validated by the workflow config schema.")
-
-    def validate_config(self, value):  # noqa: D102
-        return _validated_config(value)
 
 
 class RegistrationResultSerializer(serializers.Serializer):
