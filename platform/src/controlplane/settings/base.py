@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "controlplane.workflows",
     "controlplane.deployments",
     "controlplane.runs",
+    "controlplane.runtimes",
 ]
 
 MIDDLEWARE = [

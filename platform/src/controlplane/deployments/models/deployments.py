@@ -18,6 +18,10 @@ class Environment(UUIDModel):
         default=False, help_text="Versions reach this environment only through an approved promotion."
     )
     description = models.TextField(blank=True)
+    runtime = models.ForeignKey(
+        "runtimes.RuntimeTarget", null=True, blank=True, on_delete=models.PROTECT, related_name="environments",
+        help_text="Where this environment's runs are launched; empty means the default target.",
+    )
 
     class Meta:
         ordering = ["project__slug", "order"]

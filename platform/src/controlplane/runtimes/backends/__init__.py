@@ -1,0 +1,1 @@
+"""Runtime backends: one module each, all implementing `base.RuntimeBackend`."""

@@ -1,0 +1,144 @@
+"""The one interface every runtime backend implements, and the values that cross it.
+
+A backend knows nothing of Django models: the control plane hands it a `LaunchSpec` and reads back
+`RuntimeStatus` values. Every method is safe to call again (Celery may deliver a message twice, and the
+reconciler calls `inspect` and `terminate` over and over):
+
+- `launch` creates and starts the workload named `spec.name`; if a workload of that name already exists it
+  launches nothing and returns the existing one's reference (so a run never gets two containers);
+- `inspect`, `terminate`, `remove` and `logs` take the run id; a workload that is gone is `missing`, not an
+  error;
+- `list_workloads` finds every workload Flowyard launched on this target (by label / startedBy), so the
+  reconciler can re-attach after a restart and remove orphans.
+"""
+
+from __future__ import annotations
+
+import abc
+import datetime
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, ClassVar
+
+# Label (or tag) keys put on every workload; `RUN_LABEL` is how workloads are found again.
+RUN_LABEL = "org.flowyard.run"
+PROJECT_LABEL = "org.flowyard.project"
+ENVIRONMENT_LABEL = "org.flowyard.environment"
+WORKFLOW_LABEL = "org.flowyard.workflow"
+MANAGED_LABEL = "org.flowyard.managed"
+
+
+def workload_name(run_id: object) -> str:
+    """The name of a run's container / task family member: the same for every launch attempt of the run."""
+    return f"flowyard-run-{run_id}"
+
+
+class RuntimeError_(Exception):
+    """Base of backend failures the control plane can act on."""
+
+
+class LaunchFailed(RuntimeError_):
+    """The workload could not be created or started; `image_error` says whether the image is at fault."""
+
+    def __init__(self, message: str, *, image_error: bool = False) -> None:
+        super().__init__(message)
+        self.image_error = image_error
+
+
+class TargetUnavailable(RuntimeError_):
+    """The runtime target (Docker host, ECS endpoint) does not answer; try again later."""
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """Everything a backend needs to start one run."""
+
+    run_id: str
+    image: str
+    environment: Mapping[str, str]  # FLOWYARD_* variables, parameters and secrets (values never logged)
+    cpu_units: int  # ECS units: 1024 = one vCPU
+    memory_mib: int
+    labels: Mapping[str, str]
+    command: list[str] | None = None  # None: the image's entrypoint (the runner)
+    secret_names: frozenset[str] = frozenset()  # which environment keys are secrets
+    pids_limit: int = 512
+
+    @property
+    def name(self) -> str:
+        """The workload's name: `flowyard-run-<run id>`."""
+        return workload_name(self.run_id)
+
+
+class WorkloadState(StrEnum):
+    """What the runtime says about a run's workload."""
+
+    PENDING = "pending"  # created, not running yet (ECS PROVISIONING/PENDING, container created)
+    RUNNING = "running"
+    EXITED = "exited"
+    MISSING = "missing"  # no such workload (never launched, removed, or the host lost it)
+
+
+@dataclass(frozen=True)
+class RuntimeStatus:
+    """A snapshot of a run's workload."""
+
+    state: WorkloadState
+    ref: str = ""  # container id / task ARN / pid
+    exit_code: int | None = None
+    oom_killed: bool = False  # the runtime itself says the kernel OOM killer ended it (not a plain kill)
+    started_at: datetime.datetime | None = None
+    finished_at: datetime.datetime | None = None
+    peak_memory_bytes: int | None = None
+    cpu_seconds: float | None = None
+    message: str = ""  # the runtime's own words (e.g. ECS stoppedReason, Docker state error)
+    image_error: bool = False  # the image could not be pulled or its entrypoint not executed
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One line of a workload's own output (stdout/stderr), as the runtime kept it."""
+
+    at: datetime.datetime
+    stream: str  # "stdout" or "stderr"
+    message: str
+
+
+@dataclass
+class RuntimeBackend(abc.ABC):
+    """A place runs are launched: one instance per runtime target, built from that target's settings."""
+
+    kind: ClassVar[str]
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    @abc.abstractmethod
+    def launch(self, spec: LaunchSpec) -> str:
+        """Create and start the run's workload unless one of that name exists; return its reference."""
+
+    @abc.abstractmethod
+    def inspect(self, run_id: str) -> RuntimeStatus:
+        """The workload's state now (MISSING when there is none)."""
+
+    @abc.abstractmethod
+    def terminate(self, run_id: str, *, grace_seconds: float) -> None:
+        """Ask the workload to stop (SIGTERM), and kill it if it is still running after `grace_seconds`.
+
+        Returns once the stop was requested; it need not wait for the grace period (the reconciler checks
+        back). A missing or already exited workload is fine.
+        """
+
+    @abc.abstractmethod
+    def kill(self, run_id: str) -> None:
+        """Stop the workload at once (SIGKILL / StopTask); a missing one is fine."""
+
+    @abc.abstractmethod
+    def remove(self, run_id: str) -> None:
+        """Delete what is left of an exited workload (container, task record); a missing one is fine."""
+
+    @abc.abstractmethod
+    def logs(self, run_id: str) -> Iterator[LogLine]:
+        """The workload's own output, oldest first (empty when there is none)."""
+
+    @abc.abstractmethod
+    def list_workloads(self) -> dict[str, RuntimeStatus]:
+        """Every workload Flowyard launched on this target, by run id."""

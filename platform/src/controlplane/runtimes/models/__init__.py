@@ -1,0 +1,5 @@
+"""Runtime target models."""
+
+from controlplane.runtimes.models.targets import RuntimeTarget
+
+__all__ = ["RuntimeTarget"]
