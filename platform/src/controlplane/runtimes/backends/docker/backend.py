@@ -1,0 +1,413 @@
+"""`DockerBackend`: each run is one container on one of the target's Docker hosts.
+
+- **Naming and idempotency.** The container is named `workload_name(run_id)` and labelled with the spec's
+  labels plus `MANAGED_LABEL=true` and `RUN_LABEL=<run id>`. `launch` first looks for the run's container on
+  every host (by name, then by label); when one exists it creates nothing and returns its id (starting it
+  only if it was created and never started, e.g. after a crash between create and start: an exited
+  container is never started again). Launches of one run are serialised inside a backend instance, and a
+  `409 Conflict` from a racing `create` on the same host is answered with the container that won. With
+  several hosts, a create that finds the run's container on another host afterwards removes its own
+  (unstarted) container when the other one has started or sits on an earlier host; a race between processes
+  that both pass that check before either creates is the one window left (the control plane's own run state
+  transition is the guard there).
+- **Placement.** With several hosts, `launch` picks the host with the fewest active (created, running,
+  paused, restarting) Flowyard containers, the earlier host on a tie.
+- **Unreachable hosts.** When the run's container is not found on the hosts that answer and some host does
+  not answer, every method raises `TargetUnavailable` rather than saying MISSING (or launching a second
+  container): the container may be on the silent host. `list_workloads` also raises when a host is silent.
+- **Terminate** sends SIGTERM at once (`container.kill(signal="SIGTERM")`, forwarded by docker-init to the
+  workflow) and records the deadline; a short-lived daemon timer thread SIGKILLs the container at the
+  deadline if it still runs, and a later `terminate` after the deadline kills it too (covering a timer
+  lost with its process). The caller is never blocked for the grace period.
+- **Image errors.** A missing image is pulled once; when that fails `launch` raises
+  `LaunchFailed(image_error=True)`, as it does when `start` itself fails with an exec error. Containers run
+  with `init=True`, though, so the engine starts docker-init, which then fails to exec a missing or foreign
+  entrypoint: the container exits 127/126 and `inspect` reports `image_error=True` with docker-init's line
+  (read from the stderr tail once per container) as the message.
+- **Usage.** While a container runs, `inspect` and `list_workloads` sample `stats` once (one-shot where the
+  API allows it) and keep the highest memory and CPU seen per run in this instance, reported after exit too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import math
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import docker
+import requests
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.utils import version_gte
+
+from controlplane.runtimes.backends.base import (
+    MANAGED_LABEL,
+    RUN_LABEL,
+    LaunchFailed,
+    LaunchSpec,
+    LogLine,
+    RuntimeBackend,
+    RuntimeStatus,
+    TargetUnavailable,
+    WorkloadState,
+    workload_name,
+)
+from controlplane.runtimes.backends.docker import mapping
+from controlplane.runtimes.backends.docker.config import DockerSettings
+from controlplane.runtimes.backends.docker.hosts import UNREACHABLE, Host, answers
+
+logger = logging.getLogger(__name__)
+
+MANAGED_FILTER = f"{MANAGED_LABEL}=true"
+STATE_RANK = {WorkloadState.MISSING: 0, WorkloadState.EXITED: 1, WorkloadState.PENDING: 2, WorkloadState.RUNNING: 3}
+LAUNCH_LOCK_STRIPES = 64
+
+
+def _higher(old: Any, new: Any) -> Any:
+    """The larger of two optional numbers."""
+    return new if old is None else old if new is None else max(old, new)
+
+
+@dataclass
+class DockerBackend(RuntimeBackend):
+    """Runs as containers on Docker hosts (see the module docstring for the rules and `config` for settings)."""
+
+    kind: ClassVar[str] = "docker"
+
+    def __post_init__(self) -> None:
+        self.config = DockerSettings.parse(self.settings)
+        timeout = self.config.api_timeout_seconds
+        self._hosts = [Host(index, host, timeout) for index, host in enumerate(self.config.hosts)]
+        self._launch_locks = tuple(threading.Lock() for _ in range(LAUNCH_LOCK_STRIPES))
+        self._state_lock = threading.Lock()
+        self._usage: dict[str, tuple[int | None, float | None]] = {}  # run id -> highest (memory, cpu) seen
+        self._deadlines: dict[str, float] = {}  # container id -> monotonic time after which it is killed
+        self._exec_failures: dict[str, str] = {}  # container id -> docker-init's exec failure ("" for none)
+
+    # -- the interface -----------------------------------------------------------------------------------
+
+    def launch(self, spec: LaunchSpec) -> str:
+        """Create and start the run's container unless it exists; return its id.
+
+        A given `spec.command` is the container's whole command line (`entrypoint=command[:1]`,
+        `command=command[1:]`); None (or empty) keeps the image's entrypoint, the Flowyard runner.
+        """
+        create = {
+            "image": spec.image,
+            "name": spec.name,
+            "labels": mapping.managed_labels(spec),
+            "environment": mapping.container_environment(spec),
+            "user": self.config.user,
+            "stop_timeout": math.ceil(self.config.stop_grace_seconds),
+            **mapping.command_arguments(spec),
+        }
+        host_options = mapping.host_config_options(spec, self.config)
+        with self._launch_locks[hash(spec.run_id) % LAUNCH_LOCK_STRIPES]:
+            found = self._find(spec.run_id)
+            if found is None:
+                found = self._create(self._least_busy_host(), create, host_options)
+                found = self._settle_duplicates(*found)
+            return self._start(*found)
+
+    def inspect(self, run_id: str) -> RuntimeStatus:
+        """The run's container state now, with the highest memory/CPU usage sampled so far (MISSING when none)."""
+        found = self._find(run_id)
+        if found is None:
+            return RuntimeStatus(state=WorkloadState.MISSING)
+        return self._status(run_id, *found)
+
+    def terminate(self, run_id: str, *, grace_seconds: float) -> None:
+        """SIGTERM the run's container now, SIGKILL it once `grace_seconds` have passed; never waits for the grace."""
+        found = self._find(run_id)
+        if found is None:
+            return
+        host, container = found
+        if mapping.state_of(container.attrs) is not WorkloadState.RUNNING:
+            return
+        grace = self.config.stop_grace_seconds if grace_seconds is None or grace_seconds < 0 else grace_seconds
+        now = time.monotonic()
+        with self._state_lock:
+            deadline = self._deadlines.get(container.id)
+            if deadline is None:
+                self._deadlines[container.id] = now + grace
+        if deadline is not None:  # asked before: kill once the first request's grace has run out
+            if now >= deadline:
+                self._signal(host, container.id, "SIGKILL")
+            return
+        try:
+            self._signal(host, container.id, "SIGTERM" if grace > 0 else "SIGKILL")
+        except TargetUnavailable:
+            with self._state_lock:
+                self._deadlines.pop(container.id, None)
+                self._exec_failures.pop(container.id, None)
+            raise
+        if grace > 0:
+            timer = threading.Timer(grace, self._kill_after_grace, args=(host, container.id))
+            timer.daemon = True
+            timer.start()
+
+    def kill(self, run_id: str) -> None:
+        """SIGKILL the run's container at once (a missing or stopped one is fine)."""
+        found = self._find(run_id)
+        if found is not None and mapping.state_of(found[1].attrs) is WorkloadState.RUNNING:
+            self._signal(found[0], found[1].id, "SIGKILL")
+
+    def remove(self, run_id: str) -> None:
+        """Force-remove the run's container, on every host that has one (a missing one is fine)."""
+        for _attempt in range(len(self._hosts) + 1):
+            found = self._find(run_id)
+            if found is None:
+                break
+            host, container = found
+            with self._state_lock:
+                self._deadlines.pop(container.id, None)
+                self._exec_failures.pop(container.id, None)
+            with answers(host):
+                try:
+                    container.remove(force=True)
+                except NotFound:
+                    pass
+                except APIError as exc:
+                    if exc.status_code != 409:  # 409: a removal already in progress
+                        raise
+        with self._state_lock:
+            self._usage.pop(run_id, None)
+
+    def logs(self, run_id: str) -> Iterator[LogLine]:
+        """The container's stdout and stderr lines, each with its stream and Docker's timestamp, oldest first."""
+        found = self._find(run_id)
+        if found is None:
+            return iter(())
+        host, container = found
+        with answers(host):
+            try:
+                stdout = container.logs(stdout=True, stderr=False, timestamps=True)
+                stderr = container.logs(stdout=False, stderr=True, timestamps=True)
+            except NotFound:
+                return iter(())
+        return mapping.merge_logs(stdout, stderr)
+
+    def list_workloads(self) -> dict[str, RuntimeStatus]:
+        """Every Flowyard container (running or not) on every host, by run id; raises if a host is silent."""
+        workloads: dict[str, RuntimeStatus] = {}
+        for host in self._hosts:
+            client = host.client()
+            with answers(host):
+                containers = client.containers.list(all=True, filters={"label": MANAGED_FILTER}, ignore_removed=True)
+            for container in containers:
+                run_id = container.labels.get(RUN_LABEL)
+                if not run_id:
+                    continue
+                status = self._status(run_id, host, container)
+                previous = workloads.get(run_id)
+                if previous is None or STATE_RANK[status.state] > STATE_RANK[previous.state]:
+                    workloads[run_id] = status
+        return workloads
+
+    def close(self) -> None:
+        """Close the connections to every host."""
+        for host in self._hosts:
+            host.close()
+
+    # -- finding and creating ----------------------------------------------------------------------------
+
+    def _get(self, host: Host, run_id: str):
+        """The run's container on `host` (by name, else by run label), or None."""
+        client = host.client()
+        with answers(host):
+            try:
+                return client.containers.get(workload_name(run_id))
+            except NotFound:
+                pass
+            labelled = client.containers.list(
+                all=True, filters={"label": [MANAGED_FILTER, f"{RUN_LABEL}={run_id}"]}, ignore_removed=True)
+            return labelled[0] if labelled else None
+
+    def _find(self, run_id: str) -> tuple[Host, Any] | None:
+        """(host, container) of the run, or None; `TargetUnavailable` if it is nowhere and some host is silent."""
+        silent: list[str] = []
+        for host in self._hosts:
+            try:
+                container = self._get(host, run_id)
+            except TargetUnavailable as exc:
+                silent.append(str(exc))
+                continue
+            if container is not None:
+                return host, container
+        if silent:
+            raise TargetUnavailable("; ".join(silent))
+        return None
+
+    def _least_busy_host(self) -> Host:
+        """The answering host with the fewest active Flowyard containers (the first on a tie)."""
+        if len(self._hosts) == 1:
+            return self._hosts[0]
+        loads = []
+        for host in self._hosts:
+            try:
+                client = host.client()
+                with answers(host):
+                    active = client.containers.list(
+                        all=True, sparse=True,
+                        filters={"label": MANAGED_FILTER, "status": sorted(mapping.ACTIVE_STATES)})
+            except TargetUnavailable:
+                continue
+            loads.append((len(active), host.index))
+        if not loads:
+            raise TargetUnavailable("no Docker host of this target answers")
+        return self._hosts[min(loads)[1]]
+
+    def _create(self, host: Host, create: dict[str, Any], host_options: dict[str, Any]) -> tuple[Host, Any]:
+        """Create the container on `host` (pulling its image once if missing); a name conflict returns the winner."""
+        client = host.client()
+        pulled = False
+        with answers(host, launching=True):
+            for _attempt in range(3):
+                try:
+                    host_config = client.api.create_host_config(**host_options)
+                    created = client.api.create_container(host_config=host_config, **create)
+                    return host, client.containers.get(created["Id"])
+                except ImageNotFound as exc:
+                    if pulled:
+                        raise LaunchFailed(f"image {create['image']} not found: {exc.explanation}",
+                                           image_error=True) from exc
+                    self._pull(host, client, create["image"])
+                    pulled = True
+                except APIError as exc:
+                    if exc.status_code != 409:
+                        raise
+                    winner = self._conflicting(client, create["name"])  # another launch of the run created it first
+                    if winner is not None:
+                        return host, winner
+        raise LaunchFailed(f"the container {create['name']} could not be created on {host.label}")
+
+    @staticmethod
+    def _conflicting(client: docker.DockerClient, name: str, wait_seconds: float = 5.0) -> Any:
+        """The container that holds `name` after a 409 (the engine reserves a name before it can be inspected)."""
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            try:
+                return client.containers.get(name)
+            except NotFound:
+                if time.monotonic() > deadline:
+                    return None  # reserved by a create that failed: try to create it again
+                time.sleep(0.02)
+
+    @staticmethod
+    def _pull(host: Host, client: docker.DockerClient, image: str) -> None:
+        """Pull `image` onto `host` once; `LaunchFailed(image_error=True)` when that fails."""
+        try:
+            client.images.pull(image)
+        except UNREACHABLE:
+            raise
+        except DockerException as exc:
+            raise LaunchFailed(f"image {image} is not on {host.label} and could not be pulled: {exc}",
+                               image_error=True) from exc
+
+    def _settle_duplicates(self, host: Host, ours: Any) -> tuple[Host, Any]:
+        """With several hosts: if another host has the run's container too, keep one (see the module docstring)."""
+        if len(self._hosts) == 1 or not mapping.never_started(ours.attrs):
+            return host, ours
+        run_id = ours.labels[RUN_LABEL]
+        for other in self._hosts:
+            if other is host:
+                continue
+            try:
+                theirs = self._get(other, run_id)
+            except TargetUnavailable:
+                continue
+            if theirs is not None and (not mapping.never_started(theirs.attrs) or other.index < host.index):
+                with answers(host):
+                    with contextlib.suppress(NotFound):
+                        ours.remove(force=True)
+                return other, theirs
+        return host, ours
+
+    def _start(self, host: Host, container: Any) -> str:
+        """Start a container that was never started; `LaunchFailed` (image_error: the image's fault) if it cannot."""
+        if mapping.never_started(container.attrs):
+            with answers(host, launching=True):
+                try:
+                    container.start()
+                except NotFound as exc:
+                    raise LaunchFailed(f"the container {container.name} was removed before it started") from exc
+                except APIError as exc:
+                    message = str(exc.explanation or exc)
+                    raise LaunchFailed(f"the container {container.name} could not start: {message}",
+                                       image_error=mapping.is_image_error(message)) from exc
+        return container.id
+
+    # -- state, usage and signals ------------------------------------------------------------------------
+
+    def _status(self, run_id: str, host: Host, container: Any) -> RuntimeStatus:
+        """The container's RuntimeStatus, sampling its usage first when it runs."""
+        if mapping.state_of(container.attrs) is WorkloadState.RUNNING:
+            self._sample(run_id, host, container.id)
+        with self._state_lock:
+            memory, cpu = self._usage.get(run_id, (None, None))
+        status = mapping.status_from_attrs(container.attrs, memory, cpu)
+        if status.state is WorkloadState.EXITED and status.exit_code in mapping.EXEC_FAILURE_CODES:
+            failure = self._exec_failure(host, container)
+            if failure:
+                status = dataclasses.replace(status, image_error=True, message=status.message or failure)
+        return status
+
+    def _exec_failure(self, host: Host, container: Any) -> str:
+        """docker-init's words when it could not execute the entrypoint ("" when it could), read once per container."""
+        with self._state_lock:
+            if container.id in self._exec_failures:
+                return self._exec_failures[container.id]
+        try:
+            with answers(host):
+                tail = container.logs(stdout=False, stderr=True, tail=5)
+        except (TargetUnavailable, NotFound):
+            return ""
+        failure = mapping.exec_failure(tail)
+        with self._state_lock:
+            self._exec_failures[container.id] = failure
+        return failure
+
+    def _sample(self, run_id: str, host: Host, container_id: str) -> None:
+        """Record one stats sample of a running container (best effort: a failed sample is skipped)."""
+        try:
+            api = host.client().api
+            one_shot = {"one_shot": True} if version_gte(api.api_version, "1.41") else {}
+            with answers(host):
+                stats = api.stats(container_id, stream=False, **one_shot)
+        except (TargetUnavailable, DockerException, requests.RequestException, ValueError) as exc:
+            logger.debug("no stats for %s (it may have just exited): %s", container_id, exc)
+            return
+        memory, cpu = mapping.usage_from_stats(stats)
+        with self._state_lock:
+            old_memory, old_cpu = self._usage.get(run_id, (None, None))
+            self._usage[run_id] = (_higher(old_memory, memory), _higher(old_cpu, cpu))
+
+    @staticmethod
+    def _signal(host: Host, container_id: str, signal: str) -> None:
+        """Send `signal` to the container (a container that is gone or not running is fine)."""
+        client = host.client()
+        with answers(host):
+            try:
+                client.api.kill(container_id, signal=signal)
+            except NotFound:
+                pass
+            except APIError as exc:
+                if exc.status_code != 409:  # 409: the container is not running
+                    raise
+
+    def _kill_after_grace(self, host: Host, container_id: str) -> None:
+        """The terminate timer: SIGKILL the container if it still runs at the deadline."""
+        try:
+            state = host.client().api.inspect_container(container_id).get("State") or {}
+            if state.get("Status") in mapping.RUNNING_STATES:
+                logger.info("container %s outlived its grace period: killing it", container_id[:12])
+                self._signal(host, container_id, "SIGKILL")
+        except NotFound:
+            pass
+        except Exception:  # a timer thread has nobody to raise to: the reconciler's next terminate retries
+            logger.warning("could not kill container %s after its grace period", container_id[:12], exc_info=True)
