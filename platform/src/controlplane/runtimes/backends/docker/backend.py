@@ -24,8 +24,12 @@
   with `init=True`, though, so the engine starts docker-init, which then fails to exec a missing or foreign
   entrypoint: the container exits 127/126 and `inspect` reports `image_error=True` with docker-init's line
   (read from the stderr tail once per container) as the message.
-- **Usage.** While a container runs, `inspect` and `list_workloads` sample `stats` once (one-shot where the
-  API allows it) and keep the highest memory and CPU seen per run in this instance, reported after exit too.
+- **Usage.** While a container runs, `inspect` and `list_workloads` start one `stats(stream=False)` sample
+  (one-shot where the API allows it) in a short-lived daemon thread and report the highest memory and CPU
+  seen so far for the run in this instance (also after exit). The engine answers a stats request at its next
+  collection tick (up to a second, two without one-shot), so sampling in the caller's thread would make
+  every inspect of a running container, and a listing of N of them, that slow; at most one sample per
+  container and `SAMPLERS_AT_ONCE` in all are in flight.
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ logger = logging.getLogger(__name__)
 MANAGED_FILTER = f"{MANAGED_LABEL}=true"
 STATE_RANK = {WorkloadState.MISSING: 0, WorkloadState.EXITED: 1, WorkloadState.PENDING: 2, WorkloadState.RUNNING: 3}
 LAUNCH_LOCK_STRIPES = 64
+SAMPLERS_AT_ONCE = 8  # stats requests in flight at once (the docker client keeps 10 connections per host)
 
 
 def _higher(old: Any, new: Any) -> Any:
@@ -88,6 +93,7 @@ class DockerBackend(RuntimeBackend):
         self._usage: dict[str, tuple[int | None, float | None]] = {}  # run id -> highest (memory, cpu) seen
         self._deadlines: dict[str, float] = {}  # container id -> monotonic time after which it is killed
         self._exec_failures: dict[str, str] = {}  # container id -> docker-init's exec failure ("" for none)
+        self._sampling: set[str] = set()  # container ids with a stats sample in flight
 
     # -- the interface -----------------------------------------------------------------------------------
 
@@ -347,7 +353,7 @@ class DockerBackend(RuntimeBackend):
     def _status(self, run_id: str, host: Host, container: Any) -> RuntimeStatus:
         """The container's RuntimeStatus, sampling its usage first when it runs."""
         if mapping.state_of(container.attrs) is WorkloadState.RUNNING:
-            self._sample(run_id, host, container.id)
+            self._sample_soon(run_id, host, container.id)
         with self._state_lock:
             memory, cpu = self._usage.get(run_id, (None, None))
         status = mapping.status_from_attrs(container.attrs, memory, cpu)
@@ -372,6 +378,15 @@ class DockerBackend(RuntimeBackend):
             self._exec_failures[container.id] = failure
         return failure
 
+    def _sample_soon(self, run_id: str, host: Host, container_id: str) -> None:
+        """Start a stats sample of a running container in a daemon thread, unless one is in flight already."""
+        with self._state_lock:
+            if container_id in self._sampling or len(self._sampling) >= SAMPLERS_AT_ONCE:
+                return
+            self._sampling.add(container_id)
+        threading.Thread(target=self._sample, args=(run_id, host, container_id), daemon=True,
+                         name=f"flowyard-stats-{container_id[:12]}").start()
+
     def _sample(self, run_id: str, host: Host, container_id: str) -> None:
         """Record one stats sample of a running container (best effort: a failed sample is skipped)."""
         try:
@@ -382,6 +397,9 @@ class DockerBackend(RuntimeBackend):
         except (TargetUnavailable, DockerException, requests.RequestException, ValueError) as exc:
             logger.debug("no stats for %s (it may have just exited): %s", container_id, exc)
             return
+        finally:
+            with self._state_lock:
+                self._sampling.discard(container_id)
         memory, cpu = mapping.usage_from_stats(stats)
         with self._state_lock:
             old_memory, old_cpu = self._usage.get(run_id, (None, None))
