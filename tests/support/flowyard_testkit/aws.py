@@ -80,9 +80,12 @@ def _restore_environment(saved: dict[str, str | None]) -> None:
             os.environ[key] = value
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def moto_aws() -> Iterator[MotoAws]:
-    """A moto server on 127.0.0.1 (a free port) for the whole session, with moto's credentials in the environment."""
+    """A moto server on 127.0.0.1 (a free port) for a test module, with moto's credentials in the environment.
+
+    Module scope: the environment is put back after the module, so no other test sees moto's credentials.
+    """
     from moto.server import ThreadedMotoServer
 
     saved = _set_environment()
