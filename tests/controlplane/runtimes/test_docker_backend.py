@@ -187,6 +187,16 @@ def test_container_is_non_root_limited_read_only_and_mounts_nothing(backend, run
     assert labels[MANAGED_LABEL] == "true" and labels[RUN_LABEL] == run and labels[PROJECT_LABEL] == "alpha"
     assert "GREETING=hello" in attrs["Config"]["Env"]
     assert "FLOWYARD_CACHE_DIR=/tmp/flowyard-cache" in attrs["Config"]["Env"]
+    assert attrs["Config"]["Entrypoint"] == ["python"] and attrs["Config"]["Cmd"] == ["-c", SLEEPER]
+    assert attrs["Config"]["StopTimeout"] == 10  # stop_grace_seconds: also what a plain `docker stop` waits
+    assert host["RestartPolicy"]["Name"] in ("", "no")  # the engine never runs a workflow again by itself
+
+
+def test_without_a_command_the_image_entrypoint_runs(backend, run_id, runtime_image, docker_client):  # noqa: F811
+    run = run_id()
+    attrs = docker_client.api.inspect_container(backend.launch(spec_for(run, runtime_image)))
+    assert attrs["Config"]["Entrypoint"] == ["python", "-m", "flowyard", "run"]
+    assert not attrs["Config"]["Cmd"]
 
 
 def test_the_workload_runs_as_10001_on_a_read_only_root_with_writable_tmp_and_home(backend, run_id, runtime_image):  # noqa: F811
