@@ -23,6 +23,7 @@ FOREIGN_OBJECT = {
     "version": lambda t: t.v1,
     "deployment": lambda t: t.test_deployment,
     "promotion": lambda t: t.promotion,
+    "secret": lambda t: t.extra["secret"],
     "run": lambda t: t.run,
     "runner-events": lambda t: t.run,
     "audit-event": lambda t: t.extra["audit_event"],
@@ -43,10 +44,15 @@ def _ids_in(payload) -> set[str]:
 
 
 @pytest.fixture
-def foreign(tenant_b: Tenant) -> Tenant:
-    """Team B, with one of its audit events picked out."""
+def foreign(tenant_a: Tenant, tenant_b: Tenant) -> Tenant:
+    """Team B, with one of its audit events picked out; both teams get a secret (build_tenant makes none)."""
     from controlplane.core.models import AuditEvent
+    from controlplane.deployments.secrets import secret_set
 
+    for tenant in (tenant_a, tenant_b):
+        tenant.extra["secret"] = secret_set(
+            actor=tenant.admin, environment=tenant.test_env, name="API_KEY", value="not-shown-to-anyone"
+        )
     tenant_b.extra["audit_event"] = AuditEvent.objects.filter(project=tenant_b.project).first()
     return tenant_b
 

@@ -37,6 +37,8 @@ INVALID = {
         "target_environment": str(t.test_env.pk)}, "target_environment"),
     ("promotion-approve", "post"): (lambda t: t.promotion, lambda t: {"comment": ["x"]}, "comment"),
     ("promotion-reject", "post"): (lambda t: t.promotion, lambda t: {"comment": {"a": 1}}, "comment"),
+    ("secret-list", "post"): (None, lambda t: {
+        "environment": str(t.test_env.pk), "name": "db-password", "value": "correct horse battery staple"}, "name"),
     ("run-list", "post"): (None, lambda t: {"deployment": str(t.test_deployment.pk), "parameters": {"nope": 1}}, "parameters"),
     ("registration-list", "post"): (None, lambda t: registration_body(t, colour="blue"), "config.colour"),
 }

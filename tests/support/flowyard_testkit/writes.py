@@ -83,6 +83,9 @@ PROJECT_WRITES: tuple[Write, ...] = (
     }, D, 201),
     Write("promotion-approve", "post", lambda t: t.promotion, lambda t: {"comment": "looks good"}, P, 200),
     Write("promotion-reject", "post", lambda t: t.promotion, lambda t: {"comment": "not yet"}, P, 200),
+    Write("secret-list", "post", None, lambda t: {
+        "environment": _id(t.production_env), "name": "DB_PASSWORD", "value": "correct horse battery staple",
+    }, A, 201),
     Write("run-list", "post", None, lambda t: {"deployment": _id(t.test_deployment), "parameters": {"limit": 5}}, D, 201),
     Write("registration-list", "post", None, lambda t: registration_body(t), D, 201),
     Write("run-cancel", "post", lambda t: t.run, lambda t: {}, D, 200),
@@ -110,7 +113,12 @@ RUNNER_REPORT = Write(
     "runner-events", "post", lambda t: t.run,
     lambda t: {"events": [{"type": "heartbeat", "at": "2026-01-01T00:00:00+00:00"}]}, None, 200,
 )
-ALL_WRITES = (*PROJECT_WRITES, *TEAM_WRITES, *PERSONAL_WRITES, PROJECT_CREATE, RUNNER_REPORT)
+# Writes on an object build_tenant does not make: the test sets `tenant.extra[...]` first and applies the same
+# role and other-team checks as to PROJECT_WRITES (tests/controlplane/deployments/test_secrets.py).
+EXTRA_OBJECT_WRITES: tuple[Write, ...] = (
+    Write("secret-detail", "delete", lambda t: t.extra["secret"], lambda t: {}, A, 204),
+)
+ALL_WRITES = (*PROJECT_WRITES, *EXTRA_OBJECT_WRITES, *TEAM_WRITES, *PERSONAL_WRITES, PROJECT_CREATE, RUNNER_REPORT)
 
 
 def send(client, write: Write, tenant: Tenant):

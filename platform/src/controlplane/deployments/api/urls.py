@@ -2,10 +2,11 @@
 
 from rest_framework.routers import SimpleRouter
 
-from controlplane.deployments.api import views
+from controlplane.deployments.api import secrets, views
 
 router = SimpleRouter()
 router.register("environments", views.EnvironmentViewSet, basename="environment")
 router.register("deployments", views.DeploymentViewSet, basename="deployment")
 router.register("promotions", views.PromotionViewSet, basename="promotion")
+router.register("secrets", secrets.SecretViewSet, basename="secret")
 urlpatterns = router.urls
