@@ -1,6 +1,17 @@
-"""Fixtures shared by the whole suite."""
+"""Fixtures shared by the whole suite (per-session data directory and queue: controlplane.settings.test)."""
 
 import os
 
-# The suite writes its SQLite files and static files under a throwaway directory, never var/.
-os.environ.setdefault("FLOWYARD_DATA_DIR", os.path.join(os.path.dirname(__file__), "..", "var", "test"))
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_the_session_queue():
+    """Delete this session's Celery queue from Redis at the end (messages of runs no worker took)."""
+    yield
+    import redis
+
+    try:
+        redis.Redis.from_url(os.environ["FLOWYARD_BROKER_URL"]).delete(os.environ["FLOWYARD_TASK_QUEUE"])
+    except (redis.RedisError, KeyError):
+        pass

@@ -28,7 +28,7 @@ SLUG_RULE = "1-63 lowercase letters, digits and hyphens, starting and ending wit
 ENTRYPOINT_PATTERN = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
 ENTRYPOINT_FORMS = ("'module:function' for an SDK flow (e.g. 'workflow:etl'), or a command as a list of strings "
                     "(e.g. [\"bash\", \"run.sh\"])")
-ENV_VAR_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ENV_VAR_PATTERN = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 FARGATE_RUNTIMES = frozenset({"fargate", "ecs"})
 Runtime = Literal["docker", "fargate", "ecs", "local"]
 
@@ -77,8 +77,11 @@ def _entrypoint(value: Any) -> Any:
 
 def _secret(value: str) -> str:
     if not ENV_VAR_PATTERN.match(value):
-        raise _fail("secret_name", f"{value!r} is not a valid secret name: use letters, digits and underscores, "
-                                   "not starting with a digit (it becomes an environment variable, e.g. DB_PASSWORD)")
+        raise _fail("secret_name", f"{value!r} is not a valid secret name: use upper-case letters, digits and "
+                                   "underscores, not starting with a digit (it becomes an environment variable, "
+                                   "e.g. DB_PASSWORD)")
+    if value.startswith("FLOWYARD_"):
+        raise _fail("secret_name", f"{value!r} is reserved: names starting with FLOWYARD_ are the runner's own")
     return value
 
 

@@ -35,6 +35,17 @@ class FlowyardConfig(BaseModel):
     csrf_trusted_origins: list[str] = Field(default_factory=list, description="Comma-separated origins.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     personal_token_max_days: int = Field(365, ge=1, description="Longest lifetime of a personal API token.")
+    broker_url: str = Field(
+        "", description="Celery broker, e.g. redis://127.0.0.1:6379/0; empty: an embedded file-based broker."
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="The control plane's address as workloads reach it (the runner's API)."
+    )
+    task_queue: str = Field("flowyard", description="The Celery queue runs' tasks go to.")
+    reconcile_seconds: float = Field(10, gt=0, description="How often the reconciler compares runs with runtimes.")
+    start_timeout_seconds: float = Field(600, gt=0, description="Longest a run may stay QUEUED or STARTING.")
+    heartbeat_timeout_seconds: float = Field(120, gt=0, description="Longest a RUNNING run's runner may stay silent.")
+    cancel_grace_seconds: float = Field(30, ge=0, description="Between SIGTERM and SIGKILL when cancelling.")
 
     @field_validator("allowed_hosts", "csrf_trusted_origins", mode="before")
     @classmethod
@@ -79,10 +90,10 @@ class FlowyardConfig(BaseModel):
     def django_databases(self, base_dir: str) -> dict[str, dict[str, object]]:
         """The Django DATABASES setting for this configuration."""
         if not self.database_url:
-            return {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.path.join(base_dir, "flowyard.sqlite3")}}
+            return {"default": _sqlite(os.path.join(base_dir, "flowyard.sqlite3"))}
         url = urlparse(self.database_url)
         if url.scheme == "sqlite":
-            return {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": unquote(url.path) or ":memory:"}}
+            return {"default": _sqlite(unquote(url.path) or ":memory:")}
         options = {key: values[-1] for key, values in parse_qs(url.query).items()}
         return {
             "default": {
@@ -97,3 +108,13 @@ class FlowyardConfig(BaseModel):
                 "CONN_HEALTH_CHECKS": True,
             }
         }
+
+
+def _sqlite(path: str) -> dict[str, object]:
+    """SQLite for several processes (server, worker): transactions take the write lock when they begin
+    (so two writers queue instead of deadlocking on a lock upgrade), and WAL lets readers run beside a writer."""
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": path,
+        "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 30, "init_command": "PRAGMA journal_mode=WAL;"},
+    }

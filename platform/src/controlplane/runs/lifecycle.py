@@ -33,8 +33,6 @@ RULES: tuple[Rule, ...] = (
     Rule("cancel_unlaunched", frozenset({S.SCHEDULED, S.QUEUED}), S.CANCELLED,
          "nothing was launched, so there is nothing to stop"),
     Rule("confirm_cancel", frozenset({S.CANCELLING}), S.CANCELLED, "the runtime confirmed the container stopped"),
-    Rule("stopped_outside", frozenset({S.STARTING, S.RUNNING}), S.CANCELLED,
-         "the runner was stopped outside Flowyard (e.g. docker stop) and said so; the run must not look alive"),
     Rule("succeed", frozenset({S.STARTING, S.RUNNING}), S.SUCCEEDED,
          "a late success after a cancel request is refused: CANCELLING is not a source"),
     Rule("fail", frozenset({S.QUEUED, S.STARTING, S.RUNNING, S.CANCELLING}), S.FAILED,

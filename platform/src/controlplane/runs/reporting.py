@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import transaction
@@ -19,6 +20,7 @@ from controlplane.tenancy.tokens import RUN_PREFIX, new_token
 from flowyard_spec.api import EventBatch, EventBatchReply
 from flowyard_spec.states import RunReason, RunState, TaskState
 
+logger = logging.getLogger(__name__)
 _BATCH = TypeAdapter(EventBatch)
 
 # The lifecycle target for each run state a runner may report, tried from the run's current state.
@@ -64,10 +66,36 @@ def _parse_batch(payload: Any) -> list[dict[str, Any]]:
     return batch["events"]
 
 
-def _store_logs(run: Run, events: Iterable[dict[str, Any]]) -> None:
+def masker_for(run: Run) -> Callable[[str], str]:
+    """A function that masks the values of the run's environment secrets in text."""
+    from controlplane.deployments.secrets import SecretUndecryptable, environment_secret_values
+    from controlplane.runs.masking import SecretMasker
+
+    try:
+        values = environment_secret_values(run.deployment.environment)
+    except SecretUndecryptable as exc:  # the key changed: no run can have been given these values
+        logger.warning("run %s: secrets of its environment cannot be read, so none are masked: %s", run.pk, exc)
+        return lambda text: text
+    return SecretMasker(values.values()).mask if values else (lambda text: text)
+
+
+def store_system_lines(run: Run, lines: Iterable[tuple[datetime.datetime, str, str]]) -> None:
+    """Append lines the control plane collected itself (e.g. a workload's own output) after the run's last."""
+    mask = masker_for(run)
+    with transaction.atomic():
+        Run.objects.select_for_update().only("pk").get(pk=run.pk)  # lock the run: appends take turns
+        seq = RunLogLine.objects.filter(run=run).aggregate(last=Max("seq"))["last"] or 0
+        RunLogLine.objects.bulk_create(
+            RunLogLine(run=run, seq=seq + index, at=at, stream="system" if stream not in ("stdout", "stderr") else stream,
+                       message=mask(message))
+            for index, (at, stream, message) in enumerate(lines, start=1)
+        )
+
+
+def _store_logs(run: Run, events: Iterable[dict[str, Any]], mask: Callable[[str], str]) -> None:
     lines = [
         RunLogLine(
-            run=run, seq=event["seq"], at=event["at"], message=event["message"],
+            run=run, seq=event["seq"], at=event["at"], message=mask(event["message"]),
             stream=event.get("stream", "sdk"), level=event.get("level", ""), task_key=event.get("task_key", ""),
         )
         for event in events
@@ -75,7 +103,7 @@ def _store_logs(run: Run, events: Iterable[dict[str, Any]]) -> None:
     RunLogLine.objects.bulk_create(lines, ignore_conflicts=True)  # a retried batch's lines are already there
 
 
-def _store_tasks(run: Run, events: list[dict[str, Any]]) -> None:
+def _store_tasks(run: Run, events: list[dict[str, Any]], mask: Callable[[str], str]) -> None:
     existing = {task.task_key: task for task in TaskRun.objects.filter(run=run, task_key__in={e["task_key"] for e in events})}
     created: dict[str, TaskRun] = {}
     for event in events:
@@ -92,7 +120,7 @@ def _store_tasks(run: Run, events: list[dict[str, Any]]) -> None:
         if event["state"] == TaskState.RUNNING and task.started_at is None:
             task.started_at = event["at"]
         if TaskState(event["state"]).is_terminal:
-            task.ended_at, task.error = event["at"], event.get("error", "")
+            task.ended_at, task.error = event["at"], mask(event.get("error", ""))
     TaskRun.objects.bulk_create(created.values())
     if existing:
         TaskRun.objects.bulk_update(
@@ -108,7 +136,11 @@ def _apply_run_event(run: Run, event: dict[str, Any]) -> None:
     if target == RunState.FAILED:
         reason = RunReason(event["reason"]) if event.get("reason") in RunReason._value2member_map_ else RunReason.USER_ERROR
     elif target == RunState.CANCELLED:
-        reason = RunReason.CANCELLED
+        if run.state != RunState.CANCELLING:  # stopped by something other than Flowyard: not a cancellation
+            target, reason = RunState.CRASHED, RunReason.WORKER_LOST
+            event = {**event, "message": event.get("message") or "The runner was stopped outside Flowyard (SIGTERM)."}
+        else:
+            reason = RunReason.CANCELLED
     try:
         lifecycle.transition(run, target, reason=reason, message=event.get("message", ""))
     except TransitionRefused:
@@ -119,12 +151,13 @@ def runner_events_apply(*, run_id: Any, payload: Any) -> EventBatchReply:
     """Apply one batch from the runner atomically and answer what the runner needs to know."""
     events = _parse_batch(payload)
     with transaction.atomic():
-        run = Run.objects.select_for_update().get(pk=run_id)
-        _store_logs(run, (event for event in events if event["type"] == "log"))
-        _store_tasks(run, [event for event in events if event["type"] == "task"])
+        run = Run.objects.select_for_update().select_related("deployment__environment").get(pk=run_id)
+        mask = masker_for(run)
+        _store_logs(run, (event for event in events if event["type"] == "log"), mask)
+        _store_tasks(run, [event for event in events if event["type"] == "task"], mask)
         for event in events:
             if event["type"] == "run" and not run.is_terminal:
-                _apply_run_event(run, event)
+                _apply_run_event(run, {**event, "message": mask(event.get("message", ""))})
         run.heartbeat_at = timezone.now()
         run.save()
     last_seq = RunLogLine.objects.filter(run=run).aggregate(last=Max("seq"))["last"] or 0

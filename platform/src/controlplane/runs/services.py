@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.db import transaction
@@ -13,6 +14,8 @@ from controlplane.runs import lifecycle
 from controlplane.runs.errors import NothingDeployed
 from controlplane.runs.models import Run
 from flowyard_spec.states import RunReason, RunState, TriggerKind
+
+logger = logging.getLogger(__name__)
 
 
 def resolve_parameters(declared: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
@@ -48,6 +51,7 @@ def run_trigger(
         parameters=resolve_parameters(declared, parameters or {}),
     )
     audit_record(actor=actor, action="run.triggered", obj=run, after=snapshot(run), project=deployment.environment.project)
+    transaction.on_commit(lambda: _enqueue("launch_run", run.pk))
     return run
 
 
@@ -67,4 +71,16 @@ def run_cancel(*, actor: Any, run: Run) -> Run:
         actor=actor, action="run.cancelled", obj=run, before=before, after=snapshot(run),
         project=run.deployment.environment.project,
     )
+    if target == RunState.CANCELLING:
+        transaction.on_commit(lambda: _enqueue("cancel_run", run.pk))
     return run
+
+
+def _enqueue(task_name: str, run_id: Any) -> None:
+    """Send a run task to the broker; if the broker is down the reconciler catches up, so only log it."""
+    from controlplane.runs import tasks
+
+    try:
+        getattr(tasks, task_name).delay(str(run_id))
+    except Exception:  # noqa: BLE001 - a broker outage must not fail the request that already committed
+        logger.exception("could not enqueue %s for run %s; the reconciler will pick it up", task_name, run_id)

@@ -123,6 +123,26 @@ SPECTACULAR_SETTINGS = {
     },
 }
 
+# Celery (see docs/architecture.md, "Celery"): late acks so a message of a worker killed mid-task is
+# redelivered, one message at a time per worker process, results ignored (runs keep their own state).
+_EMBEDDED_BROKER_DIR = DATA_DIR / "broker"
+CELERY_BROKER_URL = FLOWYARD.broker_url or "filesystem://"
+CELERY_BROKER_TRANSPORT_OPTIONS = (
+    {"visibility_timeout": 300}
+    if FLOWYARD.broker_url
+    else {"data_folder_in": str(_EMBEDDED_BROKER_DIR), "data_folder_out": str(_EMBEDDED_BROKER_DIR),
+          "control_folder": str(_EMBEDDED_BROKER_DIR / "control")}
+)
+CELERY_TASK_DEFAULT_QUEUE = FLOWYARD.task_queue
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-runs": {"task": "controlplane.runs.tasks.reconcile_runs", "schedule": FLOWYARD.reconcile_seconds},
+}
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -132,3 +152,5 @@ LOGGING = {
 }
 
 os.makedirs(DATA_DIR, exist_ok=True)
+if not FLOWYARD.broker_url:
+    os.makedirs(_EMBEDDED_BROKER_DIR, exist_ok=True)

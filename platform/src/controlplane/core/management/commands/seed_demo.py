@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
+from pathlib import Path
+
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from controlplane.runtimes.models import RuntimeTarget
 from controlplane.tenancy import services
 from controlplane.tenancy.models import Project, Team, TeamMembership
 from flowyard_spec.states import Role
@@ -24,9 +29,11 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):  # noqa: D102
         parser.add_argument("--url", default="http://127.0.0.1:8000", help="Where the server will listen.")
+        parser.add_argument("--runtime", choices=["docker", "local"], help="Make this the default runtime target.")
+        parser.add_argument("--token-dir", help="Write a CI token and a developer's personal token here (mode 600).")
 
     @transaction.atomic
-    def handle(self, *args, url: str, **options):  # noqa: D102
+    def handle(self, *args, url: str, runtime: str | None = None, token_dir: str | None = None, **options):  # noqa: D102
         users = get_user_model().objects
         admin = users.filter(username="admin").first()
         if admin is None:
@@ -44,7 +51,39 @@ class Command(BaseCommand):
                     user = users.create_user(username, f"{username}@example.invalid", DEMO_PASSWORD)
                 if not TeamMembership.objects.filter(team=team, user=user, role=role.value).exists():
                     services.team_member_set(actor=admin, team=team, user=user, role=role)
+        if runtime:
+            self._default_runtime(runtime)
+        if token_dir:
+            self._tokens(Path(token_dir), admin)
         self.stdout.write(self._banner(url))
+
+    def _default_runtime(self, kind: str) -> None:
+        """Make a `demo-<kind>` target the default (the demo's runs go there)."""
+        settings_by_kind = {
+            "docker": {"network_mode": "host"},
+            "local": {"state_dir": str(Path(settings.DATA_DIR) / "local-runs")},
+        }
+        RuntimeTarget.objects.filter(is_default=True).exclude(name=f"demo-{kind}").update(is_default=False)
+        RuntimeTarget.objects.update_or_create(
+            name=f"demo-{kind}", defaults={"kind": kind, "settings": settings_by_kind[kind], "is_default": True}
+        )
+
+    def _tokens(self, directory: Path, admin) -> None:
+        """A CI token of the first demo project and a personal token of its developer, each written once."""
+        directory.mkdir(parents=True, exist_ok=True)
+        team_slug, _, project_slug, _ = DEMO_TEAMS[0]
+        project = Project.objects.get(slug=project_slug)
+        developer = get_user_model().objects.get(username=f"{team_slug}-developer")
+        makers = {
+            "ci.token": lambda: services.ci_token_create(actor=admin, project=project, name=f"demo-ci-{secrets.token_hex(3)}"),
+            "developer.token": lambda: services.personal_token_create(actor=developer, name="demo"),
+        }
+        for filename, make in makers.items():
+            path = directory / filename
+            if not path.exists():
+                _, value = make()
+                path.touch(mode=0o600)
+                path.write_text(value)
 
     def _banner(self, url: str) -> str:
         people = ", ".join(f"{team}-{{viewer,developer,approver,admin}}" for team, *_ in DEMO_TEAMS)

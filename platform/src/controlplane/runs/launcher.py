@@ -1,0 +1,148 @@
+"""Launching a run on its environment's runtime target, exactly once per run.
+
+`run_launch` is what the Celery launch task calls. It is safe to call any number of times, from any
+number of workers at once:
+- it claims the run with a compare-and-set UPDATE (state still QUEUED) that is the first write of its
+  transaction, so a second caller waits for the first to commit and then finds nothing to do;
+- the workload is named after the run, so no backend ever holds two for one run;
+- STARTING is committed only after the workload exists, so a caller that dies halfway leaves the run QUEUED
+  (its transaction rolls back) and a later call replaces any half-made workload it left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from controlplane.runs import lifecycle
+from controlplane.runs.models import Run
+from controlplane.runtimes.backends.base import (
+    ENVIRONMENT_LABEL,
+    PROJECT_LABEL,
+    RUN_LABEL,
+    WORKFLOW_LABEL,
+    LaunchFailed,
+    LaunchSpec,
+    TargetUnavailable,
+    WorkloadState,
+)
+from controlplane.runtimes.selectors import backend_for_environment
+from controlplane.tenancy.tokens import RUN_PREFIX, new_token
+from flowyard_spec.config import parse_config
+from flowyard_spec.states import ACTIVE_RUN_STATES, RunReason, RunState
+
+logger = logging.getLogger(__name__)
+LAUNCHED_STATES = ACTIVE_RUN_STATES - {RunState.SCHEDULED, RunState.QUEUED}
+
+
+def image_reference(image_ref: str, image_digest: str) -> str:
+    """The exact image to run: the pushed repository pinned by digest (a local path runs as is)."""
+    if image_ref.startswith(("file://", "/")) or not image_digest:
+        return image_ref
+    repository = image_ref.rsplit("@", 1)[0]
+    last = repository.rsplit("/", 1)[-1]
+    if ":" in last:  # drop the tag; the digest names the image
+        repository = repository[: len(repository) - len(last)] + last.split(":", 1)[0]
+    return f"{repository}@{image_digest}"
+
+
+def effective_config(run: Run) -> Any:
+    """The version's config with the run's environment overrides applied."""
+    return parse_config(run.version.config).for_environment(run.deployment.environment.name)
+
+
+def launch_spec(run: Run, token: str, secrets: dict[str, str]) -> LaunchSpec:
+    """What the backend needs to start `run` with the runner token `token`.
+
+    No command is given: the image's entrypoint is the runner, which reads the entrypoint from the
+    image's flowyard.json with the overrides of FLOWYARD_ENVIRONMENT.
+    """
+    config = effective_config(run)
+    environment = run.deployment.environment
+    project = environment.project
+    env = {
+        "FLOWYARD_API_URL": settings.FLOWYARD.public_url,
+        "FLOWYARD_RUN_ID": str(run.pk),
+        "FLOWYARD_RUN_TOKEN": token,
+        "FLOWYARD_PARAMETERS": json.dumps(run.parameters),
+        "FLOWYARD_ENVIRONMENT": environment.name,
+        **({"FLOWYARD_SCHEDULED_FOR": run.scheduled_for.isoformat()} if run.scheduled_for else {}),
+        **secrets,
+    }
+    return LaunchSpec(
+        run_id=str(run.pk),
+        image=image_reference(run.version.image_ref, run.version.image_digest),
+        environment=env,
+        cpu_units=config.cpu,
+        memory_mib=config.memory,
+        labels={RUN_LABEL: str(run.pk), PROJECT_LABEL: project.slug, ENVIRONMENT_LABEL: environment.name,
+                WORKFLOW_LABEL: run.deployment.workflow.name},
+        secret_names=frozenset(secrets),
+    )
+
+
+def _secrets_for(run: Run) -> dict[str, str]:
+    """The values of the secrets the config names, from the run's environment (missing names are errors)."""
+    from controlplane.deployments.secrets import environment_secret_values
+
+    wanted = effective_config(run).secrets or []
+    available = environment_secret_values(run.deployment.environment) if wanted else {}
+    missing = [name for name in wanted if name not in available]
+    if missing:
+        raise LaunchFailed(
+            f"Secret(s) {', '.join(missing)} are not set in environment {run.deployment.environment.name}; "
+            "an admin can set them with POST /api/v1/secrets/."
+        )
+    return {name: available[name] for name in wanted}
+
+
+def run_launch(run_id: Any) -> RunState | None:
+    """Launch a QUEUED run; return its new state, or None when there was nothing to do (or not yet)."""
+    with transaction.atomic():
+        token, _, token_hash = new_token(RUN_PREFIX)
+        if not Run.objects.filter(pk=run_id, state=RunState.QUEUED).update(token_hash=token_hash):
+            return None  # launched already, cancelled, or unknown
+        run = Run.objects.select_related(
+            "version", "deployment__environment__project", "deployment__workflow", "deployment__environment__runtime"
+        ).get(pk=run_id)
+        if not within_limits(run):
+            transaction.set_rollback(True)  # stays QUEUED; the reconciler offers it again
+            return None
+        try:
+            backend = backend_for_environment(run.deployment.environment)
+            if backend.inspect(str(run.pk)).state != WorkloadState.MISSING:
+                backend.kill(str(run.pk))  # left by a launch that died before committing
+                backend.remove(str(run.pk))
+            spec = launch_spec(run, token, _secrets_for(run))
+            run.runtime_ref = backend.launch(spec)
+        except TargetUnavailable as exc:
+            logger.warning("run %s: runtime unavailable, will retry: %s", run.pk, exc)
+            transaction.set_rollback(True)
+            return None
+        except LaunchFailed as exc:
+            reason = RunReason.IMAGE_ERROR if exc.image_error else RunReason.USER_ERROR
+            lifecycle.transition(run, RunState.FAILED, reason=reason, message=str(exc))
+            run.save()
+            return RunState.FAILED
+        lifecycle.transition(run, RunState.STARTING)
+        run.save()
+        return RunState.STARTING
+
+
+def within_limits(run: Run) -> bool:
+    """True when launching `run` keeps its deployment and its runtime target within their limits."""
+    limit = effective_config(run).concurrency
+    if limit is not None:
+        active = Run.objects.filter(deployment=run.deployment, state__in=LAUNCHED_STATES).count()
+        if active >= limit:
+            return False
+    target = run.deployment.environment.runtime
+    if target is not None and target.max_concurrent_runs is not None:
+        active = Run.objects.filter(deployment__environment__runtime=target, state__in=LAUNCHED_STATES).count()
+        if active >= target.max_concurrent_runs:
+            return False
+    return True

@@ -1,0 +1,45 @@
+"""Celery tasks: each takes a run id, re-reads the run, and is safe to run twice (see runs/launcher.py)."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+
+from controlplane.runs.models import Run
+from controlplane.runtimes.backends.base import RuntimeError_
+from controlplane.runtimes.selectors import backend_for_environment
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(name="controlplane.runs.tasks.launch_run")
+def launch_run(run_id: str) -> str | None:
+    """Launch a QUEUED run on its runtime (nothing happens for a run that is not QUEUED any more)."""
+    from controlplane.runs.launcher import run_launch
+
+    state = run_launch(run_id)
+    return state.value if state else None
+
+
+@shared_task(name="controlplane.runs.tasks.cancel_run")
+def cancel_run(run_id: str) -> None:
+    """Ask the runtime to stop a CANCELLING run's workload (SIGTERM, then SIGKILL after the grace)."""
+    run = Run.objects.select_related("deployment__environment__runtime").filter(pk=run_id).first()
+    if run is None or run.state != "CANCELLING":
+        return
+    try:
+        backend_for_environment(run.deployment.environment).terminate(
+            str(run.pk), grace_seconds=settings.FLOWYARD.cancel_grace_seconds
+        )
+    except RuntimeError_ as exc:  # the reconciler asks again on its next pass
+        logger.warning("run %s: could not stop the workload yet: %s", run_id, exc)
+
+
+@shared_task(name="controlplane.runs.tasks.reconcile_runs")
+def reconcile_runs() -> None:
+    """One reconciler pass (driven by Celery beat every FLOWYARD_RECONCILE_SECONDS)."""
+    from controlplane.runs.reconciler import reconcile_once
+
+    reconcile_once(launch=lambda run_id: launch_run.delay(str(run_id)))

@@ -1,0 +1,117 @@
+"""Runs in containers under faults: a real Celery worker over Redis, the Docker backend, a live API.
+
+Each test ends in the right terminal state within its bound; the worker's reconciler runs every second.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from flowyard_testkit.docker_env import docker_client, registry, runtime_image, wheel_cache  # noqa: F401
+from flowyard_testkit.platform import behaviours_image, platform, wait_until  # noqa: F401
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_a_triggered_run_succeeds_with_its_tasks_and_log_lines(platform):
+    run_id = platform.trigger(platform.deploy(), mode="ok")
+    run = platform.wait_for(run_id, "SUCCEEDED", "FAILED", "CRASHED")
+    assert run["state"] == "SUCCEEDED", run
+    assert run["started_at"] and run["ended_at"]
+    tasks = platform.api.get(f"/api/v1/runs/{run_id}/tasks/").json()
+    assert [(task["name"], task["state"]) for task in tasks] == [("work", "SUCCEEDED")]
+    assert "first line of user code" in platform.logs(run_id)
+    wait_until(lambda: not platform.containers(run_id), timeout=30, what="the finished run's container removed")
+
+
+def test_a_running_workflow_container_is_locked_down(platform):
+    run_id = platform.trigger(platform.deploy(), mode="sleep", seconds=20)
+    platform.wait_for(run_id, "RUNNING")
+    (container,) = platform.containers(run_id)
+    config, host = container.attrs["Config"], container.attrs["HostConfig"]
+    assert config["User"].split(":")[0] == "10001"
+    assert host["ReadonlyRootfs"] is True
+    assert "no-new-privileges:true" in host["SecurityOpt"]
+    assert host["Memory"] == 256 * 1024 * 1024 and host["NanoCpus"] == 250_000_000 and host["PidsLimit"] > 0
+    assert not container.attrs["Mounts"] and not host.get("Binds")
+    assert "docker.sock" not in json.dumps(container.attrs)
+    platform.api.post(f"/api/v1/runs/{run_id}/cancel/", format="json")
+    platform.wait_for(run_id, "CANCELLED")
+
+
+def test_a_launch_message_delivered_three_times_starts_one_container(platform):
+    from controlplane.runs.tasks import launch_run
+
+    run_id = platform.trigger(platform.deploy(), mode="sleep", seconds=6)
+    launch_run.delay(run_id)
+    launch_run.delay(run_id)
+    platform.wait_for(run_id, "RUNNING")
+    assert len(platform.containers(run_id)) == 1
+    assert platform.wait_for(run_id, "SUCCEEDED", "FAILED", "CRASHED")["state"] == "SUCCEEDED"
+    assert len(platform.containers(run_id)) <= 1
+
+
+def test_killing_the_worker_mid_run_does_not_lose_the_run(platform):
+    run_id = platform.trigger(platform.deploy(), mode="sleep", seconds=6)
+    platform.wait_for(run_id, "RUNNING")
+    platform.worker.kill_9()
+    assert platform.wait_for(run_id, "SUCCEEDED", "FAILED", "CRASHED")["state"] == "SUCCEEDED"
+    platform.worker.start()  # the next reconciler removes the container nobody else would
+    wait_until(lambda: not platform.containers(run_id), timeout=30, what="the container removed after restart")
+
+
+def test_a_runner_killed_before_its_first_heartbeat_crashes_the_run(platform):
+    run_id = platform.trigger(platform.deploy(), mode="sleep", seconds=60)
+    wait_until(lambda: platform.containers(run_id), timeout=60, what="the run's container")
+    platform.containers(run_id)[0].kill()
+    run = platform.wait_for(run_id, "CRASHED", "FAILED", "SUCCEEDED", timeout=30)
+    assert (run["state"], run["reason"]) == ("CRASHED", "heartbeat_lost"), run
+
+
+def test_out_of_memory_ends_the_run_as_oom_killed(platform):
+    run_id = platform.trigger(platform.deploy(memory=128), mode="oom")
+    run = platform.wait_for(run_id, "FAILED", "CRASHED", "SUCCEEDED", "TIMED_OUT")
+    assert (run["state"], run["reason"], run["exit_code"]) == ("FAILED", "oom_killed", 137), run
+
+
+def test_a_run_past_its_timeout_is_timed_out_and_not_reported_as_oom(platform):
+    run_id = platform.trigger(platform.deploy(timeout=3), mode="sleep", seconds=60)
+    run = platform.wait_for(run_id, "TIMED_OUT", "FAILED", "CRASHED", "SUCCEEDED")
+    assert (run["state"], run["reason"]) == ("TIMED_OUT", "timeout"), run
+    wait_until(lambda: not [c for c in platform.containers(run_id) if c.status == "running"], timeout=20,
+               what="the timed-out container killed")
+
+
+def test_cancelling_a_running_run_stops_its_container(platform):
+    run_id = platform.trigger(platform.deploy(), mode="sleep", seconds=60)
+    platform.wait_for(run_id, "RUNNING")
+    assert platform.api.post(f"/api/v1/runs/{run_id}/cancel/", format="json").json()["state"] == "CANCELLING"
+    run = platform.wait_for(run_id, "CANCELLED", "FAILED", "CRASHED", "SUCCEEDED", timeout=30)
+    assert (run["state"], run["reason"]) == ("CANCELLED", "cancelled"), run
+
+
+def test_a_control_plane_restart_with_a_run_in_flight_loses_nothing(platform):
+    run_id = platform.trigger(platform.deploy(), mode="sleep", seconds=8)
+    platform.wait_for(run_id, "RUNNING")
+    platform.worker.stop()
+    platform.worker.start()
+    assert platform.wait_for(run_id, "SUCCEEDED", "FAILED", "CRASHED")["state"] == "SUCCEEDED"
+    wait_until(lambda: not platform.containers(run_id), timeout=30, what="the container removed")
+
+
+def test_a_secret_printed_encoded_and_in_a_traceback_is_never_stored_raw(platform):
+    import base64
+
+    from controlplane.deployments.secrets import secret_set
+    from controlplane.runs.models import RunLogLine
+
+    value = "hunter2-Sup3r-Secret"
+    secret_set(actor=None, environment=platform.tenant.test_env, name="API_KEY", value=value)
+    run_id = platform.trigger(platform.deploy(secrets=["API_KEY"]), mode="secret")
+    assert platform.wait_for(run_id, "SUCCEEDED", "FAILED", "CRASHED")["state"] == "SUCCEEDED"
+    stored = "\n".join(RunLogLine.objects.filter(run_id=run_id).values_list("message", flat=True))
+    assert "the key is ***" in stored and "Traceback" in stored and "RuntimeError" in stored
+    for form in (value, base64.b64encode(value.encode()).decode(), base64.b64encode(value.encode()).decode().rstrip("=")):
+        assert form not in stored, f"{form!r} was stored"
