@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 
 from controlplane.runs import lifecycle
+from controlplane.runs.limits import within_limits
 from controlplane.runs.models import Run
 from controlplane.runtimes.backends.base import (
     ENVIRONMENT_LABEL,
@@ -33,10 +34,9 @@ from controlplane.runtimes.backends.base import (
 from controlplane.runtimes.selectors import backend_for_environment
 from controlplane.tenancy.tokens import RUN_PREFIX, new_token
 from flowyard_spec.config import parse_config
-from flowyard_spec.states import ACTIVE_RUN_STATES, RunReason, RunState
+from flowyard_spec.states import RunReason, RunState
 
 logger = logging.getLogger(__name__)
-LAUNCHED_STATES = ACTIVE_RUN_STATES - {RunState.SCHEDULED, RunState.QUEUED}
 
 
 def image_reference(image_ref: str, image_digest: str) -> str:
@@ -131,18 +131,3 @@ def run_launch(run_id: Any) -> RunState | None:
         lifecycle.transition(run, RunState.STARTING)
         run.save()
         return RunState.STARTING
-
-
-def within_limits(run: Run) -> bool:
-    """True when launching `run` keeps its deployment and its runtime target within their limits."""
-    limit = effective_config(run).concurrency
-    if limit is not None:
-        active = Run.objects.filter(deployment=run.deployment, state__in=LAUNCHED_STATES).count()
-        if active >= limit:
-            return False
-    target = run.deployment.environment.runtime
-    if target is not None and target.max_concurrent_runs is not None:
-        active = Run.objects.filter(deployment__environment__runtime=target, state__in=LAUNCHED_STATES).count()
-        if active >= target.max_concurrent_runs:
-            return False
-    return True
