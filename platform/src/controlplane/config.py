@@ -45,6 +45,7 @@ class FlowyardConfig(BaseModel):
     reconcile_seconds: float = Field(10, gt=0, description="How often the reconciler compares runs with runtimes.")
     start_timeout_seconds: float = Field(600, gt=0, description="Longest a run may stay QUEUED or STARTING.")
     heartbeat_timeout_seconds: float = Field(120, gt=0, description="Longest a RUNNING run's runner may stay silent.")
+    crash_retries: int = Field(2, ge=0, le=10, description="Retries of a run that crashed (not the workflow's fault).")
     cancel_grace_seconds: float = Field(30, ge=0, description="Between SIGTERM and SIGKILL when cancelling.")
 
     @field_validator("allowed_hosts", "csrf_trusted_origins", mode="before")

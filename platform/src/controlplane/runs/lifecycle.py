@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db import transaction
 from django.utils import timezone
 
 from controlplane.runs.errors import TransitionRefused
@@ -76,4 +77,12 @@ def transition(run: Run, target: RunState, *, reason: RunReason | None = None, m
         run.started_at = now
     if target.is_terminal:
         run.ended_at = now
+        run_id = run.pk
+        transaction.on_commit(lambda: _retry_if_due(run_id))
     return rule
+
+
+def _retry_if_due(run_id: object) -> None:
+    from controlplane.runs.retries import retry_if_due
+
+    retry_if_due(run_id)

@@ -51,7 +51,7 @@ def run_trigger(
         parameters=resolve_parameters(declared, parameters or {}),
     )
     audit_record(actor=actor, action="run.triggered", obj=run, after=snapshot(run), project=deployment.environment.project)
-    transaction.on_commit(lambda: _enqueue("launch_run", run.pk))
+    transaction.on_commit(lambda: enqueue_run_task("launch_run", run.pk))
     return run
 
 
@@ -72,11 +72,11 @@ def run_cancel(*, actor: Any, run: Run) -> Run:
         project=run.deployment.environment.project,
     )
     if target == RunState.CANCELLING:
-        transaction.on_commit(lambda: _enqueue("cancel_run", run.pk))
+        transaction.on_commit(lambda: enqueue_run_task("cancel_run", run.pk))
     return run
 
 
-def _enqueue(task_name: str, run_id: Any) -> None:
+def enqueue_run_task(task_name: str, run_id: Any) -> None:
     """Send a run task to the broker; if the broker is down the reconciler catches up, so only log it."""
     from controlplane.runs import tasks
 

@@ -28,6 +28,12 @@ class Run(UUIDModel):
     parameters = models.JSONField(default=dict, blank=True)
     scheduled_for = models.DateTimeField(null=True, blank=True, help_text="The schedule tick this run is for.")
     attempt = models.PositiveSmallIntegerField(default=1)
+    user_error_retries = models.PositiveSmallIntegerField(
+        default=0, help_text="How many earlier attempts failed by the workflow's fault (config `retries`)."
+    )
+    crash_retries = models.PositiveSmallIntegerField(
+        default=0, help_text="How many earlier attempts crashed (FLOWYARD_CRASH_RETRIES)."
+    )
     retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -45,7 +51,10 @@ class Run(UUIDModel):
                 fields=["deployment", "scheduled_for"],
                 condition=models.Q(scheduled_for__isnull=False),
                 name="one_run_per_schedule_tick",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["retry_of"], condition=models.Q(retry_of__isnull=False), name="one_retry_per_run"
+            ),
         ]
 
     @property
