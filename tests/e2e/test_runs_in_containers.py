@@ -6,6 +6,10 @@ Each test ends in the right terminal state within its bound; the worker's reconc
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -115,3 +119,16 @@ def test_a_secret_printed_encoded_and_in_a_traceback_is_never_stored_raw(platfor
     assert "the key is ***" in stored and "Traceback" in stored and "RuntimeError" in stored
     for form in (value, base64.b64encode(value.encode()).decode(), base64.b64encode(value.encode()).decode().rstrip("=")):
         assert form not in stored, f"{form!r} was stored"
+
+
+def test_a_docker_engine_restart_during_a_run_ends_it_as_crashed_and_the_engine_comes_back(platform, docker_client):
+    run_id = platform.trigger(platform.deploy(), mode="sleep", seconds=60)
+    platform.wait_for(run_id, "RUNNING")
+    pid = int(Path("/var/run/docker.pid").read_text())
+    os.kill(pid, signal.SIGTERM)  # dockerd stops its containers on the way down
+    wait_until(lambda: not Path(f"/proc/{pid}").exists(), timeout=60, what="dockerd to stop")
+    provision = Path(__file__).resolve().parents[2] / "scripts" / "provision"
+    subprocess.run(["bash", str(provision)], check=True, timeout=300)
+    wait_until(lambda: docker_client.ping(), timeout=60, what="dockerd to answer again")
+    run = platform.wait_for(run_id, "CRASHED", "FAILED", "SUCCEEDED", "CANCELLED", timeout=90)
+    assert (run["state"], run["reason"]) == ("CRASHED", "worker_lost"), run
