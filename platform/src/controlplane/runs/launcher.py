@@ -101,7 +101,18 @@ def _secrets_for(run: Run) -> dict[str, str]:
 
 
 def run_launch(run_id: Any) -> RunState | None:
-    """Launch a QUEUED run; return its new state, or None when there was nothing to do (or not yet)."""
+    """Launch a QUEUED run; return its new state, or None when there was nothing to do (or not yet).
+
+    A run that must wait (runtime unreachable, a limit reached) keeps the reason in its message.
+    """
+    waiting: list[str] = []
+    state = _launch(run_id, waiting)
+    if waiting:
+        Run.objects.filter(pk=run_id, state=RunState.QUEUED).update(message=f"Waiting to start: {waiting[0]}")
+    return state
+
+
+def _launch(run_id: Any, waiting: list[str]) -> RunState | None:
     with transaction.atomic():
         token, _, token_hash = new_token(RUN_PREFIX)
         if not Run.objects.filter(pk=run_id, state=RunState.QUEUED).update(token_hash=token_hash):
@@ -111,6 +122,7 @@ def run_launch(run_id: Any) -> RunState | None:
         ).get(pk=run_id)
         if not within_limits(run):
             transaction.set_rollback(True)  # stays QUEUED; the reconciler offers it again
+            waiting.append("a concurrency limit is reached.")
             return None
         try:
             backend = backend_for_environment(run.deployment.environment)
@@ -122,6 +134,7 @@ def run_launch(run_id: Any) -> RunState | None:
         except TargetUnavailable as exc:
             logger.warning("run %s: runtime unavailable, will retry: %s", run.pk, exc)
             transaction.set_rollback(True)
+            waiting.append(f"the runtime does not answer ({exc}).")
             return None
         except LaunchFailed as exc:
             reason = RunReason.IMAGE_ERROR if exc.image_error else RunReason.USER_ERROR

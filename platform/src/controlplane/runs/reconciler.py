@@ -104,7 +104,7 @@ def _reconcile_run(run: Run, backend: RuntimeBackend, status: RuntimeStatus, now
     if state == RunState.QUEUED:
         if _seconds_since(run.created_at, now) > config.start_timeout_seconds:
             _end(run.pk, RunState.CRASHED, RunReason.START_TIMEOUT,
-                 f"Not started within {config.start_timeout_seconds:.0f} s (runtime down or limits reached).")
+                 f"Not started within {config.start_timeout_seconds:.0f} s. {run.message}".strip())
         else:
             launch(run.pk)
         return
