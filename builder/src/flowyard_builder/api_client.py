@@ -63,19 +63,19 @@ class ApiClient:
                 url += "?" + encoded
         return url
 
-    def get(self, path: str, query: Query | None = None) -> Any:
+    def get(self, path: str, query: Query | None = None, timeout: float | None = None) -> Any:
         """GET an API path and return its decoded JSON; InvalidRequest on 400, Refused otherwise."""
-        return self.get_url(self.url(path, query))
+        return self.get_url(self.url(path, query), timeout=timeout)
 
-    def get_url(self, url: str) -> Any:
-        """GET an absolute URL of this API with the token (used for pagination links too)."""
+    def get_url(self, url: str, timeout: float | None = None) -> Any:
+        """GET an absolute URL of this API with the token (pagination links too); `timeout` overrides the client's."""
         request = urllib.request.Request(url, method="GET", headers={
             "Authorization": f"Bearer {self.token}",
             "Accept": "application/json",
             "User-Agent": f"flowyard-cli/{__version__}",
         })
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+            with urllib.request.urlopen(request, timeout=timeout or self.timeout) as answer:
                 return _decode(answer.read())
         except urllib.error.HTTPError as exc:
             body = _decode(exc.read())

@@ -27,7 +27,9 @@ from flowyard_builder.api_client import (
 from flowyard_builder.control_plane import ControlPlaneError, Refused
 from flowyard_spec.states import RunState
 
-DEFAULT_POLL_INTERVAL = 0.5
+DEFAULT_POLL_INTERVAL = 0.5  # only against a control plane that answers at once (no long polling)
+FOLLOW_WAIT_SECONDS = 20  # while following, the control plane holds each request up to this long for a new line
+REQUEST_MARGIN_SECONDS = 15  # a long poll's HTTP timeout: its wait plus this
 DEFAULT_LIST_LIMIT = 20
 LOG_PAGE_SIZE = 1000
 OUTAGE_PATIENCE_SECONDS = 30.0  # while following, how long an unreachable control plane is retried
@@ -84,7 +86,9 @@ def add_follow_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--follow", "-f", action="store_true",
                         help="keep printing new lines until the run ends; exit 0 if it SUCCEEDED, else 1")
     parser.add_argument("--poll-interval", type=float, default=DEFAULT_POLL_INTERVAL, metavar="SECONDS",
-                        help=f"while following, ask for new lines this often (default {DEFAULT_POLL_INTERVAL})")
+                        help="while following, the pause before asking again when the control plane answers at once "
+                             f"with nothing new (it normally holds the request until a line comes; default "
+                             f"{DEFAULT_POLL_INTERVAL})")
 
 
 def _usage(parser: argparse.ArgumentParser) -> int:
@@ -121,14 +125,19 @@ def follow_logs(
     client: ApiClient, run_id: str, *, after: int = 0, follow: bool = False,
     poll_interval: float = DEFAULT_POLL_INTERVAL, out: TextIO | None = None, err: TextIO | None = None,
     patience: float = OUTAGE_PATIENCE_SECONDS, sleep: Callable[[float], None] = time.sleep,
+    wait: float = FOLLOW_WAIT_SECONDS,
 ) -> tuple[int, str]:
     """Print the run's lines after `after`; with `follow`, until it is terminal and none is left. Returns (cursor, state)."""
     out = out or sys.stdout
     err = err or sys.stderr
     outage_started: float | None = None
     while True:
+        query: dict[str, Any] = {"after": after, "limit": LOG_PAGE_SIZE}
+        if follow:
+            query["wait"] = wait  # a long poll: the answer comes when a line is stored or the run ends
+        asked = time.monotonic()
         try:
-            page = client.get(f"/runs/{run_id}/logs/", {"after": after, "limit": LOG_PAGE_SIZE})
+            page = client.get(f"/runs/{run_id}/logs/", query, timeout=wait + REQUEST_MARGIN_SECONDS if follow else None)
         except Refused as exc:
             if not follow or not _transient(exc):
                 raise
@@ -152,13 +161,13 @@ def follow_logs(
             after = line["seq"]
         after = max(after, int(page.get("next_after") or 0))
         state = str(page.get("run_state") or "")
-        if not lines:
-            if not follow or is_terminal(state):
-                return after, state
-            sleep(poll_interval)
-        elif follow and not is_terminal(state) and len(lines) < LOG_PAGE_SIZE:
-            sleep(poll_interval)
-        # else: a full page, or a run that ended with lines still arriving: ask again at once
+        # `done`: the run has ended and no line is left (a control plane without `done` says so by an empty page)
+        done = bool(page["done"]) if "done" in page else not lines and is_terminal(state)
+        if done or (not follow and len(lines) < LOG_PAGE_SIZE):
+            return after, state
+        if follow and not lines and time.monotonic() - asked < poll_interval:
+            sleep(poll_interval)  # nothing new and it did not wait (a control plane without long polling)
+        # else: ask again at once; the control plane holds the request until there is something
 
 
 def describe_end(run: dict[str, Any]) -> str:

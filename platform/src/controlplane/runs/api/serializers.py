@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from controlplane.core.api.serializers import VisibleRelatedField
 from controlplane.deployments.selectors import deployment_list
+from controlplane.runs.follow import MAX_WAIT_SECONDS
 from controlplane.runs.models import Run, RunLogLine, TaskRun
 
 
@@ -54,11 +55,14 @@ class LogLineSerializer(serializers.ModelSerializer):
 
 
 class LogPageSerializer(serializers.Serializer):
-    """A page of log lines after a sequence cursor; pass `next_after` as `after` to continue."""
+    """A page of log lines after a sequence cursor; pass `next_after` as `after` to continue until `done`."""
 
     lines = LogLineSerializer(many=True)
-    next_after = serializers.IntegerField()
-    run_state = serializers.CharField()
+    next_after = serializers.IntegerField(help_text="The sequence number of the last line returned (else `after`).")
+    run_state = serializers.CharField(help_text="The run's state, read before the lines.")
+    done = serializers.BooleanField(
+        help_text="True when the run has ended and no line is left after `next_after`: a follower stops here."
+    )
 
 
 class LogQuerySerializer(serializers.Serializer):
@@ -69,4 +73,9 @@ class LogQuerySerializer(serializers.Serializer):
     )
     limit = serializers.IntegerField(
         min_value=1, max_value=5000, required=False, default=500, help_text="At most this many lines."
+    )
+    wait = serializers.FloatField(
+        min_value=0, max_value=MAX_WAIT_SECONDS, required=False, default=0,
+        help_text=f"Long poll: when no line is after `after` and the run has not ended, wait up to this many "
+                  f"seconds (at most {MAX_WAIT_SECONDS}) for a line or the run's end. 0 answers at once.",
     )

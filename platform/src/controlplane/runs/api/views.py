@@ -5,7 +5,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from controlplane.core.api.views import CreateMixin, ListRetrieveMixin, ScopedViewSet
-from controlplane.runs import filtersets, selectors, services
+from controlplane.runs import filtersets, follow, selectors, services
 from controlplane.runs.api import serializers as s
 from flowyard_spec.states import Role, TriggerKind
 
@@ -43,11 +43,13 @@ class RunViewSet(ListRetrieveMixin, CreateMixin, ScopedViewSet):
     @extend_schema(parameters=[s.LogQuerySerializer], responses=s.LogPageSerializer)
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def logs(self, request, pk=None):
-        """A page of the run's log lines after the `after` cursor, in order."""
+        """A page of the run's log lines after the `after` cursor, in order.
+
+        To follow a running run, pass `next_after` back as `after` with `wait` (a long poll): when no line is
+        there yet, the answer comes as soon as one is stored or the run ends, or after `wait` seconds with no
+        line. Stop when `done` is true: the run has ended and every line has been returned.
+        """
         run = self.get_object()
         query = s.LogQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        lines = selectors.log_line_list(run=run, **query.validated_data)
-        next_after = lines[-1].seq if lines else query.validated_data["after"]
-        page = {"lines": lines, "next_after": next_after, "run_state": run.state}
-        return Response(s.LogPageSerializer(page).data)
+        return Response(s.LogPageSerializer(follow.log_page(run=run, **query.validated_data)).data)
