@@ -31,6 +31,7 @@ ENTRYPOINT_FORMS = ("'module:function' for an SDK flow (e.g. 'workflow:etl'), or
 ENV_VAR_PATTERN = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 FARGATE_RUNTIMES = frozenset({"fargate", "ecs"})
 Runtime = Literal["docker", "fargate", "ecs", "local"]
+ConcurrencyPolicy = Literal["queue", "skip"]
 
 
 def _fail(kind: str, message: str) -> PydanticCustomError:
@@ -151,6 +152,9 @@ class WorkflowConfig(BaseModel):
     timeout: int | None = Field(None, gt=0, strict=True, description="Seconds after which a run is stopped.")
     secrets: SecretNames = Field(default_factory=list, description="Names of secrets injected as environment variables.")
     concurrency: int | None = Field(None, ge=1, strict=True, description="Most runs of this workflow at once.")
+    concurrency_policy: ConcurrencyPolicy = Field(
+        "queue", alias="concurrency-policy",
+        description="What happens to a run when `concurrency` runs are already going: queue (wait) or skip (cancel).")
     triggers: Triggers = Field(default_factory=Triggers, description="Workflows to start after this one.")
     environments: dict[Slug, "EnvironmentOverrides"] = Field(
         default_factory=dict, description="Per-environment overrides (test, production, …) of the fields above.")

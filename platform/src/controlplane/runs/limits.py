@@ -1,25 +1,109 @@
-"""Concurrency limits: whether a QUEUED run may be launched now."""
+"""Concurrency limits: whether a QUEUED run may be launched now, must wait, or is skipped.
+
+Three limits apply, checked in this order:
+- the deployment's `concurrency` (flowyard.json, with environment overrides); its `concurrency-policy` says
+  what a run over it does: "queue" waits in QUEUED, "skip" is ended at once as CANCELLED;
+- the project's `max_concurrent_runs` (set by platform staff): always waits;
+- the runtime target's `max_concurrent_runs` (the environment's target, else the default one): always waits.
+
+Only launched runs count (STARTING, RUNNING, CANCELLING): a QUEUED run holds no slot. `limit_decision(run)`
+is asked inside the launcher's claim transaction, which never needs to know which limit or policy applied:
+ALLOW → launch; WAIT → roll back (the run stays QUEUED; the message says why); SKIP → `skip_run` and commit.
+`within_limits(run)` is the yes/no form (True for ALLOW only).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.db.models import Q
+
+from controlplane.runs import lifecycle
 from controlplane.runs.models import Run
-from flowyard_spec.states import ACTIVE_RUN_STATES, RunState
+from controlplane.runtimes.models import RuntimeTarget
+from flowyard_spec.states import ACTIVE_RUN_STATES, RunReason, RunState
 
 LAUNCHED_STATES = ACTIVE_RUN_STATES - {RunState.SCHEDULED, RunState.QUEUED}
 
 
-def within_limits(run: Run) -> bool:
-    """True when launching `run` keeps its deployment and its runtime target within their limits."""
+class Verdict(StrEnum):
+    """What the launcher does with a QUEUED run."""
+
+    ALLOW = "allow"  # launch it now
+    WAIT = "wait"  # leave it QUEUED; the reconciler offers it again (until its start timeout)
+    SKIP = "skip"  # end it now as CANCELLED (the deployment's concurrency-policy is "skip")
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A verdict and, unless ALLOW, what held the run back.
+
+    A WAIT message reads after "Waiting to start: " (the launcher keeps it on the run); a SKIP message is the
+    cancelled run's message as it stands.
+    """
+
+    verdict: Verdict
+    message: str = ""
+
+    @property
+    def allowed(self) -> bool:
+        """True when the run may be launched now."""
+        return self.verdict is Verdict.ALLOW
+
+
+ALLOW = Decision(Verdict.ALLOW)
+
+
+def _runs(count: int) -> str:
+    return f"{count} run{'s' if count != 1 else ''}"
+
+
+def _are(count: int) -> str:
+    return "is" if count == 1 else "are"
+
+
+def limit_decision(run: Run) -> Decision:
+    """Whether launching `run` now keeps its deployment, project and runtime target within their limits."""
     from controlplane.runs.launcher import effective_config
 
-    limit = effective_config(run).concurrency
-    if limit is not None:
-        active = Run.objects.filter(deployment=run.deployment, state__in=LAUNCHED_STATES).count()
-        if active >= limit:
-            return False
-    target = run.deployment.environment.runtime
+    launched = Run.objects.filter(state__in=LAUNCHED_STATES)
+    config = effective_config(run)
+    if config.concurrency is not None:
+        active = launched.filter(deployment=run.deployment).count()
+        if active >= config.concurrency:
+            going = f"{_runs(active)} of this deployment {_are(active)} already running"
+            if config.concurrency_policy == "skip":
+                return Decision(Verdict.SKIP, f"Skipped: {going} (concurrency {config.concurrency}, policy skip)")
+            return Decision(Verdict.WAIT, f"{going} (concurrency {config.concurrency}, policy queue).")
+    project = run.deployment.environment.project
+    if project.max_concurrent_runs is not None:
+        active = launched.filter(deployment__environment__project=project).count()
+        if active >= project.max_concurrent_runs:
+            return Decision(Verdict.WAIT, f"{_runs(active)} of project {project.slug} {_are(active)} already running "
+                                          f"(project limit {project.max_concurrent_runs}).")
+    target = run.deployment.environment.runtime or RuntimeTarget.objects.filter(is_default=True).first()
     if target is not None and target.max_concurrent_runs is not None:
-        active = Run.objects.filter(deployment__environment__runtime=target, state__in=LAUNCHED_STATES).count()
+        on_target = Q(deployment__environment__runtime=target)
+        if target.is_default:  # environments that name no target run on the default one
+            on_target |= Q(deployment__environment__runtime__isnull=True)
+        active = launched.filter(on_target).count()
         if active >= target.max_concurrent_runs:
-            return False
-    return True
+            return Decision(Verdict.WAIT, f"{_runs(active)} on runtime target {target.name} {_are(active)} already "
+                                          f"running (target limit {target.max_concurrent_runs}).")
+    return ALLOW
+
+
+def within_limits(run: Run) -> bool:
+    """True when `run` may be launched now (`limit_decision` says ALLOW)."""
+    return limit_decision(run).allowed
+
+
+def skip_run(run: Run, decision: Decision) -> RunState:
+    """End a QUEUED run the limits skip as CANCELLED with the decision's message, save it, return its state.
+
+    The caller holds the run (the launcher's claim) and must commit, not roll back, its transaction.
+    """
+    lifecycle.transition(run, RunState.CANCELLED, reason=RunReason.CANCELLED, message=decision.message)
+    run.save()
+    return RunState.CANCELLED

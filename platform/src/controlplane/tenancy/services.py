@@ -12,6 +12,7 @@ from django.utils import timezone
 from guardian.shortcuts import assign_perm, remove_perm
 
 from controlplane.core.audit import audit_record, snapshot
+from controlplane.core.errors import PermissionDenied
 from controlplane.core.services import model_update
 from controlplane.tenancy.errors import StillInUse
 from controlplane.tenancy.models import (
@@ -23,6 +24,7 @@ from controlplane.tenancy.models import (
     TeamGroup,
     TeamMembership,
 )
+from controlplane.tenancy.principals import is_person
 from controlplane.tenancy.roles import ALL_ROLE_PERMISSIONS, ROLE_PERMISSIONS
 from controlplane.tenancy.tokens import CI_PREFIX, PERSONAL_PREFIX, new_token
 from flowyard_spec.states import Role
@@ -109,9 +111,23 @@ def project_create(*, actor: Any, team: Team, slug: str, name: str, description:
     return project
 
 
+PROJECT_QUOTA_FIELDS = ("max_cpu_per_run", "max_memory_mib_per_run", "max_concurrent_runs")
+
+
+def _is_platform_staff(actor: Any) -> bool:
+    """Staff and superusers are platform staff; None is the system (migrations, management commands)."""
+    return actor is None or (is_person(actor) and (actor.is_staff or actor.is_superuser))
+
+
 @transaction.atomic
 def project_update(*, actor: Any, project: Project, **changes: Any) -> Project:
-    """Change a project's name or description."""
+    """Change a project's name or description, and its quotas when `actor` is platform staff."""
+    quotas = [name for name in PROJECT_QUOTA_FIELDS if name in changes and changes[name] != getattr(project, name)]
+    if quotas and not _is_platform_staff(actor):
+        raise PermissionDenied(
+            f"Only platform staff may change a project's quotas ({', '.join(quotas)}); ask them to.",
+            extra={"quotas": quotas},
+        )
     return model_update(actor=actor, obj=project, changes=changes, action="project.updated", project=project)
 
 

@@ -84,7 +84,10 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Project
-        fields = ["id", "team", "team_slug", "slug", "name", "description", "my_role", "created_at", "updated_at"]
+        fields = [
+            "id", "team", "team_slug", "slug", "name", "description", "max_cpu_per_run", "max_memory_mib_per_run",
+            "max_concurrent_runs", "my_role", "created_at", "updated_at",
+        ]
 
     def get_my_role(self, project: Project) -> str | None:
         """The caller's effective role on this project."""
@@ -110,10 +113,22 @@ class ProjectCreateSerializer(serializers.Serializer):
 
 
 class ProjectUpdateSerializer(serializers.Serializer):
-    """Input to change a project (its slug and team are fixed)."""
+    """Input to change a project (its slug and team are fixed); its quotas only by platform staff."""
 
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
+    max_cpu_per_run = serializers.IntegerField(
+        required=False, allow_null=True, min_value=128,
+        help_text="Platform staff only. Most CPU units (1024 = one vCPU) per run (null: no limit)",
+    )
+    max_memory_mib_per_run = serializers.IntegerField(
+        required=False, allow_null=True, min_value=128,
+        help_text="Platform staff only. Most memory in MiB per run (null: no limit)",
+    )
+    max_concurrent_runs = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1,
+        help_text="Platform staff only. Most runs of the project starting or running at once (null: no limit)",
+    )
 
 
 class ProjectMembershipSerializer(serializers.ModelSerializer):

@@ -1,6 +1,6 @@
 """Teams own projects; a project's object permissions carry the roles (django-guardian)."""
 
-from django.core.validators import RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
@@ -33,6 +33,19 @@ class Project(UUIDModel):
     slug = models.CharField(max_length=63, unique=True, validators=[slug_validator])
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    # Quotas: empty means no limit. Only platform staff change them (tenancy.services.project_update).
+    max_cpu_per_run = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(128)],
+        help_text="Most CPU units (1024 = one vCPU) a run may ask for; a config above it is refused at registration.",
+    )
+    max_memory_mib_per_run = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(128)],
+        help_text="Most memory in MiB a run may ask for; a config above it is refused at registration.",
+    )
+    max_concurrent_runs = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="Most runs of the project's deployments starting or running at once; more wait in QUEUED.",
+    )
 
     class Meta:
         ordering = ["slug"]
