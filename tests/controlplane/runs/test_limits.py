@@ -148,3 +148,17 @@ def test_runs_on_another_target_do_not_fill_the_default_one(tenant_a):
     tenant_a.production_env.save()
     run_in(tenant_a.production_deployment, RunState.RUNNING)
     assert limit_decision(run_in(tenant_a.test_deployment, RunState.QUEUED)).verdict is Verdict.ALLOW
+
+
+def test_the_launcher_skips_a_run_over_a_skip_policy_limit_and_says_why(tenant_a):
+    from controlplane.runs.launcher import run_launch
+    from controlplane.runs.models import Run
+
+    version = tenant_a.run.version
+    version.config = {**version.config, "concurrency": 1, "concurrency-policy": "skip"}
+    version.save()
+    busy = Run.objects.create(deployment=tenant_a.test_deployment, version=version, state="RUNNING")
+    assert run_launch(tenant_a.run.pk) == "CANCELLED"
+    skipped = Run.objects.get(pk=tenant_a.run.pk)
+    assert (skipped.state, skipped.reason) == ("CANCELLED", "cancelled")
+    assert skipped.message.startswith("Skipped:") and busy.state == "RUNNING"

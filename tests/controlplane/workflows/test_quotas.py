@@ -171,3 +171,21 @@ def test_a_quota_out_of_range_is_refused_naming_the_field(tenant_a, client_for, 
     response = client_for(superuser).patch(f"/api/v1/projects/{tenant_a.project.pk}/", {field: value}, format="json")
     assert response.status_code == 400
     assert field in response.json()["extra"]["fields"]
+
+
+def test_platform_staff_set_quotas_through_the_api(tenant_a, client_for, staff_user):
+    response = client_for(staff_user).patch(
+        f"/api/v1/projects/{tenant_a.project.pk}/", {"max_memory_mib_per_run": 1024}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["max_memory_mib_per_run"] == 1024
+
+
+def test_the_versions_endpoint_refuses_a_config_above_the_quota_too(tenant_a, client_for, staff_user):
+    client_for(staff_user).patch(f"/api/v1/projects/{tenant_a.project.pk}/", {"max_memory_mib_per_run": 1024},
+                                 format="json")
+    body = {"workflow": str(tenant_a.workflow.pk), "image_ref": "127.0.0.1:5000/etl:big",
+            "image_digest": "sha256:" + "b" * 64, "config": {"name": "etl", "memory": 4096}}
+    response = client_for(tenant_a.admin).post("/api/v1/versions/", body, format="json")
+    assert response.status_code == 400
+    assert "config.memory" in response.json()["extra"]["fields"]

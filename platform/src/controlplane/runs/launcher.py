@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import transaction
 
 from controlplane.runs import lifecycle
-from controlplane.runs.limits import within_limits
+from controlplane.runs.limits import Verdict, limit_decision, skip_run
 from controlplane.runs.models import Run
 from controlplane.runtimes.backends.base import (
     ENVIRONMENT_LABEL,
@@ -120,9 +120,12 @@ def _launch(run_id: Any, waiting: list[str]) -> RunState | None:
         run = Run.objects.select_related(
             "version", "deployment__environment__project", "deployment__workflow", "deployment__environment__runtime"
         ).get(pk=run_id)
-        if not within_limits(run):
+        decision = limit_decision(run)
+        if decision.verdict is Verdict.SKIP:
+            return skip_run(run, decision)  # CANCELLED, committed with the claim
+        if not decision.allowed:
             transaction.set_rollback(True)  # stays QUEUED; the reconciler offers it again
-            waiting.append("a concurrency limit is reached.")
+            waiting.append(decision.message)
             return None
         try:
             backend = backend_for_environment(run.deployment.environment)

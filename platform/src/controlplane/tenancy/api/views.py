@@ -97,6 +97,8 @@ class ProjectViewSet(ListRetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, 
             if not (user.is_staff or user.is_superuser or is_team_admin):
                 raise PermissionDenied(f"Only platform staff or admins of team {team.slug} may create its projects.")
             return
+        if action == "partial_update" and (user.is_staff or user.is_superuser):
+            return  # platform staff manage projects, quotas included (project_update audits it)
         super().authorize(action, target)
 
     def create_object(self, data):  # noqa: D102

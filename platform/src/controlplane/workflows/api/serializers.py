@@ -75,6 +75,14 @@ class BuildSerializer(serializers.Serializer):
     def validate_config(self, value):  # noqa: D102
         return _validated_config(value)
 
+    def validate(self, attrs):  # noqa: D102 - the project's per-run quotas, once the project is known
+        from controlplane.workflows.registration import quota_errors
+
+        project = attrs["project"] if "project" in attrs else attrs["workflow"].project
+        if errors := quota_errors(project, attrs["config"]):
+            raise serializers.ValidationError({"config": errors})
+        return attrs
+
 
 class VersionCreateSerializer(BuildSerializer):
     """Input to register a built image of an existing workflow, by id."""
