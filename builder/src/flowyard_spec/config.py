@@ -32,6 +32,12 @@ ENV_VAR_PATTERN = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 FARGATE_RUNTIMES = frozenset({"fargate", "ecs"})
 Runtime = Literal["docker", "fargate", "ecs", "local"]
 ConcurrencyPolicy = Literal["queue", "skip"]
+CatchUpPolicy = Literal["skip", "latest", "all"]
+TRIGGER_TARGET_PATTERN = re.compile(r"^(?:(?P<project>[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)/)?"
+                                    r"(?P<workflow>[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)$")
+DEFAULT_CATCH_UP: CatchUpPolicy = "skip"
+DEFAULT_CATCH_UP_MAX = 10
+DEFAULT_START_DEADLINE_SECONDS = 60
 
 
 def _fail(kind: str, message: str) -> PydanticCustomError:
@@ -86,6 +92,13 @@ def _secret(value: str) -> str:
     return value
 
 
+def _trigger_target(value: str) -> str:
+    if not TRIGGER_TARGET_PATTERN.match(value):
+        raise _fail("trigger_target", f"{value!r} is not a workflow: write 'workflow' for one of this project or "
+                                      f"'project/workflow' for another project's, each part {SLUG_RULE}")
+    return value
+
+
 def _unique(values: list[str]) -> list[str]:
     seen: set[str] = set()
     for value in values:
@@ -118,15 +131,19 @@ ScheduleText = Annotated[str | None, AfterValidator(_schedule)]
 TimezoneName = Annotated[str, AfterValidator(_timezone)]
 SecretNames = Annotated[list[Annotated[str, AfterValidator(_secret), WithJsonSchema(
     {"type": "string", "pattern": ENV_VAR_PATTERN.pattern})]], AfterValidator(_unique)]
-WorkflowNames = Annotated[list[Slug], AfterValidator(_unique)]
+TriggerTargets = Annotated[list[Annotated[str, AfterValidator(_trigger_target), WithJsonSchema(
+    {"type": "string", "pattern": TRIGGER_TARGET_PATTERN.pattern})]], AfterValidator(_unique)]
 
 
 class Triggers(BaseModel):
-    """Runs this workflow starts: `on_success` names workflows of the same project to run after a success."""
+    """Runs this workflow starts: `on_success` names workflows to run, in the same environment, after a success."""
 
     model_config = ConfigDict(extra="forbid")
 
-    on_success: WorkflowNames = Field(default_factory=list, description="Workflows to run when a run succeeds.")
+    on_success: TriggerTargets = Field(
+        default_factory=list,
+        description="Workflows to run when a run succeeds: 'workflow' in this project, or 'project/workflow' in "
+                    "another project whose admin allowed this project to trigger it.")
 
 
 class WorkflowConfig(BaseModel):
@@ -148,6 +165,17 @@ class WorkflowConfig(BaseModel):
     entrypoint: Entrypoint = Field(None, description="'module:function' of a flow, or a command as a list; "
                                                      "default: the one flow in workflow.py.")
     timezone: TimezoneName = Field("UTC", description="IANA timezone the schedule is evaluated in.")
+    catch_up: CatchUpPolicy | None = Field(
+        None, alias="catch-up",
+        description="Ticks missed while the scheduler was down: skip them (default), run the latest one, or run "
+                    "all of them up to catch-up-max (the most recent ones).")
+    catch_up_max: int | None = Field(None, alias="catch-up-max", ge=1, le=1000, strict=True,
+                                     description=f"With catch-up 'all', most missed ticks run (default "
+                                                 f"{DEFAULT_CATCH_UP_MAX}); older ones are skipped.")
+    start_deadline: int | None = Field(
+        None, alias="start-deadline", gt=0, le=86400, strict=True,
+        description=f"Seconds a scheduled run may wait past its tick before it is marked late (default "
+                    f"{DEFAULT_START_DEADLINE_SECONDS}).")
     retries: int = Field(0, ge=0, le=10, strict=True, description="How many times a failed run is retried (0-10).")
     timeout: int | None = Field(None, gt=0, strict=True, description="Seconds after which a run is stopped.")
     secrets: SecretNames = Field(default_factory=list, description="Names of secrets injected as environment variables.")

@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("controlplane.workflows.api.urls")),
     path("", include("controlplane.deployments.api.urls")),
     path("", include("controlplane.runs.api.urls")),
+    path("", include("controlplane.scheduling.api.urls")),
     path("", include("controlplane.core.api.audit")),
 ]
 

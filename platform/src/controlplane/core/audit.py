@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
@@ -12,7 +13,14 @@ from django.db import models
 from controlplane.core.models import AuditEvent
 
 # Fields never copied into an audit snapshot, whatever the model.
-SECRET_FIELDS = frozenset({"password", "token_hash", "secret", "value", "encrypted_value"})
+SECRET_FIELDS = frozenset({"password", "token_hash", "secret", "value", "encrypted_value", "encrypted_secret"})
+
+
+@dataclass(frozen=True)
+class SystemActor:
+    """A part of Flowyard acting on its own (the scheduler, a webhook, an upstream run), named in the audit log."""
+
+    audit_label: str
 
 
 def _json_safe(value: Any) -> Any:

@@ -15,6 +15,12 @@ class RunFilterSet(django_filters.FilterSet):
     environment_name = django_filters.CharFilter(field_name="deployment__environment__name")
     deployment = django_filters.UUIDFilter(field_name="deployment_id")
     state = django_filters.MultipleChoiceFilter(choices=[(state.value, state.value) for state in RunState])
+    backfill = django_filters.UUIDFilter(field_name="backfill_id")
+    upstream_run = django_filters.UUIDFilter(field_name="upstream_run_id")
+    late = django_filters.BooleanFilter(field_name="late_at", lookup_expr="isnull", exclude=True,
+                                        help_text="true: only runs marked late; false: only runs never late.")
+    scheduled_after = django_filters.IsoDateTimeFilter(field_name="scheduled_for", lookup_expr="gte")
+    scheduled_before = django_filters.IsoDateTimeFilter(field_name="scheduled_for", lookup_expr="lt")
     created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from django.db import transaction
@@ -12,6 +13,7 @@ from controlplane.runs.models import Run
 from flowyard_spec.states import RunReason, RunState
 
 S = RunState
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -78,11 +80,19 @@ def transition(run: Run, target: RunState, *, reason: RunReason | None = None, m
     if target.is_terminal:
         run.ended_at = now
         run_id = run.pk
-        transaction.on_commit(lambda: _retry_if_due(run_id))
+        transaction.on_commit(lambda: _after_end(run_id))
     return rule
 
 
-def _retry_if_due(run_id: object) -> None:
+def _after_end(run_id: object) -> None:
+    """After a terminal state commits: queue a retry if one is due, then tell the listeners of `run_ended`."""
     from controlplane.runs.retries import retry_if_due
+    from controlplane.runs.signals import run_ended
 
-    retry_if_due(run_id)
+    try:
+        retry_if_due(run_id)
+    finally:
+        for receiver, result in run_ended.send_robust(sender=Run, run_id=run_id):
+            if isinstance(result, Exception):
+                logger.error("run %s: %s failed after the run ended", run_id, getattr(receiver, "__qualname__", receiver),
+                             exc_info=result)

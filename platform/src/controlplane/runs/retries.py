@@ -48,6 +48,7 @@ def retry_if_due(run_id: Any) -> Run | None:
                 retry = Run.objects.create(
                     deployment=run.deployment, version=run.version, state=RunState.QUEUED, trigger=TriggerKind.RETRY,
                     triggered_by_label=f"retry of {run.pk}", parameters=run.parameters, retry_of=run,
+                    scheduled_for=run.scheduled_for, backfill_id=run.backfill_id, upstream_run_id=run.upstream_run_id,
                     attempt=run.attempt + 1,
                     user_error_retries=run.user_error_retries + (budget == "user_error"),
                     crash_retries=run.crash_retries + (budget == "crash"),

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
 from controlplane.core.audit import actor_user_and_label, audit_record, snapshot
 from controlplane.core.errors import ValidationFailed
@@ -18,28 +20,57 @@ from flowyard_spec.states import RunReason, RunState, TriggerKind
 logger = logging.getLogger(__name__)
 
 
-def resolve_parameters(declared: dict[str, Any], given: dict[str, Any]) -> dict[str, Any]:
-    """The run's parameters: the declared defaults overridden by `given`; unknown names are refused."""
+# Parameter values replaced by the run's logical time: its schedule tick, or when it was triggered.
+TIME_TEMPLATES = {
+    "{{ scheduled_time }}": lambda moment: moment.isoformat(),
+    "{{ scheduled_date }}": lambda moment: moment.date().isoformat(),
+}
+
+
+def resolve_parameters(
+    declared: dict[str, Any], given: dict[str, Any], *, logical_time: datetime | None = None
+) -> dict[str, Any]:
+    """The run's parameters: the declared defaults overridden by `given`; unknown names are refused.
+
+    A value that is exactly "{{ scheduled_time }}" or "{{ scheduled_date }}" becomes the run's logical time
+    (UTC, ISO 8601), so a flow's `date` parameter can default to the tick it runs for.
+    """
     unknown = sorted(set(given) - set(declared))
     if unknown:
         allowed = ", ".join(sorted(declared)) or "none"
         raise ValidationFailed(
             {"parameters": [f"Unknown parameter(s) {', '.join(unknown)}; this workflow declares: {allowed}."]}
         )
-    return {**declared, **given}
+    moment = logical_time or timezone.now()
+    return {
+        name: TIME_TEMPLATES[value](moment) if isinstance(value, str) and value in TIME_TEMPLATES else value
+        for name, value in {**declared, **given}.items()
+    }
+
+
+def effective_parameters(deployment: Deployment) -> dict[str, Any]:
+    """The parameters the deployed version declares in the deployment's environment (overrides merged)."""
+    from flowyard_spec.config import parse_config
+
+    return parse_config(deployment.version.config).for_environment(deployment.environment.name).parameters
 
 
 @transaction.atomic
 def run_trigger(
     *, actor: Any, deployment: Deployment, parameters: dict[str, Any] | None = None,
-    trigger: TriggerKind = TriggerKind.MANUAL,
+    trigger: TriggerKind = TriggerKind.MANUAL, scheduled_for: datetime | None = None,
+    upstream_run: Run | None = None, backfill: Any = None,
 ) -> Run:
-    """Queue a run of the version currently deployed in `deployment`."""
+    """Queue a run of the version currently deployed in `deployment`.
+
+    Every way of starting a run comes here: by hand, the API, the scheduler (`scheduled_for` is the tick), a
+    backfill, a webhook, or an upstream run's success (`upstream_run`). A second scheduled run for the same
+    tick raises IntegrityError from the `one_run_per_schedule_tick` constraint; callers that race expect it.
+    """
     if deployment.version is None:
         raise NothingDeployed(
             f"Nothing is deployed to {deployment}; deploy a version before triggering a run.", code="nothing_deployed"
         )
-    declared = deployment.version.config.get("parameters") or {}
     user, label = actor_user_and_label(actor)
     run = Run.objects.create(
         deployment=deployment,
@@ -48,7 +79,10 @@ def run_trigger(
         trigger=trigger.value,
         triggered_by=user,
         triggered_by_label=label,
-        parameters=resolve_parameters(declared, parameters or {}),
+        parameters=resolve_parameters(effective_parameters(deployment), parameters or {}, logical_time=scheduled_for),
+        scheduled_for=scheduled_for,
+        upstream_run=upstream_run,
+        backfill=backfill,
     )
     audit_record(actor=actor, action="run.triggered", obj=run, after=snapshot(run), project=deployment.environment.project)
     transaction.on_commit(lambda: enqueue_run_task("launch_run", run.pk))

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "controlplane.deployments",
     "controlplane.runs",
     "controlplane.runtimes",
+    "controlplane.scheduling",
 ]
 
 MIDDLEWARE = [

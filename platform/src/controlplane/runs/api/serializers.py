@@ -22,7 +22,8 @@ class RunSerializer(serializers.ModelSerializer):
         fields = [
             "id", "project", "workflow", "workflow_name", "environment", "environment_name", "deployment", "version",
             "state", "reason", "message", "trigger", "triggered_by_label", "parameters", "scheduled_for", "attempt",
-            "user_error_retries", "crash_retries", "retry_of", "created_at", "state_changed_at", "started_at",
+            "user_error_retries", "crash_retries", "retry_of", "upstream_run", "backfill", "late_at", "late_reason",
+            "created_at", "state_changed_at", "started_at",
             "ended_at", "heartbeat_at", "exit_code", "peak_memory_bytes", "cpu_seconds",
         ]
 

@@ -35,6 +35,18 @@ class Run(UUIDModel):
         default=0, help_text="How many earlier attempts crashed (FLOWYARD_CRASH_RETRIES)."
     )
     retry_of = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="retries")
+    upstream_run = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="downstream_runs",
+        help_text="The run whose success started this one (triggers.on_success).",
+    )
+    backfill = models.ForeignKey(
+        "scheduling.Backfill", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs",
+        help_text="The backfill this run belongs to.",
+    )
+    late_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the run was marked late: not started within its start deadline."
+    )
+    late_reason = models.TextField(blank=True, help_text="Why the late run could not start.")
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -47,10 +59,22 @@ class Run(UUIDModel):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
+            # Exactly one scheduled run per tick, however many schedulers run. Other runs may carry a tick too
+            # (backfills, retries, downstream runs) without competing for it.
             models.UniqueConstraint(
                 fields=["deployment", "scheduled_for"],
-                condition=models.Q(scheduled_for__isnull=False),
+                condition=models.Q(scheduled_for__isnull=False, trigger=TriggerKind.SCHEDULE.value),
                 name="one_run_per_schedule_tick",
+            ),
+            models.UniqueConstraint(
+                fields=["backfill", "scheduled_for"],
+                condition=models.Q(backfill__isnull=False, retry_of__isnull=True),
+                name="one_run_per_backfill_tick",
+            ),
+            models.UniqueConstraint(
+                fields=["upstream_run", "deployment"],
+                condition=models.Q(upstream_run__isnull=False, retry_of__isnull=True),
+                name="one_downstream_run_per_upstream_run",
             ),
             models.UniqueConstraint(
                 fields=["retry_of"], condition=models.Q(retry_of__isnull=False), name="one_retry_per_run"

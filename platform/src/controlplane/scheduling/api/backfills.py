@@ -1,0 +1,4 @@
+"""Scheduling API: backfills."""
+
+ROUTES: list = []  # (prefix, viewset, basename)
+URLS: list = []  # plain django.urls.path() entries
