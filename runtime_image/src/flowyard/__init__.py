@@ -15,6 +15,7 @@ from flowyard.events import ConsoleSink, EventSink, RecordingSink
 from flowyard.flows import Flow, FlowRun, flow
 from flowyard.futures import TaskFuture
 from flowyard.logging import get_logger
+from flowyard.run_context import RunContext, run_context
 from flowyard.states import RunReason, RunState, TaskState
 from flowyard.tasks import Task, exponential_backoff, task, unmapped
 
@@ -32,6 +33,7 @@ __all__ = [
     "FlowyardError",
     "ParameterError",
     "RecordingSink",
+    "RunContext",
     "RunReason",
     "RunState",
     "Task",
@@ -44,6 +46,7 @@ __all__ = [
     "exponential_backoff",
     "flow",
     "get_logger",
+    "run_context",
     "task",
     "unmapped",
 ]
