@@ -47,6 +47,13 @@ class FlowyardConfig(BaseModel):
     heartbeat_timeout_seconds: float = Field(120, gt=0, description="Longest a RUNNING run's runner may stay silent.")
     crash_retries: int = Field(2, ge=0, le=10, description="Retries of a run that crashed (not the workflow's fault).")
     cancel_grace_seconds: float = Field(30, ge=0, description="Between SIGTERM and SIGKILL when cancelling.")
+    scheduler_seconds: float = Field(
+        1, gt=0, le=60, description="How often Celery beat asks the scheduler to fire due ticks (and dispatch backfills)."
+    )
+    schedule_grace_seconds: float = Field(
+        60, gt=0, description="A tick older than this when the scheduler first sees it counts as missed (downtime) "
+                              "and follows the schedule's catch-up policy; a younger one fires late.",
+    )
 
     @field_validator("allowed_hosts", "csrf_trusted_origins", mode="before")
     @classmethod

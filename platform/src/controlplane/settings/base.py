@@ -142,6 +142,12 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE = {
     "reconcile-runs": {"task": "controlplane.runs.tasks.reconcile_runs", "schedule": FLOWYARD.reconcile_seconds},
+    # Ticks are deduplicated in the database, so any number of beats may send this; a tick message that
+    # waited longer than a few intervals is dropped (the next one catches up).
+    "fire-schedules": {
+        "task": "controlplane.scheduling.tasks.scheduler_tick", "schedule": FLOWYARD.scheduler_seconds,
+        "options": {"expires": max(5.0, 5 * FLOWYARD.scheduler_seconds)},
+    },
 }
 
 LOGGING = {

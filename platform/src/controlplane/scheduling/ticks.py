@@ -1,0 +1,111 @@
+"""A deployment's effective schedule and the ticks it fires at: the same code as `flowyard schedule next`."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from controlplane.deployments.models import Deployment
+from flowyard_spec.config import (
+    DEFAULT_CATCH_UP,
+    DEFAULT_CATCH_UP_MAX,
+    DEFAULT_START_DEADLINE_SECONDS,
+    WorkflowConfig,
+    parse_config,
+)
+from flowyard_spec.schedules import Schedule, as_utc
+
+# Most ticks listed at once (a backfill range, or a catch-up after downtime is counted up to this).
+MAX_TICKS = 10_000
+
+
+@dataclass(frozen=True)
+class EffectiveSchedule:
+    """What the scheduler does for one deployment: whether it fires, when, and how it catches up."""
+
+    schedule: Schedule | None
+    timezone: str
+    active: bool
+    why_inactive: str
+    catch_up: str
+    catch_up_max: int
+    start_deadline: int
+
+    @property
+    def expression(self) -> str | None:
+        """The schedule expression, or None when the config has none."""
+        return self.schedule.expression if self.schedule else None
+
+    def next_fire_times(self, after: datetime, count: int) -> list[datetime]:
+        """The next `count` ticks strictly after `after` (UTC); [] without a schedule (active or not)."""
+        return self.schedule.next_fire_times(as_utc(after), count, self.timezone) if self.schedule else []
+
+
+@functools.lru_cache(maxsize=4096)
+def _config(version_id: Any, config_json: str, environment_name: str) -> tuple[WorkflowConfig, bool]:
+    """The version's effective config in an environment, and whether that environment turns the schedule on
+    explicitly. Versions never change, so this is cached by version (the JSON is part of the key, for safety)."""
+    import json
+
+    config = parse_config(json.loads(config_json))
+    override = config.environments.get(environment_name)
+    explicit_on = bool(override is not None and "schedule_enabled" in override.model_fields_set
+                       and override.schedule_enabled)
+    return config.for_environment(environment_name), explicit_on
+
+
+def effective_schedule(deployment: Deployment) -> EffectiveSchedule:
+    """The deployment's schedule from its deployed version's config with the environment's overrides applied.
+
+    It is active only when a version is deployed, the deployment is not paused, and the config enables the
+    schedule. Schedules are on by default only in protected environments (`requires_approval`: production,
+    reached by promotion); in an open one (test, where branch builds land) the environment's own override
+    must turn it on, so a branch build never runs on production's schedule.
+    """
+    import json
+
+    environment = deployment.environment
+    if deployment.version is None:
+        return EffectiveSchedule(None, "UTC", False, "nothing is deployed", DEFAULT_CATCH_UP, DEFAULT_CATCH_UP_MAX,
+                                 DEFAULT_START_DEADLINE_SECONDS)
+    config, explicit_on = _config(deployment.version_id, json.dumps(deployment.version.config, sort_keys=True),
+                                  environment.name)
+    schedule = config.parsed_schedule()
+    if schedule is None:
+        why = "the config has no schedule"
+    elif not config.schedule_enabled:
+        why = "schedule-enabled is false"
+    elif not environment.requires_approval and not explicit_on:
+        why = (f"schedules are off in {environment.name} unless environments.{environment.name} sets "
+               "schedule-enabled: true")
+    elif deployment.is_paused:
+        why = "the schedule is paused"
+    else:
+        why = ""
+    return EffectiveSchedule(
+        schedule=schedule,
+        timezone=config.timezone,
+        active=not why,
+        why_inactive=why,
+        catch_up=config.catch_up or DEFAULT_CATCH_UP,
+        catch_up_max=config.catch_up_max or DEFAULT_CATCH_UP_MAX,
+        start_deadline=config.start_deadline or DEFAULT_START_DEADLINE_SECONDS,
+    )
+
+
+def ticks_between(schedule: EffectiveSchedule, after: datetime, until: datetime, *, limit: int = MAX_TICKS) -> list[datetime]:
+    """The ticks in (after, until], ascending, at most `limit` (the earliest ones)."""
+    ticks: list[datetime] = []
+    cursor, until = as_utc(after), as_utc(until)
+    while len(ticks) < limit:
+        batch = schedule.next_fire_times(cursor, min(500, limit - len(ticks)))
+        for tick in batch:
+            if tick > until:
+                return ticks
+            ticks.append(tick)
+        if not batch:
+            return ticks
+        cursor = batch[-1]
+    return ticks
