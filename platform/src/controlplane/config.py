@@ -42,6 +42,10 @@ class FlowyardConfig(BaseModel):
         "http://127.0.0.1:8000", description="The control plane's address as workloads reach it (the runner's API)."
     )
     task_queue: str = Field("flowyard", description="The Celery queue runs' tasks go to.")
+    scheduler_queue: str = Field(
+        "", description="The Celery queue of the scheduler's periodic pass; empty: the task queue. A queue of its own "
+                        "(with its own worker) keeps a burst of launches from delaying ticks.",
+    )
     reconcile_seconds: float = Field(10, gt=0, description="How often the reconciler compares runs with runtimes.")
     start_timeout_seconds: float = Field(600, gt=0, description="Longest a run may stay QUEUED or STARTING.")
     heartbeat_timeout_seconds: float = Field(120, gt=0, description="Longest a RUNNING run's runner may stay silent.")

@@ -146,7 +146,8 @@ CELERY_BEAT_SCHEDULE = {
     # waited longer than a few intervals is dropped (the next one catches up).
     "fire-schedules": {
         "task": "controlplane.scheduling.tasks.scheduler_tick", "schedule": FLOWYARD.scheduler_seconds,
-        "options": {"expires": max(5.0, 5 * FLOWYARD.scheduler_seconds)},
+        "options": {"expires": max(5.0, 5 * FLOWYARD.scheduler_seconds),
+                    "queue": FLOWYARD.scheduler_queue or FLOWYARD.task_queue},
     },
 }
 
