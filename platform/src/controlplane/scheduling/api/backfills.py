@@ -1,4 +1,150 @@
-"""Scheduling API: backfills."""
+"""Scheduling API: backfills (list, show with progress, create, cancel as a whole)."""
 
-ROUTES: list = []  # (prefix, viewset, basename)
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, time
+from typing import Any
+
+import django_filters
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.decorators import action
+
+from controlplane.core.api.serializers import VisibleRelatedField
+from controlplane.core.api.views import CreateMixin, ListRetrieveMixin, ScopedViewSet
+from controlplane.deployments.selectors import deployment_list
+from controlplane.scheduling import backfills as services
+from controlplane.scheduling.models import Backfill, BackfillState, Reprocess
+from flowyard_spec.states import Role
+
+V, D, A = Role.VIEWER, Role.DEVELOPER, Role.ADMIN
+DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class MomentField(serializers.DateTimeField):
+    """An ISO 8601 date-time; a date alone means midnight UTC, and a time without an offset is UTC."""
+
+    def to_internal_value(self, value: Any) -> datetime:  # noqa: D102 - DRF hook
+        if isinstance(value, str) and DATE_ONLY.match(value.strip()):
+            try:
+                return datetime.combine(datetime.fromisoformat(value.strip()).date(), time(), tzinfo=UTC)
+            except ValueError:
+                self.fail("invalid", format="YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss][+HH:MM]")
+        if isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            except ValueError:
+                self.fail("invalid", format="YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss][+HH:MM]")
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        return super().to_internal_value(value)
+
+
+class BackfillProgressSerializer(serializers.Serializer):
+    """How far a backfill is."""
+
+    total_ticks = serializers.IntegerField(help_text="Ticks of the schedule in [start, end].")
+    handled_ticks = serializers.IntegerField(help_text="Ticks given a run or skipped so far.")
+    remaining_ticks = serializers.IntegerField(help_text="Ticks not handled yet.")
+    skipped_ticks = serializers.IntegerField(help_text="Ticks left alone because of `reprocess`.")
+    runs_by_state = serializers.DictField(child=serializers.IntegerField(), help_text="The backfill's runs "
+                                          "(retries included) counted by state.")
+    live_runs = serializers.IntegerField(help_text="Runs not ended yet (at most max_active).")
+    succeeded_ticks = serializers.IntegerField(help_text="Ticks with a run that SUCCEEDED.")
+    failed_ticks = serializers.IntegerField(help_text="Ticks whose runs all ended and none succeeded.")
+
+
+class BackfillSerializer(serializers.ModelSerializer):
+    """A backfill with its progress."""
+
+    project = serializers.UUIDField(source="deployment.environment.project_id", read_only=True)
+    workflow = serializers.UUIDField(source="deployment.workflow_id", read_only=True)
+    workflow_name = serializers.CharField(source="deployment.workflow.name", read_only=True)
+    environment = serializers.UUIDField(source="deployment.environment_id", read_only=True)
+    environment_name = serializers.CharField(source="deployment.environment.name", read_only=True)
+    progress = serializers.SerializerMethodField()
+    blocked_reason = serializers.SerializerMethodField(
+        help_text="Why a RUNNING backfill cannot start its next run (empty when nothing blocks it).")
+    next_tick = serializers.SerializerMethodField(help_text="The next tick to handle; null once every tick is.")
+
+    class Meta:
+        model = Backfill
+        fields = [
+            "id", "project", "workflow", "workflow_name", "environment", "environment_name", "deployment", "state",
+            "start", "end", "max_active", "reprocess", "parameters", "progress", "blocked_reason", "next_tick",
+            "created_by_label", "created_at", "ended_at",
+        ]
+
+    @extend_schema_field(BackfillProgressSerializer)
+    def get_progress(self, backfill: Backfill) -> dict[str, Any]:  # noqa: D102
+        return services.backfill_progress(backfill)
+
+    def get_blocked_reason(self, backfill: Backfill) -> str:  # noqa: D102
+        return services.backfill_blocked_reason(backfill)
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_next_tick(self, backfill: Backfill) -> str | None:  # noqa: D102
+        return backfill.ticks[backfill.next_index] if backfill.next_index < len(backfill.ticks) else None
+
+
+class BackfillCreateSerializer(serializers.Serializer):
+    """Input to backfill a deployment's schedule over a past range."""
+
+    deployment = VisibleRelatedField(selector=deployment_list)
+    start = MomentField(help_text="First instant of the range, inclusive (ISO 8601; a date alone is midnight UTC).")
+    end = MomentField(help_text="Last instant of the range, inclusive; not in the future.")
+    max_active = serializers.IntegerField(min_value=1, max_value=services.MAX_ACTIVE_LIMIT, default=1,
+                                          help_text="Most runs of this backfill live at once.")
+    reprocess = serializers.ChoiceField(choices=Reprocess.choices, default=Reprocess.NONE,
+                                        help_text="Which ticks that already have a run are run again.")
+    parameters = serializers.DictField(required=False, default=dict,
+                                       help_text="Overrides of declared parameters, for every run.")
+
+
+class BackfillCancelSerializer(serializers.Serializer):
+    """Input to cancel a backfill (nothing is needed)."""
+
+
+class BackfillFilterSet(django_filters.FilterSet):
+    """Filter backfills by project, workflow, environment, deployment and state."""
+
+    project = django_filters.UUIDFilter(field_name="deployment__environment__project_id")
+    workflow = django_filters.UUIDFilter(field_name="deployment__workflow_id")
+    environment = django_filters.UUIDFilter(field_name="deployment__environment_id")
+    deployment = django_filters.UUIDFilter(field_name="deployment_id")
+    state = django_filters.MultipleChoiceFilter(choices=BackfillState.choices)
+
+    class Meta:
+        model = Backfill
+        fields = ["project", "workflow", "environment", "deployment", "state"]
+
+
+class BackfillViewSet(ListRetrieveMixin, CreateMixin, ScopedViewSet):
+    """Backfills, newest first: developers start and cancel them (admins in protected environments); viewers read."""
+
+    selector = staticmethod(services.backfill_list)
+    output_serializer = BackfillSerializer
+    input_serializers = {"create": BackfillCreateSerializer, "cancel": BackfillCancelSerializer}
+    action_roles = {"list": V, "retrieve": V, "create": D, "cancel": D}
+    project_path = "deployment.environment.project"
+    cursor_ordering = ("-created_at", "-id")
+    filterset_class = BackfillFilterSet
+
+    def required_role(self, action: str, target: Any) -> Role:  # noqa: D102
+        deployment = target["deployment"] if isinstance(target, dict) else target.deployment
+        if action == "create" and deployment.environment.requires_approval:
+            return A
+        return super().required_role(action, target)
+
+    def create_object(self, data):  # noqa: D102
+        return services.backfill_create(actor=self.request.user, **data)
+
+    @extend_schema(request=None, responses=BackfillSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Cancel the backfill as a whole: no new run starts, and its live runs are cancelled."""
+        return self.respond(services.backfill_cancel(actor=request.user, backfill=self.get_object()))
+
+
+ROUTES: list = [("backfills", BackfillViewSet, "backfill")]  # (prefix, viewset, basename)
 URLS: list = []  # plain django.urls.path() entries
