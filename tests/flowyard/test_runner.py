@@ -84,6 +84,29 @@ def test_parameters_come_from_the_environment_then_json_then_each_param(tmp_path
     assert "got 3 json [1, 2]" in runner.output
 
 
+def test_time_templates_become_the_scheduled_tick_or_today_for_a_local_run(tmp_path):
+    write_workflow(tmp_path, """
+        from flowyard import flow
+
+        @flow
+        def show(date: str, at: str):
+            print("for", date, at)
+    """)
+    templates = json.dumps({"date": "{{ scheduled_date }}", "at": "{{ scheduled_time }}"})
+    env = runner_env({"FLOWYARD_PARAMETERS": templates, "FLOWYARD_SCHEDULED_FOR": "2026-03-29T01:30:00+00:00"})
+    code, runner = run_runner(tmp_path, env=env)
+    assert code == 0, runner.output
+    assert "for 2026-03-29 2026-03-29T01:30:00+00:00" in runner.output
+
+    from datetime import datetime, timezone
+
+    before = datetime.now(timezone.utc).date().isoformat()
+    code, runner = run_runner(tmp_path, env=runner_env({"FLOWYARD_PARAMETERS": templates}))
+    after = datetime.now(timezone.utc).date().isoformat()
+    assert code == 0, runner.output
+    assert f"for {before} " in runner.output or f"for {after} " in runner.output
+
+
 def test_the_entrypoint_comes_from_the_argument_the_environment_or_flowyard_json(tmp_path):
     write_workflow(tmp_path, """
         from flowyard import flow

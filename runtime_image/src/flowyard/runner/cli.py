@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,18 @@ def parse_parameters(environ: Mapping[str, str], params_json: str | None, pairs:
         if not sep or not key.strip():
             raise EntrypointError(f"--param {pair!r}: expected KEY=VALUE")
         parameters[key.strip()] = value
-    return parameters
+    return fill_time_templates(parameters, environ.get("FLOWYARD_SCHEDULED_FOR"))
+
+
+# The control plane fills these when it creates a run; a local run (`flowyard run --local`) fills them here.
+TIME_TEMPLATES = ("{{ scheduled_time }}", "{{ scheduled_date }}")
+
+
+def fill_time_templates(parameters: dict[str, Any], scheduled_for: str | None) -> dict[str, Any]:
+    """Replace "{{ scheduled_time }}"/"{{ scheduled_date }}" values by FLOWYARD_SCHEDULED_FOR, else by now (UTC)."""
+    moment = datetime.fromisoformat(scheduled_for) if scheduled_for else datetime.now(timezone.utc)
+    filled = {TIME_TEMPLATES[0]: moment.isoformat(), TIME_TEMPLATES[1]: moment.date().isoformat()}
+    return {name: filled.get(value, value) if isinstance(value, str) else value for name, value in parameters.items()}
 
 
 def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None) -> int:
