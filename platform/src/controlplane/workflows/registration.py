@@ -107,7 +107,8 @@ def version_register_build(
     """Register a CI build; the same digest again returns the existing version and changes nothing.
 
     The workflow is created on its first build. A build from a branch is deployed to `test` at once.
-    A config above the project's cpu or memory quota is refused (ValidationFailed) and nothing is stored.
+    A config above the project's cpu or memory quota, or whose `triggers.on_success` would close a loop of
+    upstream triggers, is refused (ValidationFailed) and nothing is stored.
     One audit event records the whole registration.
     """
     if config.get("name") != workflow_name:
@@ -117,6 +118,9 @@ def version_register_build(
     existing = WorkflowVersion.objects.filter(workflow=workflow, image_digest=image_digest).first()
     if existing is not None:
         return Registration(version=existing, created=False, deployment=None)
+    from controlplane.scheduling.trigger_graph import check_trigger_cycles
+
+    check_trigger_cycles(project, workflow_name, config)  # raising rolls back the workflow created above
     user, label = actor_user_and_label(actor)
     version = WorkflowVersion.objects.create(
         workflow=workflow, image_digest=image_digest, config=config, config_hash=config_hash(config),

@@ -52,10 +52,13 @@ def version_register(
     *, actor: Any, workflow: Workflow, image_digest: str, config: dict[str, Any], **fields: Any
 ) -> tuple[WorkflowVersion, bool]:
     """Record a built image of `workflow` with the (valid) config it was built from; the same digest again
-    returns the existing version."""
+    returns the existing version. A config whose triggers would close a loop is refused (ValidationFailed)."""
     existing = WorkflowVersion.objects.filter(workflow=workflow, image_digest=image_digest).first()
     if existing is not None:
         return existing, False
+    from controlplane.scheduling.trigger_graph import check_trigger_cycles
+
+    check_trigger_cycles(workflow.project, workflow.name, config)
     user, label = actor_user_and_label(actor)
     version = WorkflowVersion.objects.create(
         workflow=workflow,
