@@ -220,3 +220,14 @@ def test_a_loop_that_appears_after_registration_stops_at_run_time(tenant_a, fini
     assert event.after["reason"] == "cycle"
     (line,) = system_lines(b_run)
     assert f"starting {main.slug}/a again would loop: {main.slug}/a → b → {main.slug}/a" in line
+
+
+def test_the_downstream_container_is_told_the_upstream_run_and_the_tick(chain, finish):
+    from controlplane.runs.launcher import launch_spec
+
+    a_run = finish(runs.run_trigger(actor=None, deployment=chain["a"], scheduled_for=TICK))
+    (b_run,) = downstream_of(a_run)
+    env = launch_spec(b_run, "fyr_token", {}).environment
+    assert env["FLOWYARD_UPSTREAM_RUN_ID"] == str(a_run.pk)
+    assert env["FLOWYARD_SCHEDULED_FOR"] == TICK.isoformat()
+    assert "FLOWYARD_UPSTREAM_RUN_ID" not in launch_spec(a_run, "fyr_token", {}).environment
