@@ -116,7 +116,8 @@ def test_a_bad_signature_or_token_creates_no_run(hook, secret):
         {"secret": "fyw_not-the-secret"},
         {"X-Flowyard-Timestamp": stamp, "X-Flowyard-Signature": signed_other_body},
         {"X-Flowyard-Timestamp": stamp, "X-Flowyard-Signature": signed_other_body.removeprefix("sha256=")},
-        {"X-Flowyard-Timestamp": str(int(stamp) + 1), "X-Flowyard-Signature": webhooks.signature_for(secret, stamp, body)},
+        {"X-Flowyard-Timestamp": str(int(stamp) + 1),
+         "X-Flowyard-Signature": webhooks.signature_for(secret, stamp, body)},
     ]
     for case in cases:
         response = deliver(hook, raw=body, **case)
@@ -253,7 +254,8 @@ def test_rotation_invalidates_the_old_secret(tenant_a, hook, secret, client_for)
 def test_a_deployment_has_one_webhook_a_second_create_says_to_rotate(tenant_a, hook, client_for):
     response = client_for(tenant_a.admin).post(MANAGE, {"deployment": str(tenant_a.test_deployment.pk)}, format="json")
     assert response.status_code == 409 and response.json()["code"] == "webhook_exists"
-    assert "rotate" in response.json()["message"] and DeploymentWebhook.objects.filter(deployment=hook.deployment).count() == 1
+    assert "rotate" in response.json()["message"]
+    assert DeploymentWebhook.objects.filter(deployment=hook.deployment).count() == 1
 
 
 def test_a_viewer_sees_webhooks_but_cannot_create_rotate_or_delete_them(tenant_a, hook, client_for):

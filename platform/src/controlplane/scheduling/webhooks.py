@@ -146,7 +146,7 @@ def webhook_list(*, user: object) -> QuerySet[DeploymentWebhook]:
 # -- management ----------------------------------------------------------------------------------------------
 @transaction.atomic
 def webhook_create(*, actor: Any, deployment: Deployment) -> tuple[DeploymentWebhook, str]:
-    """Give `deployment` a webhook; returns it and its secret, which is shown this once. Audited as `webhook.created`."""
+    """Give `deployment` a webhook; returns it and its secret (shown this once). Audited as `webhook.created`."""
     _, label = actor_user_and_label(actor)
     secret = new_secret()
     try:
@@ -342,7 +342,9 @@ def webhook_deliver(
     key = _idempotency_key(headers.idempotency_key)
     actor = SystemActor(f"webhook:{webhook.pk}")
     if key is None:
-        run = run_trigger(actor=actor, deployment=webhook.deployment, parameters=parameters, trigger=TriggerKind.WEBHOOK)
+        run = run_trigger(
+            actor=actor, deployment=webhook.deployment, parameters=parameters, trigger=TriggerKind.WEBHOOK
+        )
         logger.info("webhook %s started run %s", webhook.pk, run.pk)
         return DeliveryResult(run=run, replayed=False)
     body_sha256 = _body_hash(parameters)

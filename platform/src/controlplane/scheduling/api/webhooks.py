@@ -97,7 +97,7 @@ class WebhookViewSet(ListRetrieveMixin, UpdateMixin, DestroyMixin, ScopedViewSet
     project_path = "deployment.environment.project"
     filterset_class = WebhookFilterSet
 
-    def required_role(self, action: str, target) -> Role:  # noqa: D102 - like manual runs, but production needs an admin
+    def required_role(self, action: str, target) -> Role:  # noqa: D102 - like a manual run; production: admin
         deployment = target["deployment"] if isinstance(target, dict) else target.deployment
         if action not in ("list", "retrieve") and deployment.environment.requires_approval:
             return A
