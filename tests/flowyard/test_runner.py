@@ -107,6 +107,44 @@ def test_time_templates_become_the_scheduled_tick_or_today_for_a_local_run(tmp_p
     assert f"for {before} " in runner.output or f"for {after} " in runner.output
 
 
+def test_a_run_started_ahead_of_its_tick_starts_user_code_at_the_tick(tmp_path):
+    import time
+    from datetime import datetime, timedelta, timezone
+
+    write_workflow(tmp_path, """
+        import time
+        from flowyard import flow
+
+        @flow
+        def punctual():
+            print("user code at", time.time())
+    """)
+    tick = datetime.now(timezone.utc) + timedelta(seconds=1.5)
+    code, runner = run_runner(tmp_path, env=runner_env({"FLOWYARD_NOT_BEFORE": tick.isoformat()}))
+    assert code == 0, runner.output
+    assert "ahead of the run's tick" in runner.output
+    started = float(next(line for line in runner.stdout if "user code at" in line).split()[-1])
+    assert tick.timestamp() <= started < time.time()
+
+
+def test_sigterm_while_waiting_for_the_tick_cancels_the_run(tmp_path):
+    from datetime import datetime, timedelta, timezone
+
+    write_workflow(tmp_path, """
+        from flowyard import flow
+
+        @flow
+        def never():
+            print("user code ran")
+    """)
+    tick = datetime.now(timezone.utc) + timedelta(minutes=10)
+    runner = RunnerProcess(tmp_path, env=runner_env({"FLOWYARD_NOT_BEFORE": tick.isoformat()}))
+    runner.wait_for_line(r"waiting for")
+    runner.process.send_signal(signal.SIGTERM)
+    assert runner.wait() == 143
+    assert "user code ran" not in runner.output and "run CANCELLED" in runner.output
+
+
 def test_the_entrypoint_comes_from_the_argument_the_environment_or_flowyard_json(tmp_path):
     write_workflow(tmp_path, """
         from flowyard import flow

@@ -215,3 +215,24 @@ def test_a_daily_schedule_fires_once_a_day_across_a_daylight_saving_change(tenan
     # On a spring-forward night the missing 02:30 becomes 03:30; every other day keeps its wall time.
     assert wall_times <= {local_time, "03:30"}
     assert ScheduleState.objects.get(deployment=deployment).skipped_total == 0
+
+
+def test_a_run_is_created_a_few_seconds_ahead_of_its_tick_and_its_runner_told_to_wait(tenant, settings):
+    from django.utils import timezone as django_timezone
+
+    from controlplane.runs.launcher import launch_spec
+
+    deployment = deploy(tenant)
+    fire_due_schedules(now=T0 + timedelta(seconds=1))
+    lead = settings.FLOWYARD.schedule_lead_seconds
+    fire_due_schedules(now=T0 + timedelta(hours=1, seconds=-lead - 1))
+    assert ticks_of(deployment) == []
+    fire_due_schedules(now=T0 + timedelta(hours=1, seconds=-lead + 1))
+    [run] = scheduled_runs(deployment)
+    assert run.scheduled_for == T0 + timedelta(hours=1)
+
+    # Launched now, a run whose tick is still ahead waits for it; one whose tick has passed starts at once.
+    run.scheduled_for = django_timezone.now() + timedelta(seconds=5)
+    assert launch_spec(run, "token", {}).environment["FLOWYARD_NOT_BEFORE"] == run.scheduled_for.isoformat()
+    run.scheduled_for = django_timezone.now() - timedelta(seconds=1)
+    assert "FLOWYARD_NOT_BEFORE" not in launch_spec(run, "token", {}).environment

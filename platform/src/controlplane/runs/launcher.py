@@ -17,6 +17,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from controlplane.runs import lifecycle
 from controlplane.runs.limits import Verdict, limit_decision, skip_run
@@ -34,7 +35,7 @@ from controlplane.runtimes.backends.base import (
 from controlplane.runtimes.selectors import backend_for_environment
 from controlplane.tenancy.tokens import RUN_PREFIX, new_token
 from flowyard_spec.config import parse_config
-from flowyard_spec.states import RunReason, RunState
+from flowyard_spec.states import RunReason, RunState, TriggerKind
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,8 @@ def launch_spec(run: Run, token: str, secrets: dict[str, str]) -> LaunchSpec:
         "FLOWYARD_PARAMETERS": json.dumps(run.parameters),
         "FLOWYARD_ENVIRONMENT": environment.name,
         **({"FLOWYARD_SCHEDULED_FOR": run.scheduled_for.isoformat()} if run.scheduled_for else {}),
+        **not_before(run),
+        **({"FLOWYARD_UPSTREAM_RUN_ID": str(run.upstream_run_id)} if run.upstream_run_id else {}),
         **secrets,
     }
     return LaunchSpec(
@@ -83,6 +86,13 @@ def launch_spec(run: Run, token: str, secrets: dict[str, str]) -> LaunchSpec:
                 WORKFLOW_LABEL: run.deployment.workflow.name},
         secret_names=frozenset(secrets),
     )
+
+
+def not_before(run: Run) -> dict[str, str]:
+    """FLOWYARD_NOT_BEFORE for a scheduled run launched ahead of its tick: the runner waits for the tick."""
+    if run.trigger == TriggerKind.SCHEDULE and run.scheduled_for and run.scheduled_for > timezone.now():
+        return {"FLOWYARD_NOT_BEFORE": run.scheduled_for.isoformat()}
+    return {}
 
 
 def _secrets_for(run: Run) -> dict[str, str]:

@@ -3,7 +3,11 @@
 `fire_due_schedules(now=...)` is what the periodic Celery task calls every FLOWYARD_SCHEDULER_SECONDS. For each
 deployment whose effective schedule is active it takes the deployment's `ScheduleState` row with
 `SELECT ... FOR UPDATE SKIP LOCKED` (a second scheduler skips it instead of waiting), lists the ticks in
-(cursor, now], decides by the catch-up policy which of them run, creates those runs and moves the cursor.
+(cursor, now + lead], decides by the catch-up policy which of them run, creates those runs and moves the cursor.
+
+The lead (FLOWYARD_SCHEDULE_LEAD_SECONDS) creates a run, and so starts its container, a few seconds before
+its tick; the runner waits for the tick (FLOWYARD_NOT_BEFORE) before user code starts, so a minute's burst of
+container starts does not make the minute's runs late.
 
 Two guards keep a tick from firing twice: the row lock (serialises schedulers per deployment) and the
 `one_run_per_schedule_tick` unique constraint (holds even if the lock is ever bypassed, e.g. on SQLite where
@@ -104,7 +108,8 @@ def fire_deployment(deployment: Deployment, schedule: EffectiveSchedule, *, now:
             state.cursor = now  # first sight (or back from a pause): ticks from now on
             state.save(update_fields=["cursor", "updated_at"])
             return
-        due = ticks_between(schedule, state.cursor, now, limit=MAX_TICKS)
+        horizon = now + timedelta(seconds=settings.FLOWYARD.schedule_lead_seconds)
+        due = ticks_between(schedule, state.cursor, horizon, limit=MAX_TICKS)
         if not due:
             return
         grace = timedelta(seconds=settings.FLOWYARD.schedule_grace_seconds)

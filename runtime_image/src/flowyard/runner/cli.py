@@ -83,8 +83,10 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
         parameters = parse_parameters(session.environ, args.params_json, args.param)
         entry = entrypoints.resolve(cwd, entrypoint=args.entrypoint, command=args.command, environ=session.environ)
         if entry.is_command:
+            session.begin()
             return run_command(session, entry.command or (), parameters, cwd)
         flow = entrypoints.load_flow(entry, cwd)
+        session.begin()
         target = f"{(entry.target or '').rpartition(':')[0]}:{getattr(flow.fn, '__name__', flow.name)}"
         session.log(f"running flow {flow.name} ({target}, from {entry.source}) "
                     f"with parameters {json.dumps(parameters, default=str)}")

@@ -6,6 +6,8 @@ import os
 import signal
 import sys
 import threading
+import time
+from datetime import datetime, timezone
 from collections.abc import Mapping
 from typing import Any, TextIO
 
@@ -46,12 +48,27 @@ class RunnerSession:
     # -- start and signals ----------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start reporting, take over SIGTERM/SIGINT, and report the run RUNNING."""
+        """Start reporting and take over SIGTERM/SIGINT (the run is reported RUNNING by `begin`)."""
         if self.reporter is not None:
             self.reporter.start()
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGTERM, signal.SIGINT):
                 self._previous_handlers[signum] = signal.signal(signum, self._on_signal)
+
+    def begin(self) -> None:
+        """Wait for the run's tick if it was started ahead of it (FLOWYARD_NOT_BEFORE), then report RUNNING.
+
+        The scheduler starts a scheduled run's container a few seconds before its tick, so that the image is
+        up and the workflow imported when the tick comes; user code starts at the tick, not before.
+        """
+        not_before = self.environ.get("FLOWYARD_NOT_BEFORE", "").strip()
+        if not_before:
+            deadline = datetime.fromisoformat(not_before)
+            ahead = (deadline - datetime.now(timezone.utc)).total_seconds()
+            if ahead > 0:
+                self.log(f"ready {ahead:.1f} s ahead of the run's tick; waiting for {deadline.isoformat()}")
+            while (remaining := (deadline - datetime.now(timezone.utc)).total_seconds()) > 0:
+                time.sleep(min(remaining, 1.0))  # SIGTERM raises FlowCancelled out of the sleep
         self.sink.run_state(RunState.RUNNING)
 
     def _on_signal(self, signum: int, frame: Any) -> None:
