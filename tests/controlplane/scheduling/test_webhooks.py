@@ -136,6 +136,9 @@ def test_a_stale_future_or_missing_timestamp_creates_no_run_and_names_the_header
     body = b"{}"
     unstamped = deliver(hook, raw=body, **{"X-Flowyard-Signature": webhooks.signature_for(secret, "", body)})
     assert unstamped.status_code == 401 and "X-Flowyard-Timestamp" in unstamped.json()["message"]
+    for odd in ("12.5", "-60", "\u0663" * 10):  # not whole ASCII seconds
+        response = deliver(hook, raw=body, **{"X-Flowyard-Timestamp": odd, "X-Flowyard-Signature": "sha256=00"})
+        assert response.status_code == 401 and response.json()["code"] == "webhook_timestamp_invalid", odd
     assert webhook_runs(hook) == []
     assert deliver(hook, {}, secret=secret, timestamp=now - 60).status_code == 201, "a little skew is accepted"
 

@@ -280,7 +280,7 @@ def verify_delivery(
 
 
 def _check_timestamp(value: str | None, *, now: float) -> None:
-    if not value or not value.strip().isdigit():
+    if not value or not (value.strip().isascii() and value.strip().isdigit()):
         raise WebhookTimestampInvalid(
             f"A signed delivery needs {TIMESTAMP_HEADER}: the Unix time in whole seconds it was signed at.",
             extra={"header": TIMESTAMP_HEADER},
