@@ -182,6 +182,23 @@ def test_list_filters_by_project_workflow_env_and_state_and_follows_pages(tenant
     ]
 
 
+def test_list_filters_by_trigger_and_late(tenant, cli, capsys):
+    from controlplane.runs.models import Run
+
+    manual = make_run(tenant)
+    scheduled = make_run(tenant, deployment=tenant.production_deployment)
+    Run.objects.filter(pk=scheduled.pk).update(trigger="schedule", scheduled_for=scheduled.created_at,
+                                               late_at=scheduled.created_at, late_reason="no worker")
+
+    def listed(*args: str) -> list[str]:
+        assert cli("runs", "list", "alpha-main", *args, "--json") == 0
+        return [run["id"] for run in json.loads(capsys.readouterr().out)]
+
+    assert listed("--trigger", "schedule") == [str(scheduled.pk)]
+    assert listed("--late") == [str(scheduled.pk)]
+    assert str(manual.pk) in listed("--trigger", "manual")
+
+
 def test_list_refuses_unknown_states_and_names(tenant, cli, capsys):
     assert cli("runs", "list", "--state", "EXPLODED") == 1
     assert "unknown state EXPLODED" in capsys.readouterr().err

@@ -25,7 +25,7 @@ from flowyard_builder.api_client import (
     state_exit_code,
 )
 from flowyard_builder.control_plane import ControlPlaneError, Refused
-from flowyard_spec.states import RunState
+from flowyard_spec.states import RunState, TriggerKind
 
 DEFAULT_POLL_INTERVAL = 0.5  # only against a control plane that answers at once (no long polling)
 FOLLOW_WAIT_SECONDS = 20  # while following, the control plane holds each request up to this long for a new line
@@ -50,6 +50,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--env", metavar="ENV", help="only runs in this environment (e.g. test, production)")
     parser.add_argument("--state", action="extend", nargs="+", default=[], metavar="STATE",
                         help="only runs in these states (repeatable or comma-separated, e.g. FAILED,CRASHED)")
+    parser.add_argument("--trigger", choices=[kind.value for kind in TriggerKind],
+                        help="only runs started this way (e.g. schedule, webhook, upstream, backfill)")
+    parser.add_argument("--late", action="store_true", help="only scheduled runs marked late")
     parser.add_argument("--limit", type=int, default=DEFAULT_LIST_LIMIT, metavar="N",
                         help=f"at most N runs (default {DEFAULT_LIST_LIMIT})")
     parser.add_argument("--json", action="store_true", help="print the runs as a JSON array")
@@ -240,7 +243,8 @@ def handle_list(args: argparse.Namespace) -> int:
         return _fail("list", f"{args.target!r} is not PROJECT or PROJECT/WORKFLOW")
     try:
         client = client_from_args(args)
-        query: list[tuple[str, Any]] = [("environment_name", args.env)]
+        query: list[tuple[str, Any]] = [("environment_name", args.env), ("trigger", args.trigger),
+                                         ("late", "true" if args.late else None)]
         slugs: dict[str, str] = {}
         if project_slug:
             project = client.project(project_slug)
