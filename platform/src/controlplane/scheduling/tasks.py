@@ -12,9 +12,12 @@ logger = logging.getLogger(__name__)
 @shared_task(name="controlplane.scheduling.tasks.scheduler_tick")
 def scheduler_tick() -> dict[str, int]:
     """One scheduler pass (Celery beat sends it every FLOWYARD_SCHEDULER_SECONDS; any number may run at once)."""
+    from controlplane.scheduling.backfills import dispatch_backfills
     from controlplane.scheduling.late import mark_late_runs
     from controlplane.scheduling.scheduler import fire_due_schedules
 
     report = fire_due_schedules()
+    backfill_runs = dispatch_backfills()
     late = mark_late_runs()
-    return {"created": len(report.created), "skipped": report.skipped, "late": len(late)}
+    return {"created": len(report.created), "skipped": report.skipped, "backfill_runs": backfill_runs,
+            "late": len(late)}
