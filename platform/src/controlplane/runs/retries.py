@@ -41,6 +41,8 @@ def retry_if_due(run_id: Any) -> Run | None:
     with transaction.atomic():
         run = Run.objects.select_for_update().select_related("version", "deployment__environment").get(pk=run_id)
         budget = retry_budget(run) if run.is_terminal else None
+        if run.backfill_id is not None and run.backfill.state == "CANCELLED":
+            budget = None  # the backfill was cancelled as a whole: none of its runs comes back
         if budget is None or Run.objects.filter(retry_of=run).exists():
             return None
         try:
