@@ -46,7 +46,7 @@ def client_for():
     return make
 
 
-FINGERPRINT_APPS = ("core", "tenancy", "workflows", "deployments", "runs", "auth", "guardian")
+FINGERPRINT_APPS = ("core", "tenancy", "workflows", "deployments", "runs", "scheduling", "auth", "guardian")
 
 
 def db_fingerprint() -> dict[str, list[tuple]]:

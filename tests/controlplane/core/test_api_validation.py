@@ -41,15 +41,24 @@ INVALID = {
         "environment": str(t.test_env.pk), "name": "db-password", "value": "correct horse battery staple"}, "name"),
     ("run-list", "post"): (None, lambda t: {"deployment": str(t.test_deployment.pk), "parameters": {"nope": 1}}, "parameters"),
     ("registration-list", "post"): (None, lambda t: registration_body(t, colour="blue"), "config.colour"),
+    ("backfill-list", "post"): (None, lambda t: {
+        "deployment": str(t.test_deployment.pk), "start": "2026-01-02", "end": "2026-01-01"}, "end"),
+    ("trigger-grant-list", "post"): (
+        None, lambda t: {"project": str(t.project.pk), "upstream_project": "no-such-project"}, "upstream_project"),
+    ("webhook-list", "post"): (None, lambda t: {"deployment": "not-a-uuid"}, "deployment"),
+    ("webhook-detail", "patch"): (lambda t: t.extra["webhook"], lambda t: {"is_enabled": "maybe"}, "is_enabled"),
+    ("webhook-delivery", "post"): (lambda t: t.extra["webhook"], lambda t: {"nope": 1}, "parameters"),
 }
 # Sent with the run's own token rather than as a user.
 AS_RUNNER = {("runner-events", "post")}
+# Sent with the webhook's own secret (Authorization: Bearer) rather than as a user.
+AS_WEBHOOK = {("webhook-delivery", "post")}
 INVALID[("runner-events", "post")] = (
     lambda t: t.run, lambda t: {"events": [{"type": "log", "seq": 0, "at": "2026-01-01T00:00:00+00:00", "message": "x"}]},
     "events.0.seq",
 )
 # Writes that take no input at all, so no input can be invalid.
-NO_INPUT = {("run-cancel", "post")}
+NO_INPUT = {("run-cancel", "post"), ("schedule-pause", "post"), ("schedule-resume", "post"), ("backfill-cancel", "post"), ("webhook-rotate", "post")}
 
 
 def test_every_write_endpoint_with_input_has_an_invalid_input_case():
@@ -68,6 +77,9 @@ def test_invalid_input_is_refused_naming_the_field_and_nothing_is_written(
     if case in AS_RUNNER:
         client = client_for(None)
         client.credentials(HTTP_AUTHORIZATION=f"Bearer {run_token_issue(run=tenant_a.run)}")
+    if case in AS_WEBHOOK:
+        client = client_for(None)
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {tenant_a.extra['webhook_secret']}")
     url = reverse(f"api:{route}", kwargs={"pk": target(tenant_a).pk} if target else None)
     before = fingerprint()
     response = getattr(client, method)(url, data=body(tenant_a), format="json")

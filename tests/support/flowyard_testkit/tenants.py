@@ -114,7 +114,9 @@ def build_tenant(prefix: str) -> Tenant:
     report = workflows.workflow_create(actor=developer, project=project, name="report")
     ingest = workflows.workflow_create(actor=developer, project=project, name="ingest")
     empty_workflow = workflows.workflow_create(actor=developer, project=project, name="empty")
-    config = {"name": "etl", "parameters": {"day": "2026-01-01", "limit": 10}}
+    # An hourly schedule, off: backfills have ticks to run, and no scheduler fires a tenant's workflow.
+    config = {"name": "etl", "parameters": {"day": "2026-01-01", "limit": 10},
+              "schedule": "cron(0 * * * ? *)", "schedule-enabled": False}
 
     def register(wf: Workflow, seed: str):
         version, _ = workflows.version_register(
@@ -138,6 +140,20 @@ def build_tenant(prefix: str) -> Tenant:
     ]
     ci_token, ci_token_value = tenancy.ci_token_create(actor=admin, project=project, name="gitlab")
     personal_token, personal_token_value = tenancy.personal_token_create(actor=admin, name="laptop")
+    from controlplane.scheduling.grants import trigger_grant_create
+
+    trigger_grant = trigger_grant_create(actor=admin, project=project, upstream_project=empty_project)
+    from controlplane.scheduling.webhooks import webhook_create
+
+    webhook, webhook_secret = webhook_create(actor=developer, deployment=test_deployment)
+    from controlplane.scheduling.models import Backfill
+
+    # A backfill whose two ticks were both handled (skipped): listed and cancellable, and it never creates a run.
+    backfill = Backfill.objects.create(
+        deployment=test_deployment, start="2026-01-01T00:00:00+00:00", end="2026-01-01T01:00:00+00:00",
+        ticks=["2026-01-01T00:00:00+00:00", "2026-01-01T01:00:00+00:00"], next_index=2, skipped_ticks=2,
+        created_by=developer, created_by_label=developer.get_username(),
+    )
     return Tenant(
         prefix=prefix, team=team, project=project, empty_project=empty_project, users=role_users, spare_user=spare_user,
         direct_member=direct_member, team_membership=team_membership, project_membership=project_membership,
@@ -147,4 +163,5 @@ def build_tenant(prefix: str) -> Tenant:
         report_test_deployment=report_test_deployment, promotion=promotion, run=run, task_run=task_run,
         log_lines=log_lines, ci_token=ci_token, ci_token_value=ci_token_value, personal_token=personal_token,
         personal_token_value=personal_token_value,
+        extra={"backfill": backfill, "trigger_grant": trigger_grant, "webhook": webhook, "webhook_secret": webhook_secret},
     )

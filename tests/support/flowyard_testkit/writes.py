@@ -89,6 +89,25 @@ PROJECT_WRITES: tuple[Write, ...] = (
     Write("run-list", "post", None, lambda t: {"deployment": _id(t.test_deployment), "parameters": {"limit": 5}}, D, 201),
     Write("registration-list", "post", None, lambda t: registration_body(t), D, 201),
     Write("run-cancel", "post", lambda t: t.run, lambda t: {}, D, 200),
+    Write("schedule-pause", "post", lambda t: t.test_deployment, lambda t: {}, D, 200),
+    Write("schedule-pause", "post", lambda t: t.production_deployment, lambda t: {}, A, 200),
+    Write("schedule-resume", "post", lambda t: t.test_deployment, lambda t: {}, D, 200),
+    Write("backfill-list", "post", None, lambda t: {
+        "deployment": _id(t.test_deployment), "start": "2026-01-01", "end": "2026-01-01T03:00:00Z", "max_active": 2,
+    }, D, 201),
+    Write("backfill-list", "post", None, lambda t: {
+        "deployment": _id(t.production_deployment), "start": "2026-01-01", "end": "2026-01-01T03:00:00Z",
+    }, A, 201),
+    Write("backfill-cancel", "post", lambda t: t.extra["backfill"], lambda t: {}, D, 200),
+    Write("trigger-grant-list", "post", None,
+          lambda t: {"project": _id(t.empty_project), "upstream_project": t.project.slug}, A, 201),
+    Write("trigger-grant-detail", "delete", lambda t: t.extra["trigger_grant"], lambda t: {}, A, 204),
+    # build_tenant gives the test deployment a webhook (extra["webhook"]); the others have none yet.
+    Write("webhook-list", "post", None, lambda t: {"deployment": _id(t.report_test_deployment)}, D, 201),
+    Write("webhook-list", "post", None, lambda t: {"deployment": _id(t.production_deployment)}, A, 201),
+    Write("webhook-rotate", "post", lambda t: t.extra["webhook"], lambda t: {}, D, 200),
+    Write("webhook-detail", "patch", lambda t: t.extra["webhook"], lambda t: {"is_enabled": False}, D, 200),
+    Write("webhook-detail", "delete", lambda t: t.extra["webhook"], lambda t: {}, D, 204),
 )
 
 # Writes that are not granted by a project role: platform staff manage teams; everyone manages their own tokens.
@@ -118,7 +137,11 @@ RUNNER_REPORT = Write(
 EXTRA_OBJECT_WRITES: tuple[Write, ...] = (
     Write("secret-detail", "delete", lambda t: t.extra["secret"], lambda t: {}, A, 204),
 )
-ALL_WRITES = (*PROJECT_WRITES, *EXTRA_OBJECT_WRITES, *TEAM_WRITES, *PERSONAL_WRITES, PROJECT_CREATE, RUNNER_REPORT)
+# Only the webhook's own secret may deliver to it (tests/controlplane/scheduling/test_webhooks.py); no role may.
+WEBHOOK_DELIVERY = Write("webhook-delivery", "post", lambda t: t.extra["webhook"], lambda t: {"limit": 5}, None, 201)
+ALL_WRITES = (
+    *PROJECT_WRITES, *EXTRA_OBJECT_WRITES, *TEAM_WRITES, *PERSONAL_WRITES, PROJECT_CREATE, RUNNER_REPORT, WEBHOOK_DELIVERY,
+)
 
 
 def send(client, write: Write, tenant: Tenant):
