@@ -2,49 +2,22 @@
 
 from __future__ import annotations
 
-import io
 import json
 import threading
-import time
 
 import pytest
 
 from flowyard_builder.cli import main
 from flowyard_spec.states import Role
+from flowyard_testkit.cli import Recorder, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-DEADLINE = 30.0
 RANGE = ("--start", "2026-01-05", "--end", "2026-01-05T03:00Z")  # four hourly ticks: 00:00 to 03:00 UTC
 
 
-def wait_until(condition, timeout: float = DEADLINE, what: str = "condition"):
-    """Poll `condition` until it is truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
-    return value
 
 
-class Recorder(io.TextIOBase):
-    """A thread-safe stand-in for stdout that the test reads while the CLI writes from another thread."""
-
-    def __init__(self) -> None:
-        self._parts: list[str] = []
-        self._lock = threading.Lock()
-
-    def write(self, text: str) -> int:
-        """Keep `text`."""
-        with self._lock:
-            self._parts.append(text)
-        return len(text)
-
-    def text(self) -> str:
-        """Everything written so far."""
-        with self._lock:
-            return "".join(self._parts)
 
 
 @pytest.fixture

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 import threading
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
@@ -17,43 +15,15 @@ from flowyard_builder.cli import main
 from flowyard_builder.commands import runs as runs_command
 from flowyard_builder.control_plane import post_json
 from flowyard_spec.states import Role
+from flowyard_testkit.cli import Recorder, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DEADLINE = 30.0
 
 
-def wait_until(condition, timeout: float = DEADLINE, what: str = "condition"):
-    """Poll `condition` until it is truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
-    return value
 
 
-class Recorder(io.TextIOBase):
-    """A thread-safe stand-in for stdout/stderr that another thread can read while the CLI writes."""
-
-    def __init__(self) -> None:
-        self._parts: list[str] = []
-        self._lock = threading.Lock()
-
-    def write(self, text: str) -> int:
-        """Keep `text`."""
-        with self._lock:
-            self._parts.append(text)
-        return len(text)
-
-    def text(self) -> str:
-        """Everything written so far."""
-        with self._lock:
-            return "".join(self._parts)
-
-    def lines(self) -> list[str]:
-        """Every complete line written so far."""
-        return self.text().splitlines()
 
 
 def now() -> str:

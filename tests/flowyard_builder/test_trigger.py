@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import queue
@@ -10,7 +9,6 @@ import re
 import subprocess
 import sys
 import threading
-import time
 from datetime import datetime, timezone
 
 import pytest
@@ -19,6 +17,7 @@ from flowyard_builder.cli import main
 from flowyard_builder.commands.trigger import parse_parameters, parse_value
 from flowyard_builder.control_plane import post_json
 from flowyard_spec.states import Role
+from flowyard_testkit.cli import Recorder, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,33 +25,8 @@ DEADLINE = 30.0
 TRIGGERED = re.compile(r"triggered run ([0-9a-f-]{36}) of (\S+) in (\S+): (\w+)")
 
 
-def wait_until(condition, timeout: float = DEADLINE, what: str = "condition"):
-    """Poll `condition` until it is truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
-    return value
 
 
-class Recorder(io.TextIOBase):
-    """A thread-safe stand-in for stdout/stderr that another thread can read while the CLI writes."""
-
-    def __init__(self) -> None:
-        self._parts: list[str] = []
-        self._lock = threading.Lock()
-
-    def write(self, text: str) -> int:
-        """Keep `text`."""
-        with self._lock:
-            self._parts.append(text)
-        return len(text)
-
-    def text(self) -> str:
-        """Everything written so far."""
-        with self._lock:
-            return "".join(self._parts)
 
 
 def now() -> str:

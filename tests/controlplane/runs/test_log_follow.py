@@ -6,7 +6,6 @@ request must see each batch once it has committed, and answer as soon as it does
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 import threading
@@ -23,6 +22,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from flowyard_spec.states import Role
+from flowyard_testkit.cli import Recorder
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -340,27 +340,6 @@ def test_a_wait_is_capped_at_thirty_seconds(tenant_a, monkeypatch):
 
 # -- the command line -------------------------------------------------------------------------------------------
 
-class Recorder(io.TextIOBase):
-    """A thread-safe stand-in for stdout/stderr that another thread can read while the CLI writes."""
-
-    def __init__(self) -> None:
-        self._parts: list[str] = []
-        self._lock = threading.Lock()
-
-    def write(self, text: str) -> int:
-        """Keep `text`."""
-        with self._lock:
-            self._parts.append(text)
-        return len(text)
-
-    def text(self) -> str:
-        """Everything written so far."""
-        with self._lock:
-            return "".join(self._parts)
-
-    def lines(self) -> list[str]:
-        """Every complete line written so far."""
-        return self.text().splitlines()
 
 
 def test_the_cli_follows_with_long_polls_and_prints_every_line_once(tenant_a, api, token, monkeypatch):
