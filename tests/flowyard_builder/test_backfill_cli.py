@@ -18,8 +18,6 @@ RANGE = ("--start", "2026-01-05", "--end", "2026-01-05T03:00Z")  # four hourly t
 
 
 
-
-
 @pytest.fixture
 def tenant():
     """Team alpha: its etl workflow runs an hourly schedule (disabled) in test and production."""

@@ -22,10 +22,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 DEADLINE = 30.0
 
 
-
-
-
-
 def now() -> str:
     """The current time as the runner sends it (ISO 8601, UTC)."""
     return datetime.now(timezone.utc).isoformat()

@@ -25,10 +25,6 @@ DEADLINE = 30.0
 TRIGGERED = re.compile(r"triggered run ([0-9a-f-]{36}) of (\S+) in (\S+): (\w+)")
 
 
-
-
-
-
 def now() -> str:
     """The current time as the runner sends it (ISO 8601, UTC)."""
     return datetime.now(timezone.utc).isoformat()

@@ -341,7 +341,6 @@ def test_a_wait_is_capped_at_thirty_seconds(tenant_a, monkeypatch):
 # -- the command line -------------------------------------------------------------------------------------------
 
 
-
 def test_the_cli_follows_with_long_polls_and_prints_every_line_once(tenant_a, api, token, monkeypatch):
     from flowyard_builder import api_client
     from flowyard_builder.cli import main
