@@ -11,6 +11,7 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -56,6 +57,17 @@ def every_deployment_has_its_run_for(deployed, boundary) -> bool:
     return Run.objects.filter(deployment__in=deployed, trigger="schedule", scheduled_for=boundary).count() == len(deployed)
 
 
+def wait_for_the_logs(schedulers, deployed) -> dict[str, int]:
+    """Wait until the schedulers' logs account for every scheduled run (a pass logs after it commits); the runs
+    each process made."""
+    def created():
+        made = {name: sum(worker.runs_created()) for name, worker in schedulers.items()}
+        runs = Run.objects.filter(deployment__in=deployed, trigger="schedule").count()
+        return made if sum(made.values()) == runs else None
+
+    return wait_until(created, timeout=20, what="the schedulers' logs to show every run")
+
+
 def wait_for_the_clock(moment) -> None:
     """Wait until the wall clock reaches `moment`."""
     wait_until(lambda: timezone.now() >= moment, timeout=(moment - timezone.now()).total_seconds() + 5,
@@ -87,24 +99,28 @@ def test_two_schedulers_create_exactly_one_run_per_schedule_per_minute_even_when
     wait_until(lambda: ScheduleState.objects.filter(deployment__in=deployed, cursor__isnull=False).count() == 20,
                timeout=30, what="both schedulers to see all twenty schedules")
     ready = timezone.now()
-    end = minute_boundaries(ready + WINDOW - timedelta(microseconds=1), ready + WINDOW + timedelta(minutes=1))[0]
-    expected = minute_boundaries(ready, end)
-    assert len(expected) >= 4 and expected[-1] - ready >= WINDOW  # the last minute is at least 3 min 10 s on
+    # A tick's run is made FLOWYARD_SCHEDULE_LEAD_SECONDS ahead of it: the last minute waited for is the first
+    # one whose runs appear at least 3 min 10 s from now.
+    lead = timedelta(seconds=settings.FLOWYARD.schedule_lead_seconds)
+    after = ready + WINDOW + lead - timedelta(microseconds=1)
+    expected = minute_boundaries(ready + lead, minute_boundaries(after, after + timedelta(minutes=1))[0])
+    assert len(expected) >= 4
 
     # The first minute: whichever scheduler makes its runs is the one to kill next.
     wait_until(lambda: every_deployment_has_its_run_for(deployed, expected[0]), timeout=(expected[0] - ready).total_seconds() + 20,
                what=f"the runs for {expected[0]:%H:%M}")
-    winner = max(schedulers, key=lambda name: sum(schedulers[name].runs_created()))
+    made = wait_for_the_logs(schedulers, deployed)
+    winner = max(made, key=made.get)
     survivor = next(name for name in schedulers if name != winner)
-    assert sum(schedulers[winner].runs_created()) > 0
 
-    # kill -9 the scheduler that made the runs 15 s before the next minute; restart it 30 s later.
-    wait_for_the_clock(expected[1] - timedelta(seconds=15))
+    # kill -9 the scheduler that made the runs 15 s before the next minute's runs are due; restart it 30 s later.
+    wait_for_the_clock(expected[1] - lead - timedelta(seconds=15))
     schedulers[winner].kill_9()
     survivor_log_before = schedulers[survivor].log_size()
-    wait_for_the_clock(expected[1] + timedelta(seconds=15))
+    wait_for_the_clock(expected[1] - lead + timedelta(seconds=15))
     assert every_deployment_has_its_run_for(deployed, expected[1]), f"the {expected[1]:%H:%M} runs were missed"
-    assert sum(schedulers[survivor].runs_created(since=survivor_log_before)) == 20
+    wait_until(lambda: sum(schedulers[survivor].runs_created(since=survivor_log_before)) == 20, timeout=20,
+               what=f"scheduler {survivor}'s log to show the {expected[1]:%H:%M} runs")
     schedulers[winner].start()
 
     for boundary in expected[2:]:
@@ -121,9 +137,8 @@ def test_two_schedulers_create_exactly_one_run_per_schedule_per_minute_even_when
         assert not [tick for tick, count in Counter(mine).items() if count > 1], f"{deployment}: a minute ran twice"
         # Every minute from the first to the last one fired, and nothing outside the schedulers' lifetime.
         assert mine == minute_boundaries(mine[0] - timedelta(minutes=1), mine[-1]), f"{deployment}: a minute is missing"
-        assert set(expected) <= set(mine) and started < mine[0] and mine[-1] <= ended, (deployment, mine, expected)
+        assert set(expected) <= set(mine) and started < mine[0] and mine[-1] <= ended + lead, (deployment, mine, expected)
     assert not ScheduleState.objects.filter(deployment__in=deployed, skipped_total__gt=0).exists()
     # Both processes made runs, and together exactly the runs there are: each run by one pass of one of them.
-    created = {name: sum(worker.runs_created()) for name, worker in schedulers.items()}
-    assert all(created.values()), created
-    assert sum(created.values()) == sum(len(mine) for mine in ticks.values()), created
+    made = wait_for_the_logs(schedulers, deployed)
+    assert all(made.values()), made
