@@ -140,7 +140,7 @@ def test_with_max_active_2_never_more_than_2_runs_are_live_and_each_tick_succeed
     assert ticks_with_success(backfill) == {tick: 1 for tick in TICKS}
     assert Run.objects.filter(backfill=backfill, retry_of__isnull=True).count() == 7, "one first attempt per tick"
     assert Run.objects.filter(backfill=backfill, retry_of__isnull=False).exists(), "some ticks needed a retry"
-    first = Run.objects.filter(backfill=backfill).order_by("scheduled_for").first()
+    first = Run.objects.filter(backfill=backfill).order_by("scheduled_for", "attempt").first()
     assert (first.trigger, first.parameters["day"]) == (TriggerKind.BACKFILL, "2026-03-01")
     assert first.triggered_by_label == f"backfill:{backfill.pk}"
     progress = backfill_progress(backfill)
