@@ -55,7 +55,7 @@ class FlowyardConfig(BaseModel):
         1, gt=0, le=60, description="How often Celery beat asks the scheduler to fire due ticks (and dispatch backfills)."
     )
     schedule_lead_seconds: float = Field(
-        10, ge=0, le=300, description="How far ahead of its tick a scheduled run is created and its container started; "
+        30, ge=0, le=300, description="How far ahead of its tick a scheduled run is created and its container started; "
                                       "the runner waits for the tick, so user code starts on time.",
     )
     schedule_grace_seconds: float = Field(
