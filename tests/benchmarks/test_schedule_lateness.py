@@ -2,7 +2,7 @@
 FLOWYARD_BENCH_SCHEDULE_MINUTES minutes (default 10). Lateness of run creation (created_at − tick) and of the
 first line of user code (its `at` − tick), p50/p95/p99/max. Target: p50 ≤ 1 s, p99 ≤ 3 s for both.
 
-The scheduler creates a run FLOWYARD_SCHEDULE_LEAD_SECONDS (10 s) ahead of its tick and the runner, once its
+The scheduler creates a run FLOWYARD_SCHEDULE_LEAD_SECONDS (30 s by default) ahead of its tick and the runner, once its
 workflow is imported, waits for the tick: run creation "lateness" is negative by design, and first user code
 is late only by what happens after the tick (or by all of it when the container was not up in time).
 
