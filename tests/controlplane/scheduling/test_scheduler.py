@@ -127,7 +127,8 @@ def test_ticks_missed_during_an_outage_follow_the_catch_up_policy(tenant, policy
 def test_an_outage_with_a_recent_tick_runs_that_tick_and_skips_the_older_ones(tenant):
     deployment = deploy(tenant, schedule="rate(1 minute)")
     fire_due_schedules(now=T0 + timedelta(seconds=1))
-    fire_due_schedules(now=T0 + timedelta(minutes=10, seconds=30))
+    # Back 20 s after the 10:10 tick: the next tick (10:11) is 40 s away, beyond the 30 s lead.
+    fire_due_schedules(now=T0 + timedelta(minutes=10, seconds=20))
     assert ticks_of(deployment) == ["10:10"]
     assert ScheduleState.objects.get(deployment=deployment).skipped_total == 9
 
