@@ -50,6 +50,34 @@ def test_a_batch_is_stored_and_replaying_it_changes_nothing(tenant_a, runner):
     assert stored.state == "SUCCEEDED" and stored.started_at is not None and stored.ended_at is not None
 
 
+def test_start_and_end_are_the_runners_times_even_when_one_batch_carries_both(tenant_a, runner):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    Run.objects.filter(pk=tenant_a.run.pk).update(created_at=timezone.now() - timedelta(seconds=10))
+    run = Run.objects.get(pk=tenant_a.run.pk)
+    started = run.created_at + timedelta(milliseconds=300)
+    ended = started + timedelta(milliseconds=1500)
+    post(runner, {"type": "run", "state": "RUNNING", "at": started.isoformat()},
+         {"type": "run", "state": "SUCCEEDED", "at": ended.isoformat()})
+    run.refresh_from_db()
+    assert (run.started_at, run.ended_at) == (started, ended)
+
+
+def test_a_runner_clock_outside_the_runs_lifetime_is_clamped(tenant_a, runner):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    run = Run.objects.get(pk=tenant_a.run.pk)
+    post(runner, {"type": "run", "state": "RUNNING", "at": (run.created_at - timedelta(days=1)).isoformat()},
+         {"type": "run", "state": "SUCCEEDED", "at": (timezone.now() + timedelta(days=1)).isoformat()})
+    run.refresh_from_db()
+    assert run.started_at == run.created_at
+    assert run.created_at <= run.ended_at <= timezone.now()
+
+
 def test_logs_read_back_in_sequence_order_whatever_order_they_arrived_in(tenant_a, runner, client_for):
     post(runner, log(6), log(4))
     post(runner, log(5))

@@ -145,6 +145,13 @@ def _apply_run_event(run: Run, event: dict[str, Any]) -> None:
         lifecycle.transition(run, target, reason=reason, message=event.get("message", ""))
     except TransitionRefused:
         return  # e.g. a late SUCCEEDED after a cancel request: cancel wins, the report is ignored
+    # Start and end as the runner saw them: a batch often carries both, and its arrival time would make every
+    # short run last 0 s. Clamped to [created, now] so a container's wrong clock cannot say nonsense.
+    at = min(max(event["at"], run.created_at), timezone.now())
+    if target == RunState.RUNNING:
+        run.started_at = at
+    elif target.is_terminal:
+        run.ended_at = max(at, run.started_at or at)
 
 
 def runner_events_apply(*, run_id: Any, payload: Any) -> EventBatchReply:
