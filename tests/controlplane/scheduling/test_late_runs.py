@@ -100,3 +100,15 @@ def test_the_late_filter_finds_late_runs(deployment, client_for):
     late = client.get("/api/v1/runs/", {"late": "true"}).json()["results"]
     assert [item["id"] for item in late] == [str(run.pk)]
     assert late[0]["late_reason"] and late[0]["late_at"]
+
+
+def test_a_run_is_judged_by_its_own_versions_deadline_after_a_new_version_is_deployed(deployment):
+    run = scheduled_run(deployment, at=T0)
+    newer, _ = workflows.version_register(
+        actor=None, workflow=deployment.workflow, image_ref="127.0.0.1:5000/late/hourly:2",
+        image_digest=digest("hourly-2"),
+        config={"name": "hourly", "schedule-enabled": True, "schedule": "rate(1 hour)", "start-deadline": 3600},
+    )
+    deployments.deployment_update(actor=None, deployment=deployment, version=newer)
+    [marked] = mark_late_runs(now=T0 + timedelta(seconds=121))  # 120 s, as its version said
+    assert marked.pk == run.pk

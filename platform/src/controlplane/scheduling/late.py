@@ -11,12 +11,19 @@ from django.utils import timezone
 from controlplane.core.audit import SystemActor, audit_record
 from controlplane.runs.models import Run
 from controlplane.runs.reporting import store_system_lines
-from controlplane.scheduling.ticks import effective_schedule
+from flowyard_spec.config import DEFAULT_START_DEADLINE_SECONDS
 from flowyard_spec.states import RunState, TriggerKind
 
 logger = logging.getLogger(__name__)
 NOT_STARTED = (RunState.SCHEDULED, RunState.QUEUED, RunState.STARTING)
 WAITING_PREFIX = "Waiting to start: "
+
+
+def start_deadline(run: Run) -> int:
+    """The run's own `start-deadline` in seconds: its version's config in its environment (or the default)."""
+    from controlplane.runs.launcher import effective_config
+
+    return effective_config(run).start_deadline or DEFAULT_START_DEADLINE_SECONDS
 
 
 def late_reason(run: Run, deadline: timedelta) -> str:
@@ -40,7 +47,7 @@ def mark_late_runs(*, now: datetime | None = None) -> list[Run]:
     ).select_related("deployment__environment__project", "deployment__workflow", "version")
     marked = []
     for run in candidates:
-        deadline = timedelta(seconds=effective_schedule(run.deployment).start_deadline)
+        deadline = timedelta(seconds=start_deadline(run))
         if now - run.scheduled_for <= deadline:
             continue
         reason = late_reason(run, deadline)
