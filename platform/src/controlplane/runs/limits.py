@@ -10,6 +10,12 @@ Only launched runs count (STARTING, RUNNING, CANCELLING): a QUEUED run holds no 
 is asked inside the launcher's claim transaction, which never needs to know which limit or policy applied:
 ALLOW → launch; WAIT → roll back (the run stays QUEUED; the message says why); SKIP → `skip_run` and commit.
 `within_limits(run)` is the yes/no form (True for ALLOW only).
+
+Before counting against a limit, the row that owns it (deployment, project, runtime target) is locked
+`FOR UPDATE` until the launcher's transaction ends. Without it, two launchers on PostgreSQL could each count
+the other's launch as not yet started and both take the last slot; with it, the second waits for the first
+to commit STARTING (or roll back) and counts it. Launches under a limit therefore take turns per owner;
+launches with no limit configured lock nothing. (SQLite serialises every writer anyway.)
 """
 
 from __future__ import annotations
@@ -17,11 +23,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from django.db.models import Q
+from django.db import transaction
+from django.db.models import Model, Q
+
+from controlplane.deployments.models import Deployment
 
 from controlplane.runs import lifecycle
 from controlplane.runs.models import Run
 from controlplane.runtimes.models import RuntimeTarget
+from controlplane.tenancy.models import Project
 from flowyard_spec.states import ACTIVE_RUN_STATES, RunReason, RunState
 
 LAUNCHED_STATES = ACTIVE_RUN_STATES - {RunState.SCHEDULED, RunState.QUEUED}
@@ -63,6 +73,12 @@ def _are(count: int) -> str:
     return "is" if count == 1 else "are"
 
 
+def _hold(model: type[Model], pk: object) -> None:
+    """Lock the row that owns a limit until the caller's transaction ends (see the module docstring)."""
+    if transaction.get_connection().in_atomic_block:
+        list(model.objects.select_for_update().filter(pk=pk).values_list("pk", flat=True))
+
+
 def limit_decision(run: Run) -> Decision:
     """Whether launching `run` now keeps its deployment, project and runtime target within their limits."""
     from controlplane.runs.launcher import effective_config
@@ -70,6 +86,7 @@ def limit_decision(run: Run) -> Decision:
     launched = Run.objects.filter(state__in=LAUNCHED_STATES)
     config = effective_config(run)
     if config.concurrency is not None:
+        _hold(Deployment, run.deployment_id)
         active = launched.filter(deployment=run.deployment).count()
         if active >= config.concurrency:
             going = f"{_runs(active)} of this deployment {_are(active)} already running"
@@ -78,12 +95,14 @@ def limit_decision(run: Run) -> Decision:
             return Decision(Verdict.WAIT, f"{going} (concurrency {config.concurrency}, policy queue).")
     project = run.deployment.environment.project
     if project.max_concurrent_runs is not None:
+        _hold(Project, project.pk)
         active = launched.filter(deployment__environment__project=project).count()
         if active >= project.max_concurrent_runs:
             return Decision(Verdict.WAIT, f"{_runs(active)} of project {project.slug} {_are(active)} already running "
                                           f"(project limit {project.max_concurrent_runs}).")
     target = run.deployment.environment.runtime or RuntimeTarget.objects.filter(is_default=True).first()
     if target is not None and target.max_concurrent_runs is not None:
+        _hold(RuntimeTarget, target.pk)
         on_target = Q(deployment__environment__runtime=target)
         if target.is_default:  # environments that name no target run on the default one
             on_target |= Q(deployment__environment__runtime__isnull=True)
