@@ -71,7 +71,8 @@ def run_id(docker_client):  # noqa: F811
 
     yield new
     for value in made:
-        for container in docker_client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={value}"}):
+        for container in docker_client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={value}"},
+                                                       ignore_removed=True):
             container.remove(force=True)
         try:
             docker_client.containers.get(workload_name(value)).remove(force=True)
@@ -113,7 +114,7 @@ def wait_ready(backend: DockerBackend, run: str) -> None:
 
 def containers_of(client, run: str) -> list:
     """Every container (any state) labelled with the run id."""
-    return client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={run}"})
+    return client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={run}"}, ignore_removed=True)
 
 
 # -- launch: idempotent ------------------------------------------------------------------------------------

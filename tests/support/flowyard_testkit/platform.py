@@ -198,8 +198,8 @@ class Platform:
         return self.run(run_id)
 
     def containers(self, run_id: str) -> list:
-        """The run's containers, exited ones included."""
-        return self.docker.containers.list(all=True, filters={"label": f"{RUN_LABEL}={run_id}"})
+        """The run's containers, exited ones included (one removed while being listed is left out)."""
+        return self.docker.containers.list(all=True, filters={"label": f"{RUN_LABEL}={run_id}"}, ignore_removed=True)
 
     def logs(self, run_id: str) -> list[str]:
         """The run's stored log messages, in order."""
