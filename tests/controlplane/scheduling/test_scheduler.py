@@ -185,7 +185,8 @@ def test_one_broken_deployment_does_not_stop_the_others(tenant):
     broken = deploy(tenant, name="broken", parameters={"x": 1})
     fire_due_schedules(now=T0 + timedelta(seconds=1))
     # A version whose stored config no longer validates (e.g. written by an older release).
-    broken.version.__class__.objects.filter(pk=broken.version_id).update(config={"name": "broken", "memory": -1})
+    broken.version.__class__.objects.filter(pk=broken.version_id).update(
+        config={"name": "broken", "memory": -1}, config_hash="written-by-an-older-release")
     fire_due_schedules(now=T0 + timedelta(hours=1, seconds=1))
     assert ticks_of(good) == ["11:00"]
     assert ticks_of(broken) == []

@@ -34,7 +34,7 @@ from controlplane.runtimes.backends.base import (
 )
 from controlplane.runtimes.selectors import backend_for_environment
 from controlplane.tenancy.tokens import RUN_PREFIX, new_token
-from flowyard_spec.config import parse_config
+from controlplane.workflows import configs
 from flowyard_spec.states import RunReason, RunState, TriggerKind
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def image_reference(image_ref: str, image_digest: str) -> str:
 
 def effective_config(run: Run) -> Any:
     """The version's config with the run's environment overrides applied."""
-    return parse_config(run.version.config).for_environment(run.deployment.environment.name)
+    return configs.effective_config(run.version, run.deployment.environment.name)
 
 
 def launch_spec(run: Run, token: str, secrets: dict[str, str]) -> LaunchSpec:

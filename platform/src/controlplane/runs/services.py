@@ -15,6 +15,7 @@ from controlplane.deployments.models import Deployment
 from controlplane.runs import lifecycle
 from controlplane.runs.errors import NothingDeployed
 from controlplane.runs.models import Run
+from controlplane.workflows.configs import effective_config
 from flowyard_spec.states import RunReason, RunState, TriggerKind
 
 logger = logging.getLogger(__name__)
@@ -48,11 +49,9 @@ def resolve_parameters(
     }
 
 
-def effective_parameters(deployment: Deployment) -> dict[str, Any]:
+def declared_parameters(deployment: Deployment) -> dict[str, Any]:
     """The parameters the deployed version declares in the deployment's environment (overrides merged)."""
-    from flowyard_spec.config import parse_config
-
-    return parse_config(deployment.version.config).for_environment(deployment.environment.name).parameters
+    return effective_config(deployment.version, deployment.environment.name).parameters
 
 
 @transaction.atomic
@@ -79,7 +78,7 @@ def run_trigger(
         trigger=trigger.value,
         triggered_by=user,
         triggered_by_label=label,
-        parameters=resolve_parameters(effective_parameters(deployment), parameters or {}, logical_time=scheduled_for),
+        parameters=resolve_parameters(declared_parameters(deployment), parameters or {}, logical_time=scheduled_for),
         scheduled_for=scheduled_for,
         upstream_run=upstream_run,
         backfill=backfill,

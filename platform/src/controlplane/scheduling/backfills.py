@@ -89,7 +89,7 @@ def backfill_progress(backfill: Backfill) -> dict[str, Any]:
 
 def backfill_blocked_reason(backfill: Backfill) -> str:
     """Why a RUNNING backfill cannot create its next run ("" when nothing blocks it)."""
-    from controlplane.runs.services import effective_parameters, resolve_parameters
+    from controlplane.runs.services import declared_parameters, resolve_parameters
 
     if backfill.state != BackfillState.RUNNING or backfill.next_index >= len(backfill.ticks):
         return ""
@@ -97,7 +97,7 @@ def backfill_blocked_reason(backfill: Backfill) -> str:
     if deployment.version_id is None:
         return f"Nothing is deployed to {deployment}; deploy a version or cancel the backfill."
     try:
-        resolve_parameters(effective_parameters(deployment), backfill.parameters)
+        resolve_parameters(declared_parameters(deployment), backfill.parameters)
     except ValidationFailed as exc:
         return (f"The version now deployed refuses the backfill's parameters ({exc.message}); cancel it and start "
                 "a new backfill.")
@@ -135,7 +135,7 @@ def backfill_create(
     reprocess: str = Reprocess.NONE, parameters: dict[str, Any] | None = None, now: datetime | None = None,
 ) -> Backfill:
     """Start a backfill of `deployment` for the schedule's ticks in [start, end]; its first runs start on commit."""
-    from controlplane.runs.services import effective_parameters, resolve_parameters
+    from controlplane.runs.services import declared_parameters, resolve_parameters
 
     now = as_utc(now or timezone.now())
     start, end = as_utc(start), as_utc(end)
@@ -154,7 +154,7 @@ def backfill_create(
         raise NothingDeployed(f"Nothing is deployed to {deployment}; deploy a version before backfilling.",
                               code="nothing_deployed")
     ticks = _range_ticks(deployment, start, end)
-    resolve_parameters(effective_parameters(deployment), parameters)  # unknown names: 400 before anything is stored
+    resolve_parameters(declared_parameters(deployment), parameters)  # unknown names: 400 before anything is stored
     user, label = actor_user_and_label(actor)
     backfill = Backfill.objects.create(
         deployment=deployment, start=start, end=end, ticks=[tick_key(tick) for tick in ticks], max_active=max_active,

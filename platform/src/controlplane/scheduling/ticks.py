@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from controlplane.deployments.models import Deployment
-from flowyard_spec.config import (
-    DEFAULT_CATCH_UP,
-    DEFAULT_CATCH_UP_MAX,
-    DEFAULT_START_DEADLINE_SECONDS,
-    WorkflowConfig,
-    parse_config,
-)
+from controlplane.workflows.configs import parsed_config
+from flowyard_spec.config import DEFAULT_CATCH_UP, DEFAULT_CATCH_UP_MAX, DEFAULT_START_DEADLINE_SECONDS
 from flowyard_spec.schedules import Schedule, as_utc
 
 # Most ticks listed at once (a backfill range, or a catch-up after downtime is counted up to this).
@@ -43,19 +36,6 @@ class EffectiveSchedule:
         return self.schedule.next_fire_times(as_utc(after), count, self.timezone) if self.schedule else []
 
 
-@functools.lru_cache(maxsize=4096)
-def _config(version_id: Any, config_json: str, environment_name: str) -> tuple[WorkflowConfig, bool]:
-    """The version's effective config in an environment, and whether that environment turns the schedule on
-    explicitly. Versions never change, so this is cached by version (the JSON is part of the key, for safety)."""
-    import json
-
-    config = parse_config(json.loads(config_json))
-    override = config.environments.get(environment_name)
-    explicit_on = bool(override is not None and "schedule_enabled" in override.model_fields_set
-                       and override.schedule_enabled)
-    return config.for_environment(environment_name), explicit_on
-
-
 def effective_schedule(deployment: Deployment) -> EffectiveSchedule:
     """The deployment's schedule from its deployed version's config with the environment's overrides applied.
 
@@ -64,14 +44,14 @@ def effective_schedule(deployment: Deployment) -> EffectiveSchedule:
     reached by promotion); in an open one (test, where branch builds land) the environment's own override
     must turn it on, so a branch build never runs on production's schedule.
     """
-    import json
-
     environment = deployment.environment
     if deployment.version is None:
         return EffectiveSchedule(None, "UTC", False, "nothing is deployed", DEFAULT_CATCH_UP, DEFAULT_CATCH_UP_MAX,
                                  DEFAULT_START_DEADLINE_SECONDS)
-    config, explicit_on = _config(deployment.version_id, json.dumps(deployment.version.config, sort_keys=True),
-                                  environment.name)
+    override = parsed_config(deployment.version).environments.get(environment.name)
+    explicit_on = bool(override is not None and "schedule_enabled" in override.model_fields_set
+                       and override.schedule_enabled)
+    config = parsed_config(deployment.version, environment.name)
     schedule = config.parsed_schedule()
     if schedule is None:
         why = "the config has no schedule"
