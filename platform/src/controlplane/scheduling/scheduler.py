@@ -79,7 +79,7 @@ def fire_due_schedules(*, now: datetime | None = None) -> TickReport:
     report = TickReport()
     active_ids = []
     deployments = Deployment.objects.filter(version__isnull=False).select_related(
-        "version", "environment__project", "workflow"
+        "version", "environment__project", "workflow", "schedule_state"
     )
     for deployment in deployments:
         try:
@@ -98,8 +98,19 @@ def fire_due_schedules(*, now: datetime | None = None) -> TickReport:
 
 
 def fire_deployment(deployment: Deployment, schedule: EffectiveSchedule, *, now: datetime, report: TickReport) -> None:
-    """Fire one deployment's due ticks in one transaction, holding its schedule row."""
-    ScheduleState.objects.get_or_create(deployment=deployment)
+    """Fire one deployment's due ticks in one transaction, holding its schedule row.
+
+    Most passes find nothing due: that is decided from the row read with the deployment, without a write or a
+    lock. The cursor only moves forward, so a stale read can only make a pass look again, never miss a tick.
+    """
+    horizon = now + timedelta(seconds=settings.FLOWYARD.schedule_lead_seconds)
+    seen = getattr(deployment, "schedule_state", None)  # read with the deployment (select_related)
+    if seen is None:
+        ScheduleState.objects.get_or_create(deployment=deployment)
+    elif seen.cursor is not None:
+        upcoming = schedule.next_fire_times(seen.cursor, 1)
+        if not upcoming or upcoming[0] > horizon:
+            return  # the next tick is beyond the horizon: nothing to do this pass
     with transaction.atomic():
         state = _lock(deployment.pk)
         if state is None:
@@ -108,7 +119,6 @@ def fire_deployment(deployment: Deployment, schedule: EffectiveSchedule, *, now:
             state.cursor = now  # first sight (or back from a pause): ticks from now on
             state.save(update_fields=["cursor", "updated_at"])
             return
-        horizon = now + timedelta(seconds=settings.FLOWYARD.schedule_lead_seconds)
         due = ticks_between(schedule, state.cursor, horizon, limit=MAX_TICKS)
         if not due:
             return
