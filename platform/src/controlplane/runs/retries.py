@@ -41,7 +41,7 @@ def retry_if_due(run_id: Any) -> Run | None:
     with transaction.atomic():
         run = Run.objects.select_for_update().select_related("version", "deployment__environment").get(pk=run_id)
         budget = retry_budget(run) if run.is_terminal else None
-        if run.backfill_id is not None and run.backfill.state == "CANCELLED":
+        if run.backfill_id is not None and _backfill_cancelled(run.backfill_id):
             budget = None  # the backfill was cancelled as a whole: none of its runs comes back
         if budget is None or Run.objects.filter(retry_of=run).exists():
             return None
@@ -62,6 +62,14 @@ def retry_if_due(run_id: Any) -> Run | None:
         transaction.on_commit(lambda: _enqueue_launch(retry.pk))
     logger.info("run %s ended %s/%s: attempt %s queued as %s", run.pk, run.state, run.reason, retry.attempt, retry.pk)
     return retry
+
+
+def _backfill_cancelled(backfill_id: Any) -> bool:
+    """Whether the run's backfill is cancelled, read under its row lock: a cancel that is committing waits for
+    this retry to commit and then cancels it too, or commits first and this sees it."""
+    from controlplane.scheduling.models import Backfill, BackfillState
+
+    return Backfill.objects.select_for_update().filter(pk=backfill_id, state=BackfillState.CANCELLED).exists()
 
 
 def _enqueue_launch(run_id: Any) -> None:

@@ -260,7 +260,7 @@ def _dispatch(backfill_id: Any, now: datetime) -> tuple[Backfill, int]:
 
 
 def dispatch_backfills(*, now: datetime | None = None) -> int:
-    """Dispatch every RUNNING backfill and stop runs still live in cancelled ones; returns the runs created."""
+    """Dispatch every RUNNING backfill; returns the runs created."""
     now = as_utc(now or timezone.now())
     created = 0
     for backfill_id in list(Backfill.objects.filter(state=BackfillState.RUNNING).values_list("pk", flat=True)):
@@ -268,15 +268,7 @@ def dispatch_backfills(*, now: datetime | None = None) -> int:
             created += _dispatch(backfill_id, now)[1]
         except Exception:  # noqa: BLE001 - one broken backfill must not stop the others
             logger.exception("backfill %s: dispatch failed", backfill_id)
-    _stop_stragglers()
     return created
-
-
-def _stop_stragglers() -> None:
-    """Cancel live runs of cancelled backfills: retries queued after the cancel (e.g. a CANCELLING run that crashed)."""
-    for run in Run.objects.filter(backfill__state=BackfillState.CANCELLED, state__in=LIVE_STATES).exclude(
-            state=RunState.CANCELLING).select_related("backfill"):
-        _cancel_run(SystemActor(f"backfill:{run.backfill_id}"), run)
 
 
 # -- cancel --------------------------------------------------------------------------------------------------
