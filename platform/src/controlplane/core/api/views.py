@@ -38,6 +38,10 @@ class ScopedViewSet(viewsets.GenericViewSet):
     action_roles: ClassVar[dict[str, Role]] = {}
     ci_actions: ClassVar[frozenset[str]] = frozenset()
     project_path: ClassVar[str] = "project"
+    # Actions that need the admin role when the target's environment requires approval (production), and the
+    # path from the target to that environment.
+    admin_in_protected_environments: ClassVar[frozenset[str]] = frozenset()
+    environment_path: ClassVar[str] = "environment"
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     # -- scoping ---------------------------------------------------------------------------------
@@ -66,6 +70,9 @@ class ScopedViewSet(viewsets.GenericViewSet):
     # -- authorisation ---------------------------------------------------------------------------
     def required_role(self, action: str, target: Any) -> Role:
         """The role `action` needs on `target` (a model instance, or validated input for creates)."""
+        if (action in self.admin_in_protected_environments
+                and follow_path(target, self.environment_path).requires_approval):
+            return Role.ADMIN
         return self.action_roles[action]
 
     def project_of(self, target: Any) -> Any:

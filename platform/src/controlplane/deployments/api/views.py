@@ -1,7 +1,5 @@
 """Deployment API: environments, deployments and promotions."""
 
-from typing import Any
-
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 
@@ -42,12 +40,8 @@ class DeploymentViewSet(ListRetrieveMixin, CreateMixin, UpdateMixin, ScopedViewS
     action_roles = {"list": V, "retrieve": V, "create": D, "partial_update": D}
     project_path = "environment.project"
     filterset_class = filtersets.DeploymentFilterSet
+    admin_in_protected_environments = frozenset({"create", "partial_update"})
 
-    def required_role(self, action: str, target: Any) -> Role:  # noqa: D102
-        environment = target["environment"] if isinstance(target, dict) else target.environment
-        if action in ("create", "partial_update") and environment.requires_approval:
-            return A
-        return super().required_role(action, target)
 
     def create_object(self, data):  # noqa: D102
         return services.deployment_set(actor=self.request.user, **data)

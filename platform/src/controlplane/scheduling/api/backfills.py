@@ -18,7 +18,7 @@ from controlplane.scheduling import backfills as services
 from controlplane.scheduling.models import Backfill, BackfillState, Reprocess
 from flowyard_spec.states import Role
 
-V, D, A = Role.VIEWER, Role.DEVELOPER, Role.ADMIN
+V, D = Role.VIEWER, Role.DEVELOPER
 DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -129,12 +129,9 @@ class BackfillViewSet(ListRetrieveMixin, CreateMixin, ScopedViewSet):
     project_path = "deployment.environment.project"
     cursor_ordering = ("-created_at", "-id")
     filterset_class = BackfillFilterSet
+    admin_in_protected_environments = frozenset({"create"})
+    environment_path = "deployment.environment"
 
-    def required_role(self, action: str, target: Any) -> Role:  # noqa: D102
-        deployment = target["deployment"] if isinstance(target, dict) else target.deployment
-        if action == "create" and deployment.environment.requires_approval:
-            return A
-        return super().required_role(action, target)
 
     def create_object(self, data):  # noqa: D102
         return services.backfill_create(actor=self.request.user, **data)

@@ -18,7 +18,7 @@ from controlplane.scheduling.ticks import effective_schedule
 from flowyard_spec.states import Role
 
 NEXT_COUNT = 5
-V, D, A = Role.VIEWER, Role.DEVELOPER, Role.ADMIN
+V, D = Role.VIEWER, Role.DEVELOPER
 
 
 class ScheduleSerializer(serializers.Serializer):
@@ -114,11 +114,8 @@ class ScheduleViewSet(ListRetrieveMixin, ScopedViewSet):
     action_roles = {"list": V, "retrieve": V, "pause": D, "resume": D}
     project_path = "environment.project"
     filterset_class = DeploymentFilterSet
+    admin_in_protected_environments = frozenset({"pause", "resume"})
 
-    def required_role(self, action: str, target: Any) -> Role:  # noqa: D102
-        if action in ("pause", "resume") and target.environment.requires_approval:
-            return A
-        return super().required_role(action, target)
 
     @extend_schema(request=None, responses=ScheduleSerializer)
     @action(detail=True, methods=["post"])

@@ -20,7 +20,7 @@ from controlplane.scheduling import webhooks as services
 from controlplane.scheduling.models import DeploymentWebhook
 from flowyard_spec.states import Role
 
-V, D, A = Role.VIEWER, Role.DEVELOPER, Role.ADMIN
+V, D = Role.VIEWER, Role.DEVELOPER
 
 
 class WebhookSerializer(serializers.ModelSerializer):
@@ -96,12 +96,9 @@ class WebhookViewSet(ListRetrieveMixin, UpdateMixin, DestroyMixin, ScopedViewSet
     action_roles = {"list": V, "retrieve": V, "create": D, "partial_update": D, "destroy": D, "rotate": D}
     project_path = "deployment.environment.project"
     filterset_class = WebhookFilterSet
+    admin_in_protected_environments = frozenset({"create", "partial_update", "destroy", "rotate"})
+    environment_path = "deployment.environment"
 
-    def required_role(self, action: str, target) -> Role:  # noqa: D102 - like a manual run; production: admin
-        deployment = target["deployment"] if isinstance(target, dict) else target.deployment
-        if action not in ("list", "retrieve") and deployment.environment.requires_approval:
-            return A
-        return super().required_role(action, target)
 
     @extend_schema(request=WebhookCreateSerializer, responses={201: WebhookWithSecretSerializer})
     def create(self, request, *args, **kwargs):
