@@ -18,6 +18,15 @@ from controlplane.tenancy.models import Project
 from controlplane.tenancy.selectors import project_list
 
 
+def granted_project(upstream: Project, slug: str | None) -> Project | None:
+    """The project a trigger target's `slug` names, if workflows of `upstream` may start its workflows: `upstream`
+    itself (no slug, or its own), or a project that granted it; None otherwise (missing and not granted read alike)."""
+    if slug is None or slug == upstream.slug:
+        return upstream
+    grant = TriggerGrant.objects.select_related("project").filter(project__slug=slug, upstream_project=upstream).first()
+    return grant.project if grant is not None else None
+
+
 def trigger_grant_list(*, user: object) -> QuerySet[TriggerGrant]:
     """Grants of the (downstream) projects the user can see."""
     return TriggerGrant.objects.filter(project__in=project_list(user=user)).select_related(

@@ -14,7 +14,7 @@ from typing import Any
 
 from controlplane.core.errors import ValidationFailed
 from controlplane.deployments.models import Deployment
-from controlplane.scheduling.models import TriggerGrant
+from controlplane.scheduling.grants import granted_project
 from controlplane.tenancy.models import Project
 from controlplane.workflows.models import Workflow, WorkflowVersion
 from flowyard_spec.config import TRIGGER_TARGET_PATTERN
@@ -59,16 +59,11 @@ class TriggerGraph:
         match = TRIGGER_TARGET_PATTERN.match(target)
         if match is None:
             return None
-        source_project = self.project(source[0])
-        slug, name = match.group("project"), match.group("workflow")
-        if slug is None or slug == source_project.slug:
-            return source_project.pk, name
-        grant = TriggerGrant.objects.select_related("project").filter(
-            project__slug=slug, upstream_project_id=source_project.pk).first()
-        if grant is None:
+        project = granted_project(self.project(source[0]), match.group("project"))
+        if project is None:
             return None
-        self._projects.setdefault(grant.project.pk, grant.project)
-        return grant.project.pk, name
+        self._projects.setdefault(project.pk, project)
+        return project.pk, match.group("workflow")
 
     def configs(self, node: Node) -> list[dict[str, Any]]:
         """The configs whose triggers a node's runs follow: the one being registered, or the stored ones."""

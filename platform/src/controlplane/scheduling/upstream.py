@@ -17,7 +17,7 @@ from controlplane.core.errors import FlowyardError
 from controlplane.core.models import AuditEvent
 from controlplane.deployments.models import Deployment, Environment
 from controlplane.runs.models import Run
-from controlplane.scheduling.models import TriggerGrant
+from controlplane.scheduling.grants import granted_project
 from controlplane.tenancy.models import Project
 from controlplane.workflows.models import Workflow
 from flowyard_spec.config import TRIGGER_TARGET_PATTERN
@@ -51,15 +51,12 @@ def target_project(upstream: Project, project_slug: str | None) -> Project:
     A project that does not exist and one that has not granted read the same, so an upstream project learns
     nothing about projects it was not allowed into.
     """
-    if project_slug is None or project_slug == upstream.slug:
-        return upstream
-    grant = TriggerGrant.objects.select_related("project").filter(
-        project__slug=project_slug, upstream_project=upstream).first()
-    if grant is None:
+    project = granted_project(upstream, project_slug)
+    if project is None:
         raise Skip("not_granted", f"project {project_slug!r} does not exist or has not allowed project "
                                   f"{upstream.slug!r} to trigger its workflows; an admin of {project_slug!r} can add "
                                   f"a trigger grant (POST /api/v1/trigger-grants/)")
-    return grant.project
+    return project
 
 
 def target_deployment(run: Run, target: str) -> Deployment:
@@ -140,13 +137,11 @@ def start_downstream_run(run: Run, target: str) -> Run | None:
         if already_handled(run, target, deployment):
             return None
         check_no_loop(run, deployment)
-        with transaction.atomic():
-            try:
-                with transaction.atomic():  # a savepoint: a second delivery hits the constraint and creates nothing
-                    return run_trigger(actor=SystemActor(f"upstream-run:{run.pk}"), deployment=deployment,
-                                       trigger=TriggerKind.UPSTREAM, upstream_run=run, scheduled_for=run.scheduled_for)
-            except IntegrityError:
-                return None
+        try:  # run_trigger is atomic: a second delivery hits the constraint and creates nothing
+            return run_trigger(actor=SystemActor(f"upstream-run:{run.pk}"), deployment=deployment,
+                               trigger=TriggerKind.UPSTREAM, upstream_run=run, scheduled_for=run.scheduled_for)
+        except IntegrityError:
+            return None
     except Skip as skip:
         record_skip(run, target, skip)
     except FlowyardError as error:  # e.g. the deployed version's parameters cannot be resolved
