@@ -16,10 +16,11 @@ from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from controlplane.core.audit import SystemActor, actor_user_and_label, audit_record, snapshot
-from controlplane.core.errors import FlowyardError, ValidationFailed
+from controlplane.core.errors import ValidationFailed
 from controlplane.deployments.models import Deployment
 from controlplane.runs.errors import NothingDeployed, TransitionRefused
 from controlplane.runs.models import Run
+from controlplane.scheduling.errors import BackfillEnded
 from controlplane.scheduling.models import Backfill, BackfillState, Reprocess
 from controlplane.tenancy.selectors import project_list
 from flowyard_spec.schedules import as_utc
@@ -33,19 +34,6 @@ MAX_ACTIVE_LIMIT = 50
 # (the retry is created right after the end commits; if that never happens, the slot frees after this).
 RETRY_GRACE = timedelta(seconds=30)
 LIVE_STATES = [state.value for state in ACTIVE_RUN_STATES]
-
-
-class BackfillError(FlowyardError):
-    """Base of every backfill refusal."""
-
-    code = "backfill_error"
-
-
-class BackfillEnded(BackfillError):
-    """The backfill already completed; there is nothing left to cancel."""
-
-    code = "backfill_ended"
-    http_status = 409
 
 
 # -- reads ---------------------------------------------------------------------------------------------------

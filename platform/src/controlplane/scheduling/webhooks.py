@@ -28,11 +28,20 @@ from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 
 from controlplane.core.audit import SystemActor, actor_user_and_label, audit_record, snapshot
-from controlplane.core.errors import FlowyardError, ValidationFailed
+from controlplane.core.errors import ValidationFailed
 from controlplane.deployments.models import Deployment
-from controlplane.deployments.secrets import secret_cipher
+from controlplane.deployments.secrets import encrypt_value, secret_cipher
 from controlplane.runs.models import Run
 from controlplane.runs.services import run_trigger
+from controlplane.scheduling.errors import (
+    IdempotencyKeyReused,
+    WebhookBodyTooLarge,
+    WebhookExists,
+    WebhookSignatureInvalid,
+    WebhookTimestampInvalid,
+    WebhookUnauthenticated,
+    WebhookUndecryptable,
+)
 from controlplane.scheduling.models import DeploymentWebhook, WebhookDelivery
 from controlplane.tenancy.selectors import project_list
 from flowyard_spec.states import TriggerKind
@@ -49,70 +58,10 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 SIGNATURE_SCHEME = "sha256="
 
 
-# -- errors --------------------------------------------------------------------------------------------------
-class WebhookError(FlowyardError):
-    """Base of every webhook refusal."""
-
-    code = "webhook_error"
-
-
-class WebhookExists(WebhookError):
-    """The deployment already has a webhook: rotate its secret instead."""
-
-    code = "webhook_exists"
-    http_status = 409
-
-
-class WebhookUndecryptable(WebhookError):
-    """The stored secret cannot be decrypted (the installation's secret key changed): rotate it."""
-
-    code = "webhook_secret_undecryptable"
-    http_status = 500
-
-
-class WebhookUnauthenticated(WebhookError):
-    """The delivery carries no credential at all."""
-
-    code = "webhook_unauthenticated"
-    http_status = 401
-
-
-class WebhookSignatureInvalid(WebhookError):
-    """The bearer token or the signature does not match the webhook's secret."""
-
-    code = "webhook_signature_invalid"
-    http_status = 401
-
-
-class WebhookTimestampInvalid(WebhookError):
-    """The signature's timestamp is missing, malformed or outside the replay window."""
-
-    code = "webhook_timestamp_invalid"
-    http_status = 401
-
-
-class WebhookBodyTooLarge(WebhookError):
-    """The delivery's body is larger than MAX_BODY_BYTES."""
-
-    code = "webhook_body_too_large"
-    http_status = 413
-
-
-class IdempotencyKeyReused(WebhookError):
-    """An idempotency key already used with a different body."""
-
-    code = "idempotency_key_reused"
-    http_status = 409
-
-
 # -- secrets -------------------------------------------------------------------------------------------------
 def new_secret() -> str:
     """A fresh webhook secret: `fyw_` and 43 url-safe characters (256 bits)."""
     return SECRET_PREFIX + token_generator.token_urlsafe(32)
-
-
-def _encrypt(secret: str) -> str:
-    return secret_cipher().encrypt(secret.encode("utf-8")).decode("ascii")
 
 
 def webhook_secret(webhook: DeploymentWebhook) -> str:
@@ -152,7 +101,7 @@ def webhook_create(*, actor: Any, deployment: Deployment) -> tuple[DeploymentWeb
     try:
         with transaction.atomic():
             webhook = DeploymentWebhook.objects.create(
-                deployment=deployment, encrypted_secret=_encrypt(secret), created_by_label=label[:200]
+                deployment=deployment, encrypted_secret=encrypt_value(secret), created_by_label=label[:200]
             )
     except IntegrityError:
         existing = DeploymentWebhook.objects.filter(deployment=deployment).values_list("pk", flat=True).first()
@@ -173,7 +122,7 @@ def webhook_rotate(*, actor: Any, webhook: DeploymentWebhook) -> tuple[Deploymen
     """Replace the webhook's secret: the old one stops working at once. Audited as `webhook.rotated` (no secret)."""
     webhook = DeploymentWebhook.objects.select_for_update().get(pk=webhook.pk)
     secret = new_secret()
-    webhook.encrypted_secret = _encrypt(secret)
+    webhook.encrypted_secret = encrypt_value(secret)
     webhook.save(update_fields=["encrypted_secret", "updated_at"])
     audit_record(
         actor=actor, action="webhook.rotated", obj=webhook, after=snapshot(webhook),

@@ -6,7 +6,6 @@ import re
 from datetime import UTC, datetime, time
 from typing import Any
 
-import django_filters
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.decorators import action
@@ -15,7 +14,8 @@ from controlplane.core.api.serializers import VisibleRelatedField
 from controlplane.core.api.views import CreateMixin, ListRetrieveMixin, ScopedViewSet
 from controlplane.deployments.selectors import deployment_list
 from controlplane.scheduling import backfills as services
-from controlplane.scheduling.models import Backfill, BackfillState, Reprocess
+from controlplane.scheduling.filtersets import BackfillFilterSet
+from controlplane.scheduling.models import Backfill, Reprocess
 from flowyard_spec.states import Role
 
 V, D = Role.VIEWER, Role.DEVELOPER
@@ -103,20 +103,6 @@ class BackfillCreateSerializer(serializers.Serializer):
 
 class BackfillCancelSerializer(serializers.Serializer):
     """Input to cancel a backfill (nothing is needed)."""
-
-
-class BackfillFilterSet(django_filters.FilterSet):
-    """Filter backfills by project, workflow, environment, deployment and state."""
-
-    project = django_filters.UUIDFilter(field_name="deployment__environment__project_id")
-    workflow = django_filters.UUIDFilter(field_name="deployment__workflow_id")
-    environment = django_filters.UUIDFilter(field_name="deployment__environment_id")
-    deployment = django_filters.UUIDFilter(field_name="deployment_id")
-    state = django_filters.MultipleChoiceFilter(choices=BackfillState.choices)
-
-    class Meta:
-        model = Backfill
-        fields = ["project", "workflow", "environment", "deployment", "state"]
 
 
 class BackfillViewSet(ListRetrieveMixin, CreateMixin, ScopedViewSet):

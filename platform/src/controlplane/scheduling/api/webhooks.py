@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import django_filters
 from django.http import Http404
 from django.urls import path, reverse
 from drf_spectacular.types import OpenApiTypes
@@ -17,6 +16,7 @@ from controlplane.core.api.serializers import VisibleRelatedField
 from controlplane.core.api.views import DestroyMixin, ListRetrieveMixin, ScopedViewSet, UpdateMixin
 from controlplane.deployments.selectors import deployment_list
 from controlplane.scheduling import webhooks as services
+from controlplane.scheduling.filtersets import WebhookFilterSet
 from controlplane.scheduling.models import DeploymentWebhook
 from flowyard_spec.states import Role
 
@@ -70,19 +70,6 @@ class WebhookUpdateSerializer(serializers.Serializer):
 
 class WebhookRotateSerializer(serializers.Serializer):
     """Input to rotate a webhook's secret (nothing is needed)."""
-
-
-class WebhookFilterSet(django_filters.FilterSet):
-    """Filter webhooks by project, workflow, environment or deployment."""
-
-    project = django_filters.UUIDFilter(field_name="deployment__environment__project_id")
-    workflow = django_filters.UUIDFilter(field_name="deployment__workflow_id")
-    environment = django_filters.UUIDFilter(field_name="deployment__environment_id")
-    deployment = django_filters.UUIDFilter(field_name="deployment_id")
-
-    class Meta:
-        model = DeploymentWebhook
-        fields = ["project", "workflow", "environment", "deployment", "is_enabled"]
 
 
 class WebhookViewSet(ListRetrieveMixin, UpdateMixin, DestroyMixin, ScopedViewSet):
