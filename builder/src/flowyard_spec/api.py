@@ -9,7 +9,8 @@ stored or not at all; sending the same batch again is harmless:
 - run events go through the control plane's lifecycle rules; a repeated terminal event is accepted once.
 """
 
-from typing import Literal
+from datetime import datetime
+from typing import Any, Literal
 
 try:  # pydantic validates TypedDicts from typing_extensions on Python < 3.12; the SDK image has only the stdlib
     from typing_extensions import NotRequired, TypedDict
@@ -18,6 +19,19 @@ except ImportError:  # pragma: no cover - exercised inside workflow images
 
 RUNNER_EVENTS_PATH = "/api/v1/runner/runs/{run_id}/events/"
 MAX_EVENTS_PER_BATCH = 1000
+
+# A parameter whose value is exactly one of these becomes the run's logical time (its schedule tick, or when it
+# was triggered): filled by the control plane when it creates a run, and by the runner for a local run.
+TIME_TEMPLATES = {
+    "{{ scheduled_time }}": lambda moment: moment.isoformat(),
+    "{{ scheduled_date }}": lambda moment: moment.date().isoformat(),
+}
+
+
+def fill_time_templates(parameters: dict[str, Any], moment: datetime) -> dict[str, Any]:
+    """`parameters` with every "{{ scheduled_time }}"/"{{ scheduled_date }}" value replaced by `moment`."""
+    return {name: TIME_TEMPLATES[value](moment) if isinstance(value, str) and value in TIME_TEMPLATES else value
+            for name, value in parameters.items()}
 
 
 class RunEvent(TypedDict):

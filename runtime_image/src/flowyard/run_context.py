@@ -38,7 +38,8 @@ def _text(environ: Mapping[str, str], name: str) -> str | None:
     return value or None
 
 
-def _moment(environ: Mapping[str, str], name: str) -> datetime | None:
+def environ_moment(environ: Mapping[str, str], name: str) -> datetime | None:
+    """The aware datetime in variable `name` (ISO 8601, `Z` allowed, naive read as UTC), None when unset."""
     text = _text(environ, name)
     if text is None:
         return None
@@ -56,6 +57,6 @@ def run_context(environ: Mapping[str, str] | None = None) -> RunContext:
     return RunContext(
         run_id=_text(environ, RUN_ID),
         environment=_text(environ, ENVIRONMENT),
-        scheduled_for=_moment(environ, SCHEDULED_FOR),
+        scheduled_for=environ_moment(environ, SCHEDULED_FOR),
         upstream_run_id=_text(environ, UPSTREAM_RUN_ID),
     )

@@ -16,16 +16,10 @@ from controlplane.runs import lifecycle
 from controlplane.runs.errors import NothingDeployed
 from controlplane.runs.models import Run
 from controlplane.workflows.configs import effective_config
+from flowyard_spec.api import fill_time_templates
 from flowyard_spec.states import RunReason, RunState, TriggerKind
 
 logger = logging.getLogger(__name__)
-
-
-# Parameter values replaced by the run's logical time: its schedule tick, or when it was triggered.
-TIME_TEMPLATES = {
-    "{{ scheduled_time }}": lambda moment: moment.isoformat(),
-    "{{ scheduled_date }}": lambda moment: moment.date().isoformat(),
-}
 
 
 def resolve_parameters(
@@ -42,11 +36,7 @@ def resolve_parameters(
         raise ValidationFailed(
             {"parameters": [f"Unknown parameter(s) {', '.join(unknown)}; this workflow declares: {allowed}."]}
         )
-    moment = logical_time or timezone.now()
-    return {
-        name: TIME_TEMPLATES[value](moment) if isinstance(value, str) and value in TIME_TEMPLATES else value
-        for name, value in {**declared, **given}.items()
-    }
+    return fill_time_templates({**declared, **given}, logical_time or timezone.now())
 
 
 def declared_parameters(deployment: Deployment) -> dict[str, Any]:

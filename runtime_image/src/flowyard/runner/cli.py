@@ -14,10 +14,12 @@ from typing import Any
 from flowyard import __version__
 from flowyard.errors import EntrypointError, FlowCancelled
 from flowyard.futures import describe_error
+from flowyard.run_context import run_context
 from flowyard.runner import EXIT_FAILED, entrypoints
 from flowyard.runner.command import run_command
 from flowyard.runner.session import RunnerSession
 from flowyard.states import RunState
+from flowyard_spec.api import fill_time_templates
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,18 +57,8 @@ def parse_parameters(environ: Mapping[str, str], params_json: str | None, pairs:
         if not sep or not key.strip():
             raise EntrypointError(f"--param {pair!r}: expected KEY=VALUE")
         parameters[key.strip()] = value
-    return fill_time_templates(parameters, environ.get("FLOWYARD_SCHEDULED_FOR"))
-
-
-# The control plane fills these when it creates a run; a local run (`flowyard run --local`) fills them here.
-TIME_TEMPLATES = ("{{ scheduled_time }}", "{{ scheduled_date }}")
-
-
-def fill_time_templates(parameters: dict[str, Any], scheduled_for: str | None) -> dict[str, Any]:
-    """Replace "{{ scheduled_time }}"/"{{ scheduled_date }}" values by FLOWYARD_SCHEDULED_FOR, else by now (UTC)."""
-    moment = datetime.fromisoformat(scheduled_for) if scheduled_for else datetime.now(timezone.utc)
-    filled = {TIME_TEMPLATES[0]: moment.isoformat(), TIME_TEMPLATES[1]: moment.date().isoformat()}
-    return {name: filled.get(value, value) if isinstance(value, str) else value for name, value in parameters.items()}
+    # The control plane fills time templates when it creates a run; a local run (`flowyard run --local`) here.
+    return fill_time_templates(parameters, run_context(environ).scheduled_for or datetime.now(timezone.utc))
 
 
 def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None = None) -> int:

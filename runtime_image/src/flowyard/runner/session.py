@@ -7,14 +7,15 @@ import signal
 import sys
 import threading
 import time
-from datetime import datetime, timezone
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any, TextIO
 
 from flowyard.cancellation import Cancellation
 from flowyard.errors import FlowCancelled
 from flowyard.events import ConsoleSink, EventSink, TeeSink
 from flowyard.reporting import Reporter, ReportingSink
+from flowyard.run_context import environ_moment
 from flowyard.runner import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED
 from flowyard.states import RunReason, RunState
 
@@ -61,9 +62,8 @@ class RunnerSession:
         The scheduler starts a scheduled run's container a few seconds before its tick, so that the image is
         up and the workflow imported when the tick comes; user code starts at the tick, not before.
         """
-        not_before = self.environ.get("FLOWYARD_NOT_BEFORE", "").strip()
-        if not_before:
-            deadline = datetime.fromisoformat(not_before)
+        deadline = environ_moment(self.environ, "FLOWYARD_NOT_BEFORE")
+        if deadline is not None:
             ahead = (deadline - datetime.now(timezone.utc)).total_seconds()
             if ahead > 0:
                 self.log(f"ready {ahead:.1f} s ahead of the run's tick; waiting for {deadline.isoformat()}")
