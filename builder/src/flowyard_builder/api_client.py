@@ -137,6 +137,10 @@ class ApiClient:
         where = f"; it is deployed to: {', '.join(elsewhere)}" if elsewhere else "; it is not deployed anywhere yet"
         raise NotFound(f"{workflow['name']} is not deployed to {environment}{where}")
 
+    def deployment_of(self, project_slug: str, workflow_name: str, environment: str) -> dict[str, Any]:
+        """The deployment of PROJECT/WORKFLOW in `environment`, with a version; NotFound names what is missing."""
+        return self.deployment(self.workflow(self.project(project_slug), workflow_name), environment)
+
     def run(self, run_id: str) -> dict[str, Any]:
         """One run by id."""
         return self.get(f"/runs/{run_id}/")

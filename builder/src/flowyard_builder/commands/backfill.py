@@ -143,11 +143,9 @@ def handle(args: argparse.Namespace) -> int:
         elif command == "cancel":
             backfill = client.post(f"/backfills/{backfill_id}/cancel/")
         else:
-            project = client.project(project_slug)
-            workflow = client.workflow(project, workflow_name)
-            deployment = client.deployment(workflow, args.env)
+            deployment = client.deployment_of(project_slug, workflow_name, args.env)
             backfill = client.post("/backfills/", {"deployment": deployment["id"], **payload})
-            where = f"{project['slug']}/{workflow['name']} in {deployment['environment_name']}"
+            where = f"{project_slug}/{workflow_name} in {deployment['environment_name']}"
             print(f"started backfill {backfill['id']} of {where}: {backfill['progress']['total_ticks']} ticks from "
                   f"{backfill['start']} to {backfill['end']}, at most {backfill['max_active']} at a time "
                   f"(reprocess {backfill['reprocess']})", file=out, flush=True)

@@ -97,8 +97,7 @@ def handle_remote(args: argparse.Namespace) -> int:
         return exit_codes.INVALID_INPUT
     try:
         client = client_from_args(args)
-        workflow = client.workflow(client.project(project_slug), workflow_name)
-        deployment = client.deployment(workflow, args.env)
+        deployment = client.deployment_of(project_slug, workflow_name, args.env)
         path = f"/schedules/{deployment['id']}/"
         schedule = client.get(path) if args.action == "show" else client.post(f"{path}{args.action}/")
     except (ControlPlaneError, MissingSettings) as exc:

@@ -91,13 +91,11 @@ def handle(args: argparse.Namespace) -> int:
         return exit_codes.INVALID_INPUT
     try:
         client = client_from_args(args)
-        project = client.project(project_slug)
-        workflow = client.workflow(project, workflow_name)
-        deployment = client.deployment(workflow, args.env)
+        deployment = client.deployment_of(project_slug, workflow_name, args.env)
         run = client.post("/runs/", {"deployment": deployment["id"], "parameters": parameters})
     except (ControlPlaneError, MissingSettings) as exc:
         return report_error("flowyard trigger", exc)
-    where = f"{project['slug']}/{workflow['name']} in {deployment['environment_name']}"
+    where = f"{project_slug}/{workflow_name} in {deployment['environment_name']}"
     if not args.follow:
         if args.json:
             print(json.dumps(run, indent=2))

@@ -58,10 +58,8 @@ def handle(args: argparse.Namespace) -> int:
         return exit_codes.INVALID_INPUT
     try:
         client = client_from_args(args)
-        project = client.project(project_slug)
-        workflow = client.workflow(project, workflow_name)
-        deployment = client.deployment(workflow, args.env)
-        where = f"{project['slug']}/{workflow['name']} in {deployment['environment_name']}"
+        deployment = client.deployment_of(project_slug, workflow_name, args.env)
+        where = f"{project_slug}/{workflow_name} in {deployment['environment_name']}"
         if args.action == "create":
             webhook = client.post("/webhooks/", {"deployment": deployment["id"]})
         elif args.action == "rotate":
