@@ -27,7 +27,6 @@ from django.db import transaction
 from django.db.models import Model, Q
 
 from controlplane.deployments.models import Deployment
-
 from controlplane.runs import lifecycle
 from controlplane.runs.models import Run
 from controlplane.runtimes.models import RuntimeTarget
