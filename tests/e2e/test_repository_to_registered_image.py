@@ -114,7 +114,7 @@ def test_a_repository_is_validated_built_pushed_registered_and_runs(
 
     # Triggered through the API and started with the run's token, the container reports back.
     from controlplane.runs.models import Run
-    from controlplane.runs.reporting import run_token_issue
+    from flowyard_testkit.tokens import run_token_issue
 
     triggered = developer.post(
         "/api/v1/runs/", {"deployment": test_deployment["id"], "parameters": {"day": "2026-03-03"}}, format="json"

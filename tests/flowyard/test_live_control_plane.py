@@ -40,7 +40,7 @@ def test_the_runner_reports_to_the_live_control_plane_and_loses_no_line_while_it
 
     from controlplane.runs import services as runs
     from controlplane.runs.models import Run, RunLogLine, TaskRun
-    from controlplane.runs.reporting import run_token_issue
+    from flowyard_testkit.tokens import run_token_issue
     from flowyard_testkit.outage import SwitchableForwarder
     from flowyard_testkit.tenants import build_tenant
 

@@ -45,7 +45,7 @@ class Runner:
 
     def __init__(self, api: str, run_id: str) -> None:
         from controlplane.runs.models import Run
-        from controlplane.runs.reporting import run_token_issue
+        from flowyard_testkit.tokens import run_token_issue
 
         self.url = f"{api}/api/v1/runner/runs/{run_id}/events/"
         self.token = run_token_issue(run=Run(pk=run_id))

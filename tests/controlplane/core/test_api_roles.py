@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from controlplane.core.models import AuditEvent
 from controlplane.tenancy import services as tenancy
 from flowyard_testkit.routes import WRITE_METHODS, api_routes
-from controlplane.runs.reporting import run_token_issue
+from flowyard_testkit.tokens import run_token_issue
 from flowyard_testkit.writes import (
     ALL_WRITES,
     PERSONAL_WRITES,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from controlplane.runs.reporting import run_token_issue
+from flowyard_testkit.tokens import run_token_issue
 from flowyard_testkit.routes import api_routes
 from flowyard_testkit.tenants import Tenant
 from flowyard_testkit.writes import registration_body

@@ -7,7 +7,7 @@ from typing import Any
 from controlplane.deployments import services as deployments
 from controlplane.deployments.models import Deployment
 from controlplane.runs import lifecycle
-from controlplane.runs.limits import Decision, Verdict, limit_decision, skip_run, within_limits
+from controlplane.runs.limits import Decision, Verdict, limit_decision, skip_run
 from controlplane.runs.models import Run
 from controlplane.runtimes.models import RuntimeTarget
 from controlplane.workflows import services as workflows
@@ -45,7 +45,7 @@ def test_a_run_under_every_limit_is_allowed(tenant_a):
     run_in(tenant_a.production_deployment, RunState.STARTING)
     queued = run_in(deployment, RunState.QUEUED)
     assert limit_decision(queued) == Decision(Verdict.ALLOW)
-    assert limit_decision(queued).allowed and within_limits(queued)
+    assert limit_decision(queued).allowed
 
 
 def test_queued_and_ended_runs_hold_no_slot(tenant_a):
@@ -63,7 +63,7 @@ def test_a_full_deployment_with_the_queue_policy_makes_the_run_wait(tenant_a):
     decision = limit_decision(queued)
     assert decision.verdict is Verdict.WAIT
     assert decision.message == "2 runs of this deployment are already running (concurrency 2, policy queue)."
-    assert within_limits(queued) is False
+    assert limit_decision(queued).allowed is False
 
 
 def test_a_full_deployment_with_the_skip_policy_skips_the_run(tenant_a):
@@ -74,7 +74,7 @@ def test_a_full_deployment_with_the_skip_policy_skips_the_run(tenant_a):
     assert decision == Decision(
         Verdict.SKIP, "Skipped: 1 run of this deployment is already running (concurrency 1, policy skip)"
     )
-    assert within_limits(queued) is False
+    assert limit_decision(queued).allowed is False
 
 
 def test_a_cancelling_run_still_holds_its_slot(tenant_a):

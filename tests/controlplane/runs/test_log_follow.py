@@ -65,7 +65,7 @@ class Runner:
     """Reports on one run like the runner in its container: POSTs event batches with the run's token."""
 
     def __init__(self, api: str, run) -> None:
-        from controlplane.runs.reporting import run_token_issue
+        from flowyard_testkit.tokens import run_token_issue
 
         self.url = f"{api}/api/v1/runner/runs/{run.pk}/events/"
         self.token = run_token_issue(run=run)

@@ -91,7 +91,7 @@ def test_asking_twice_queues_one_retry(flaky):
 
 
 def test_a_run_ended_by_the_runner_is_retried_through_the_api(flaky, client_for, django_capture_on_commit_callbacks):
-    from controlplane.runs.reporting import run_token_issue
+    from flowyard_testkit.tokens import run_token_issue
 
     runner = client_for(None)
     runner.credentials(HTTP_AUTHORIZATION=f"Bearer {run_token_issue(run=flaky)}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from controlplane.runs.models import Run, RunLogLine, TaskRun
-from controlplane.runs.reporting import run_token_issue
+from flowyard_testkit.tokens import run_token_issue
 from flowyard_spec.states import RunState
 
 AT = "2026-05-01T12:00:00+00:00"

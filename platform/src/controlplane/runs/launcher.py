@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from controlplane.deployments.secrets import environment_secret_values
 from controlplane.runs import lifecycle
 from controlplane.runs.limits import Verdict, limit_decision, skip_run
 from controlplane.runs.models import Run
@@ -34,7 +35,7 @@ from controlplane.runtimes.backends.base import (
 )
 from controlplane.runtimes.selectors import backend_for_environment
 from controlplane.tenancy.tokens import RUN_PREFIX, new_token
-from controlplane.workflows import configs
+from controlplane.workflows.configs import run_config
 from flowyard_spec.states import RunReason, RunState, TriggerKind
 
 logger = logging.getLogger(__name__)
@@ -51,18 +52,13 @@ def image_reference(image_ref: str, image_digest: str) -> str:
     return f"{repository}@{image_digest}"
 
 
-def effective_config(run: Run) -> Any:
-    """The version's config with the run's environment overrides applied."""
-    return configs.effective_config(run.version, run.deployment.environment.name)
-
-
 def launch_spec(run: Run, token: str, secrets: dict[str, str]) -> LaunchSpec:
     """What the backend needs to start `run` with the runner token `token`.
 
     No command is given: the image's entrypoint is the runner, which reads the entrypoint from the
     image's flowyard.json with the overrides of FLOWYARD_ENVIRONMENT.
     """
-    config = effective_config(run)
+    config = run_config(run)
     environment = run.deployment.environment
     project = environment.project
     env = {
@@ -97,9 +93,7 @@ def not_before(run: Run) -> dict[str, str]:
 
 def _secrets_for(run: Run) -> dict[str, str]:
     """The values of the secrets the config names, from the run's environment (missing names are errors)."""
-    from controlplane.deployments.secrets import environment_secret_values
-
-    wanted = effective_config(run).secrets or []
+    wanted = run_config(run).secrets or []
     available = environment_secret_values(run.deployment.environment) if wanted else {}
     missing = [name for name in wanted if name not in available]
     if missing:

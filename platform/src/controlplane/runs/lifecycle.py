@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from controlplane.runs.errors import TransitionRefused
 from controlplane.runs.models import Run
+from controlplane.runs.signals import run_ended
 from flowyard_spec.states import RunReason, RunState
 
-S = RunState
 logger = logging.getLogger(__name__)
 
 
@@ -26,23 +26,27 @@ class Rule:
     why: str
 
 
+SCHEDULED, QUEUED, STARTING, RUNNING, CANCELLING = (
+    RunState.SCHEDULED, RunState.QUEUED, RunState.STARTING, RunState.RUNNING, RunState.CANCELLING
+)
+
 RULES: tuple[Rule, ...] = (
-    Rule("enqueue", frozenset({S.SCHEDULED}), S.QUEUED, "a scheduled run is queued once, when its tick is due"),
-    Rule("start", frozenset({S.QUEUED}), S.STARTING, "a redelivered launch message finds STARTING and launches nothing"),
-    Rule("report_running", frozenset({S.QUEUED, S.STARTING}), S.RUNNING,
+    Rule("enqueue", frozenset({SCHEDULED}), QUEUED, "a scheduled run is queued once, when its tick is due"),
+    Rule("start", frozenset({QUEUED}), STARTING, "a redelivered launch message finds STARTING and launches nothing"),
+    Rule("report_running", frozenset({QUEUED, STARTING}), RUNNING,
          "the runner may report before the launcher records STARTING; both orders end in RUNNING"),
-    Rule("request_cancel", frozenset({S.STARTING, S.RUNNING}), S.CANCELLING,
+    Rule("request_cancel", frozenset({STARTING, RUNNING}), CANCELLING,
          "a launched container must be stopped before the run can be called cancelled"),
-    Rule("cancel_unlaunched", frozenset({S.SCHEDULED, S.QUEUED}), S.CANCELLED,
+    Rule("cancel_unlaunched", frozenset({SCHEDULED, QUEUED}), RunState.CANCELLED,
          "nothing was launched, so there is nothing to stop"),
-    Rule("confirm_cancel", frozenset({S.CANCELLING}), S.CANCELLED, "the runtime confirmed the container stopped"),
-    Rule("succeed", frozenset({S.STARTING, S.RUNNING}), S.SUCCEEDED,
+    Rule("confirm_cancel", frozenset({CANCELLING}), RunState.CANCELLED, "the runtime confirmed the container stopped"),
+    Rule("succeed", frozenset({STARTING, RUNNING}), RunState.SUCCEEDED,
          "a late success after a cancel request is refused: CANCELLING is not a source"),
-    Rule("fail", frozenset({S.QUEUED, S.STARTING, S.RUNNING, S.CANCELLING}), S.FAILED,
+    Rule("fail", frozenset({QUEUED, STARTING, RUNNING, CANCELLING}), RunState.FAILED,
          "user errors, OOM and image errors end a run from any live state"),
-    Rule("time_out", frozenset({S.STARTING, S.RUNNING, S.CANCELLING}), S.TIMED_OUT,
+    Rule("time_out", frozenset({STARTING, RUNNING, CANCELLING}), RunState.TIMED_OUT,
          "the config's timeout expired; the container is killed"),
-    Rule("crash", frozenset({S.SCHEDULED, S.QUEUED, S.STARTING, S.RUNNING, S.CANCELLING}), S.CRASHED,
+    Rule("crash", frozenset({SCHEDULED, QUEUED, STARTING, RUNNING, CANCELLING}), RunState.CRASHED,
          "the reconciler ends runs whose runner or worker died, so none stays live forever"),
 )
 
@@ -75,7 +79,7 @@ def transition(run: Run, target: RunState, *, reason: RunReason | None = None, m
     run.reason = reason.value if reason else ""
     if message:
         run.message = message
-    if target == S.RUNNING and run.started_at is None:
+    if target == RunState.RUNNING and run.started_at is None:
         run.started_at = now
     if target.is_terminal:
         run.ended_at = now
@@ -85,14 +89,8 @@ def transition(run: Run, target: RunState, *, reason: RunReason | None = None, m
 
 
 def _after_end(run_id: object) -> None:
-    """After a terminal state commits: queue a retry if one is due, then tell the listeners of `run_ended`."""
-    from controlplane.runs.retries import retry_if_due
-    from controlplane.runs.signals import run_ended
-
-    try:
-        retry_if_due(run_id)
-    finally:
-        for receiver, result in run_ended.send_robust(sender=Run, run_id=run_id):
-            if isinstance(result, Exception):
-                logger.error("run %s: %s failed after the run ended", run_id, getattr(receiver, "__qualname__", receiver),
-                             exc_info=result)
+    """After a terminal state commits, tell the listeners of `run_ended` (retries, downstream runs, ...)."""
+    for receiver, result in run_ended.send_robust(sender=Run, run_id=run_id):
+        if isinstance(result, Exception):
+            logger.error("run %s: %s failed after the run ended", run_id, getattr(receiver, "__qualname__", receiver),
+                         exc_info=result)

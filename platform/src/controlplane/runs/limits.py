@@ -9,7 +9,6 @@ Three limits apply, checked in this order:
 Only launched runs count (STARTING, RUNNING, CANCELLING): a QUEUED run holds no slot. `limit_decision(run)`
 is asked inside the launcher's claim transaction, which never needs to know which limit or policy applied:
 ALLOW → launch; WAIT → roll back (the run stays QUEUED; the message says why); SKIP → `skip_run` and commit.
-`within_limits(run)` is the yes/no form (True for ALLOW only).
 
 Before counting against a limit, the row that owns it (deployment, project, runtime target) is locked
 `FOR UPDATE` until the launcher's transaction ends. Without it, two launchers on PostgreSQL could each count
@@ -31,6 +30,7 @@ from controlplane.runs import lifecycle
 from controlplane.runs.models import Run
 from controlplane.runtimes.models import RuntimeTarget
 from controlplane.tenancy.models import Project
+from controlplane.workflows.configs import run_config
 from flowyard_spec.states import ACTIVE_RUN_STATES, RunReason, RunState
 
 LAUNCHED_STATES = ACTIVE_RUN_STATES - {RunState.SCHEDULED, RunState.QUEUED}
@@ -80,10 +80,8 @@ def _hold(model: type[Model], pk: object) -> None:
 
 def limit_decision(run: Run) -> Decision:
     """Whether launching `run` now keeps its deployment, project and runtime target within their limits."""
-    from controlplane.runs.launcher import effective_config
-
     launched = Run.objects.filter(state__in=LAUNCHED_STATES)
-    config = effective_config(run)
+    config = run_config(run)
     if config.concurrency is not None:
         _hold(Deployment, run.deployment_id)
         active = launched.filter(deployment=run.deployment).count()
@@ -110,11 +108,6 @@ def limit_decision(run: Run) -> Decision:
             return Decision(Verdict.WAIT, f"{_runs(active)} on runtime target {target.name} {_are(active)} already "
                                           f"running (target limit {target.max_concurrent_runs}).")
     return ALLOW
-
-
-def within_limits(run: Run) -> bool:
-    """True when `run` may be launched now (`limit_decision` says ALLOW)."""
-    return limit_decision(run).allowed
 
 
 def skip_run(run: Run, decision: Decision) -> RunState:

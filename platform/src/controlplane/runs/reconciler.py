@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -28,10 +29,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from controlplane.runs import lifecycle
+from controlplane.runs.log_lines import store_system_lines
 from controlplane.runs.models import Run, RunLogLine
-from controlplane.runtimes.backends.base import RuntimeBackend, RuntimeError_, RuntimeStatus, WorkloadState
+from controlplane.runtimes.backends.base import RuntimeBackend, RuntimeBackendError, RuntimeStatus, WorkloadState
 from controlplane.runtimes.models import RuntimeTarget
 from controlplane.runtimes.selectors import backend_of, target_for_environment
+from controlplane.workflows.configs import run_config
 from flowyard_spec.states import TERMINAL_RUN_STATES, RunReason, RunState
 
 logger = logging.getLogger(__name__)
@@ -89,11 +92,9 @@ def _keep_workload_output(run: Run, backend: RuntimeBackend) -> None:
     """When the runner reported no line at all (it never started), keep the workload's own output."""
     if RunLogLine.objects.filter(run=run).exists():
         return
-    from controlplane.runs.reporting import store_system_lines
-
     try:
         store_system_lines(run, [(line.at, line.stream, line.message) for line in backend.logs(str(run.pk))])
-    except RuntimeError_ as exc:
+    except RuntimeBackendError as exc:
         logger.warning("run %s: could not read the workload's output: %s", run.pk, exc)
 
 
@@ -135,9 +136,7 @@ def _check_bounds(run: Run, backend: RuntimeBackend, status: RuntimeStatus, now:
             backend.kill(run_id)
         return
     if run.state == RunState.RUNNING:
-        from controlplane.runs.launcher import effective_config
-
-        timeout = effective_config(run).timeout
+        timeout = run_config(run).timeout
         if timeout and _seconds_since(run.started_at, now) > timeout:
             if _end(run.pk, RunState.TIMED_OUT, RunReason.TIMEOUT, f"Ran longer than its timeout of {timeout} s.", status):
                 backend.kill(run_id)
@@ -173,8 +172,6 @@ def _clean_up(backend: RuntimeBackend, workloads: dict[str, RuntimeStatus], acti
 
 
 def _is_uuid(value: str) -> bool:
-    import uuid
-
     try:
         uuid.UUID(value)
     except ValueError:
@@ -193,7 +190,7 @@ def reconcile_once(launch: Callable[[Any], None]) -> None:
     for run in live:
         try:
             target = target_for_environment(run.deployment.environment)
-        except RuntimeError_ as exc:
+        except RuntimeBackendError as exc:
             if run.state == RunState.QUEUED and _seconds_since(run.created_at, now) > settings.FLOWYARD.start_timeout_seconds:
                 _end(run.pk, RunState.CRASHED, RunReason.START_TIMEOUT, str(exc))
             continue
@@ -202,7 +199,7 @@ def reconcile_once(launch: Callable[[Any], None]) -> None:
         backend, runs = by_target.get(str(target.pk), (backend_of(target), []))
         try:
             workloads = backend.list_workloads()
-        except RuntimeError_ as exc:
+        except RuntimeBackendError as exc:
             logger.warning("runtime target %s does not answer: %s", target.name, exc)
             continue
         for run in runs:
@@ -211,6 +208,6 @@ def reconcile_once(launch: Callable[[Any], None]) -> None:
                 status = backend.inspect(str(run.pk))  # the full picture: exit code, OOM flag, usage
             try:
                 _reconcile_run(run, backend, status, now, launch)
-            except RuntimeError_ as exc:
+            except RuntimeBackendError as exc:
                 logger.warning("run %s: runtime error while reconciling: %s", run.pk, exc)
         _clean_up(backend, workloads, {str(run.pk) for run in runs})

@@ -1,4 +1,4 @@
-"""What the runner reports: run tokens, and applying a batch of runner events in one transaction."""
+"""What the runner reports: applying a batch of runner events in one transaction."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from pydantic import TypeAdapter, ValidationError
 from controlplane.core.errors import ValidationFailed
 from controlplane.runs import lifecycle
 from controlplane.runs.errors import TransitionRefused
+from controlplane.runs.log_lines import masker_for
 from controlplane.runs.models import Run, RunLogLine, TaskRun
-from controlplane.tenancy.tokens import RUN_PREFIX, new_token
 from flowyard_spec.api import EventBatch, EventBatchReply
 from flowyard_spec.states import RunReason, RunState, TaskState
 
@@ -30,14 +30,6 @@ _REPORTED = {
     "FAILED": RunState.FAILED,
     "CANCELLED": RunState.CANCELLED,
 }
-
-
-def run_token_issue(*, run: Run) -> str:
-    """Give a run a fresh token for its runner (replacing any earlier one); returns the value, shown once."""
-    value, _, hashed = new_token(RUN_PREFIX)
-    Run.objects.filter(pk=run.pk).update(token_hash=hashed)
-    run.token_hash = hashed
-    return value
 
 
 def _parse_batch(payload: Any) -> list[dict[str, Any]]:
@@ -64,32 +56,6 @@ def _parse_batch(payload: Any) -> list[dict[str, Any]]:
     if problems:
         raise ValidationFailed(problems)
     return batch["events"]
-
-
-def masker_for(run: Run) -> Callable[[str], str]:
-    """A function that masks the values of the run's environment secrets in text."""
-    from controlplane.deployments.secrets import SecretUndecryptable, environment_secret_values
-    from controlplane.runs.masking import SecretMasker
-
-    try:
-        values = environment_secret_values(run.deployment.environment)
-    except SecretUndecryptable as exc:  # the key changed: no run can have been given these values
-        logger.warning("run %s: secrets of its environment cannot be read, so none are masked: %s", run.pk, exc)
-        return lambda text: text
-    return SecretMasker(values.values()).mask if values else (lambda text: text)
-
-
-def store_system_lines(run: Run, lines: Iterable[tuple[datetime.datetime, str, str]]) -> None:
-    """Append lines the control plane collected itself (e.g. a workload's own output) after the run's last."""
-    mask = masker_for(run)
-    with transaction.atomic():
-        Run.objects.select_for_update().only("pk").get(pk=run.pk)  # lock the run: appends take turns
-        seq = RunLogLine.objects.filter(run=run).aggregate(last=Max("seq"))["last"] or 0
-        RunLogLine.objects.bulk_create(
-            RunLogLine(run=run, seq=seq + index, at=at, stream="system" if stream not in ("stdout", "stderr") else stream,
-                       message=mask(message))
-            for index, (at, stream, message) in enumerate(lines, start=1)
-        )
 
 
 def _store_logs(run: Run, events: Iterable[dict[str, Any]], mask: Callable[[str], str]) -> None:

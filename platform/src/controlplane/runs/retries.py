@@ -1,5 +1,8 @@
 """Run-level retries: a run that ended by the workflow's fault spends the config's `retries`; one that crashed
-(the platform's fault) spends FLOWYARD_CRASH_RETRIES. The two are counted apart, along the retry chain."""
+(the platform's fault) spends FLOWYARD_CRASH_RETRIES. The two are counted apart, along the retry chain.
+
+Retries react to `run_ended` (connected in `RunsConfig.ready`); apps above runs may refuse a retry through
+`retry_requested` (scheduling does, for the runs of a cancelled backfill)."""
 
 from __future__ import annotations
 
@@ -8,9 +11,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.dispatch import receiver
 
 from controlplane.core.audit import audit_record, snapshot
 from controlplane.runs.models import Run
+from controlplane.runs.queue import LAUNCH_RUN, enqueue_run_task
+from controlplane.runs.signals import retry_requested, run_ended
+from controlplane.workflows.configs import run_config
 from flowyard_spec.states import RunReason, RunState, TriggerKind
 
 logger = logging.getLogger(__name__)
@@ -26,11 +33,9 @@ CRASH_STATE = RunState.CRASHED
 
 def retry_budget(run: Run) -> str | None:
     """'user_error' or 'crash' when this end may be retried from that budget and some is left; else None."""
-    from controlplane.runs.launcher import effective_config
-
     end = (RunState(run.state), RunReason(run.reason) if run.reason else None)
     if end in USER_FAILURE_ENDS:
-        return "user_error" if run.user_error_retries < (effective_config(run).retries or 0) else None
+        return "user_error" if run.user_error_retries < (run_config(run).retries or 0) else None
     if end[0] == CRASH_STATE:
         return "crash" if run.crash_retries < settings.FLOWYARD.crash_retries else None
     return None  # succeeded, cancelled, or an image that cannot run: retrying changes nothing
@@ -41,9 +46,7 @@ def retry_if_due(run_id: Any) -> Run | None:
     with transaction.atomic():
         run = Run.objects.select_for_update().select_related("version", "deployment__environment").get(pk=run_id)
         budget = retry_budget(run) if run.is_terminal else None
-        if run.backfill_id is not None and _backfill_cancelled(run.backfill_id):
-            budget = None  # the backfill was cancelled as a whole: none of its runs comes back
-        if budget is None or Run.objects.filter(retry_of=run).exists():
+        if budget is None or Run.objects.filter(retry_of=run).exists() or _refused(run):
             return None
         try:
             with transaction.atomic():
@@ -59,20 +62,21 @@ def retry_if_due(run_id: Any) -> Run | None:
             return None
         audit_record(actor=None, action="run.retried", obj=retry, after=snapshot(retry) | {"budget": budget},
                      project=run.deployment.environment.project)
-        transaction.on_commit(lambda: _enqueue_launch(retry.pk))
+        transaction.on_commit(lambda: enqueue_run_task(LAUNCH_RUN, retry.pk))
     logger.info("run %s ended %s/%s: attempt %s queued as %s", run.pk, run.state, run.reason, retry.attempt, retry.pk)
     return retry
 
 
-def _backfill_cancelled(backfill_id: Any) -> bool:
-    """Whether the run's backfill is cancelled, read under its row lock: a cancel that is committing waits for
-    this retry to commit and then cancels it too, or commits first and this sees it."""
-    from controlplane.scheduling.models import Backfill, BackfillState
+def _refused(run: Run) -> str:
+    """Why a receiver of `retry_requested` refuses this retry ('' when none does)."""
+    for _, answer in retry_requested.send(sender=Run, run=run):
+        if answer:
+            logger.info("run %s: not retried: %s", run.pk, answer)
+            return answer
+    return ""
 
-    return Backfill.objects.select_for_update().filter(pk=backfill_id, state=BackfillState.CANCELLED).exists()
 
-
-def _enqueue_launch(run_id: Any) -> None:
-    from controlplane.runs.services import enqueue_run_task
-
-    enqueue_run_task("launch_run", run_id)
+@receiver(run_ended, sender=Run, dispatch_uid="runs.retries.retry_ended_run")
+def retry_ended_run(sender: type, run_id: Any, **kwargs: Any) -> None:
+    """A run that ended by a failure its budget covers comes back as its next attempt."""
+    retry_if_due(run_id)

@@ -1,4 +1,4 @@
-"""Writes to runs: trigger and cancel (launching on a runtime comes with the runtime backends)."""
+"""Writes to runs: trigger and cancel; launching is the launch task's, sent by name after commit."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from controlplane.deployments.models import Deployment
 from controlplane.runs import lifecycle
 from controlplane.runs.errors import NothingDeployed
 from controlplane.runs.models import Run
-from controlplane.workflows.configs import effective_config
+from controlplane.runs.queue import CANCEL_RUN, LAUNCH_RUN, enqueue_run_task
+from controlplane.workflows.configs import version_config
 from flowyard_spec.api import fill_time_templates
 from flowyard_spec.states import RunReason, RunState, TriggerKind
 
@@ -41,7 +42,7 @@ def resolve_parameters(
 
 def declared_parameters(deployment: Deployment) -> dict[str, Any]:
     """The parameters the deployed version declares in the deployment's environment (overrides merged)."""
-    return effective_config(deployment.version, deployment.environment.name).parameters
+    return version_config(deployment.version, deployment.environment.name).parameters
 
 
 @transaction.atomic
@@ -74,7 +75,7 @@ def run_trigger(
         backfill=backfill,
     )
     audit_record(actor=actor, action="run.triggered", obj=run, after=snapshot(run), project=deployment.environment.project)
-    transaction.on_commit(lambda: enqueue_run_task("launch_run", run.pk))
+    transaction.on_commit(lambda: enqueue_run_task(LAUNCH_RUN, run.pk))
     return run
 
 
@@ -95,15 +96,5 @@ def run_cancel(*, actor: Any, run: Run) -> Run:
         project=run.deployment.environment.project,
     )
     if target == RunState.CANCELLING:
-        transaction.on_commit(lambda: enqueue_run_task("cancel_run", run.pk))
+        transaction.on_commit(lambda: enqueue_run_task(CANCEL_RUN, run.pk))
     return run
-
-
-def enqueue_run_task(task_name: str, run_id: Any) -> None:
-    """Send a run task to the broker; if the broker is down the reconciler catches up, so only log it."""
-    from controlplane.runs import tasks
-
-    try:
-        getattr(tasks, task_name).delay(str(run_id))
-    except Exception:  # noqa: BLE001 - a broker outage must not fail the request that already committed
-        logger.exception("could not enqueue %s for run %s; the reconciler will pick it up", task_name, run_id)

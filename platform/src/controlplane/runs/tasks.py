@@ -7,23 +7,24 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
+from controlplane.runs.launcher import run_launch
 from controlplane.runs.models import Run
-from controlplane.runtimes.backends.base import RuntimeError_
+from controlplane.runs.queue import CANCEL_RUN, LAUNCH_RUN
+from controlplane.runs.reconciler import reconcile_once
+from controlplane.runtimes.backends.base import RuntimeBackendError
 from controlplane.runtimes.selectors import backend_for_environment
 
 logger = logging.getLogger(__name__)
 
 
-@shared_task(name="controlplane.runs.tasks.launch_run")
+@shared_task(name=LAUNCH_RUN)
 def launch_run(run_id: str) -> str | None:
     """Launch a QUEUED run on its runtime (nothing happens for a run that is not QUEUED any more)."""
-    from controlplane.runs.launcher import run_launch
-
     state = run_launch(run_id)
     return state.value if state else None
 
 
-@shared_task(name="controlplane.runs.tasks.cancel_run")
+@shared_task(name=CANCEL_RUN)
 def cancel_run(run_id: str) -> None:
     """Ask the runtime to stop a CANCELLING run's workload (SIGTERM, then SIGKILL after the grace)."""
     run = Run.objects.select_related("deployment__environment__runtime").filter(pk=run_id).first()
@@ -33,13 +34,11 @@ def cancel_run(run_id: str) -> None:
         backend_for_environment(run.deployment.environment).terminate(
             str(run.pk), grace_seconds=settings.FLOWYARD.cancel_grace_seconds
         )
-    except RuntimeError_ as exc:  # the reconciler asks again on its next pass
+    except RuntimeBackendError as exc:  # the reconciler asks again on its next pass
         logger.warning("run %s: could not stop the workload yet: %s", run_id, exc)
 
 
 @shared_task(name="controlplane.runs.tasks.reconcile_runs")
 def reconcile_runs() -> None:
     """One reconciler pass (driven by Celery beat every FLOWYARD_RECONCILE_SECONDS)."""
-    from controlplane.runs.reconciler import reconcile_once
-
     reconcile_once(launch=lambda run_id: launch_run.delay(str(run_id)))

@@ -10,7 +10,8 @@ from django.utils import timezone
 
 from controlplane.core.audit import SystemActor, audit_record
 from controlplane.runs.models import Run
-from controlplane.runs.reporting import store_system_lines
+from controlplane.runs.log_lines import store_system_lines
+from controlplane.workflows.configs import run_config
 from flowyard_spec.config import DEFAULT_START_DEADLINE_SECONDS
 from flowyard_spec.states import RunState, TriggerKind
 
@@ -21,9 +22,7 @@ WAITING_PREFIX = "Waiting to start: "
 
 def start_deadline(run: Run) -> int:
     """The run's own `start-deadline` in seconds: its version's config in its environment (or the default)."""
-    from controlplane.runs.launcher import effective_config
-
-    return effective_config(run).start_deadline or DEFAULT_START_DEADLINE_SECONDS
+    return run_config(run).start_deadline or DEFAULT_START_DEADLINE_SECONDS
 
 
 def late_reason(run: Run, deadline: timedelta) -> str:

@@ -16,9 +16,12 @@ from controlplane.core.audit import SystemActor, audit_record
 from controlplane.core.errors import FlowyardError
 from controlplane.core.models import AuditEvent
 from controlplane.deployments.models import Deployment, Environment
+from controlplane.runs.log_lines import store_system_lines
 from controlplane.runs.models import Run
+from controlplane.runs.services import run_trigger
 from controlplane.scheduling.grants import granted_project
 from controlplane.tenancy.models import Project
+from controlplane.workflows.configs import run_config
 from controlplane.workflows.models import Workflow
 from flowyard_spec.config import TRIGGER_TARGET_PATTERN
 from flowyard_spec.states import RunState, TriggerKind
@@ -115,8 +118,6 @@ def already_handled(run: Run, target: str, deployment: Deployment | None = None)
 
 def record_skip(run: Run, target: str, skip: Skip) -> None:
     """Write why `target` got no run on the upstream run's log and in the audit log (once per target)."""
-    from controlplane.runs.reporting import store_system_lines
-
     with transaction.atomic():
         if already_handled(run, target):
             return
@@ -130,8 +131,6 @@ def record_skip(run: Run, target: str, skip: Skip) -> None:
 
 def start_downstream_run(run: Run, target: str) -> Run | None:
     """Start `target` after `run` succeeded; None when it was started before or could not be (then recorded)."""
-    from controlplane.runs.services import run_trigger
-
     try:
         deployment = target_deployment(run, target)
         if already_handled(run, target, deployment):
@@ -151,14 +150,12 @@ def start_downstream_run(run: Run, target: str) -> Run | None:
 
 def start_downstream_runs(run_id: object) -> list[Run]:
     """After a run ended: if it SUCCEEDED, start every workflow its effective config names in on_success."""
-    from controlplane.runs.launcher import effective_config
-
     run = (Run.objects.select_related("version", "deployment__workflow", "deployment__environment__project__team")
            .filter(pk=run_id).first())
     if run is None or run.state != RunState.SUCCEEDED:
         return []  # failed, cancelled, timed out and crashed runs trigger nothing
     started = []
-    for target in effective_config(run).triggers.on_success:
+    for target in run_config(run).triggers.on_success:
         downstream = start_downstream_run(run, target)
         if downstream is not None:
             started.append(downstream)

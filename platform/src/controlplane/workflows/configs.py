@@ -11,9 +11,18 @@ _CACHE_SIZE = 4096
 _cache: dict[tuple[Any, ...], WorkflowConfig] = {}
 
 
-def effective_config(version: WorkflowVersion, environment_name: str) -> WorkflowConfig:
+def version_config(version: WorkflowVersion, environment_name: str) -> WorkflowConfig:
     """`version`'s config with the overrides of environment `environment_name` applied."""
     return parse_config(version.config).for_environment(environment_name)
+
+
+def run_config(run: Any) -> WorkflowConfig:
+    """The config a run runs with: its own version's, with its deployment's environment overrides applied.
+
+    `run` is a `runs.models.Run` (typed loosely: runs sit above workflows). It is the version the run was
+    started with, not whatever is deployed now.
+    """
+    return version_config(run.version, run.deployment.environment.name)
 
 
 def parsed_config(version: WorkflowVersion, environment_name: str | None = None) -> WorkflowConfig:

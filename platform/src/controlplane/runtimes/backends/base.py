@@ -34,11 +34,11 @@ def workload_name(run_id: object) -> str:
     return f"flowyard-run-{run_id}"
 
 
-class RuntimeError_(Exception):
+class RuntimeBackendError(Exception):
     """Base of backend failures the control plane can act on."""
 
 
-class LaunchFailed(RuntimeError_):
+class LaunchFailed(RuntimeBackendError):
     """The workload could not be created or started; `image_error` says whether the image is at fault."""
 
     def __init__(self, message: str, *, image_error: bool = False) -> None:
@@ -46,7 +46,7 @@ class LaunchFailed(RuntimeError_):
         self.image_error = image_error
 
 
-class TargetUnavailable(RuntimeError_):
+class TargetUnavailable(RuntimeBackendError):
     """The runtime target (Docker host, ECS endpoint) does not answer; try again later."""
 
 
