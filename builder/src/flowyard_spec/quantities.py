@@ -13,6 +13,8 @@ MEMORY_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(mi|mib|gi|gib)?\s*$", re.IG
 MEMORY_FORMS = "a whole number of MiB (4096) or a string with a unit ('512Mi', '2Gi', '4096')"
 CPU_FORMS = "a number of ECS units (1024 = one vCPU, e.g. 512) or a string of vCPUs ('0.5' = 512, '2' = 2048)"
 
+# Fargate's task sizes (AWS ECS developer guide, "Task CPU and memory"): cpu units -> allowed memory MiB.
+# The one table: the config file's validation and the ECS runtime backend both read it.
 FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
     256: (512, 1024, 2048),
     512: tuple(range(1024, 4096 + 1, 1024)),

@@ -1,4 +1,5 @@
-"""An ECS runtime target's settings, checked once, and the Fargate task sizes AWS accepts."""
+"""An ECS runtime target's settings, checked once, and whether Fargate accepts a task size (the table of sizes
+is `flowyard_spec.quantities.FARGATE_MEMORY`, shared with the config file's validation)."""
 
 from __future__ import annotations
 
@@ -6,16 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-# Fargate's task sizes (AWS ECS developer guide, "Task CPU and memory"): cpu units -> allowed memory MiB.
-FARGATE_SIZES: dict[int, tuple[int, ...]] = {
-    256: (512, 1024, 2048),
-    512: tuple(range(1024, 4096 + 1, 1024)),
-    1024: tuple(range(2048, 8192 + 1, 1024)),
-    2048: tuple(range(4096, 16384 + 1, 1024)),
-    4096: tuple(range(8192, 30720 + 1, 1024)),
-    8192: tuple(range(16384, 61440 + 1, 4096)),
-    16384: tuple(range(32768, 122880 + 1, 8192)),
-}
+from flowyard_spec.quantities import FARGATE_MEMORY
+
 MAX_STOP_TIMEOUT = 120  # seconds: the most Fargate allows for a container's stopTimeout
 
 
@@ -25,10 +18,10 @@ class SettingsError(ValueError):
 
 def fargate_size_error(cpu_units: int, memory_mib: int) -> str | None:
     """Why Fargate would refuse a task of this size, with the nearest sizes it accepts (None: accepted)."""
-    allowed = FARGATE_SIZES.get(cpu_units)
+    allowed = FARGATE_MEMORY.get(cpu_units)
     if allowed is None:
         return (f"Fargate has no task size with cpu {cpu_units}; cpu must be one of "
-                f"{', '.join(map(str, FARGATE_SIZES))} (1024 = one vCPU).")
+                f"{', '.join(map(str, FARGATE_MEMORY))} (1024 = one vCPU).")
     if memory_mib not in allowed:
         return (f"Fargate has no task size with cpu {cpu_units} and memory {memory_mib} MiB; with cpu {cpu_units} "
                 f"memory must be one of {', '.join(map(str, allowed))} MiB.")
