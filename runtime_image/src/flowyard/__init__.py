@@ -14,7 +14,7 @@ from flowyard.errors import (
 from flowyard.events import ConsoleSink, EventSink, RecordingSink
 from flowyard.flows import Flow, FlowRun, flow
 from flowyard.futures import TaskFuture
-from flowyard.logging import get_logger
+from flowyard.log_capture import get_logger
 from flowyard.run_context import RunContext, run_context
 from flowyard.states import RunReason, RunState, TaskState
 from flowyard.tasks import Task, exponential_backoff, task, unmapped

@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from typing import Any
 
-if TYPE_CHECKING:
-    from flowyard.flows import FlowRun
-    from flowyard.futures import TaskFuture
+from flowyard.protocols import ActiveFlowRun, TaskRunView
 
-flow_run_var: ContextVar["FlowRun | None"] = ContextVar("flowyard_flow_run", default=None)
-task_run_var: ContextVar["TaskFuture | None"] = ContextVar("flowyard_task_run", default=None)
+flow_run_var: ContextVar[ActiveFlowRun[Any] | None] = ContextVar("flowyard_flow_run", default=None)
+task_run_var: ContextVar[TaskRunView | None] = ContextVar("flowyard_task_run", default=None)
 
 
-def current_flow_run() -> "FlowRun | None":
+def current_flow_run() -> ActiveFlowRun[Any] | None:
     """The flow run being executed by this code, or None outside a flow."""
     return flow_run_var.get()
 
 
-def current_task_run() -> "TaskFuture | None":
+def current_task_run() -> TaskRunView | None:
     """The task run being executed by this code, or None outside a task."""
     return task_run_var.get()
 

@@ -11,7 +11,7 @@ from flowyard import cache
 from flowyard.context import task_run_var
 from flowyard.errors import FlowCancelled, TaskExited, TaskTimeout, UpstreamFailed
 from flowyard.futures import TaskFuture, describe_error
-from flowyard.logging import flush_partial_lines
+from flowyard.log_capture import flush_partial_lines
 from flowyard.states import TaskState
 
 try:  # stopping a thread that runs past its timeout is best effort: CPython only

@@ -6,12 +6,10 @@ import sys
 import threading
 import time
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
+from flowyard.protocols import TaskRunView
 from flowyard.states import RunState, TaskState
-
-if TYPE_CHECKING:
-    from flowyard.futures import TaskFuture
 
 
 def now_iso() -> str:
@@ -25,7 +23,7 @@ class EventSink:
     def run_state(self, state: RunState, *, reason: str | None = None, message: str | None = None) -> None:
         """The run changed state."""
 
-    def task_state(self, task_run: "TaskFuture", state: TaskState, error: str | None = None) -> None:
+    def task_state(self, task_run: TaskRunView, state: TaskState, error: str | None = None) -> None:
         """A task run changed state (its attributes already hold the new state)."""
 
     def log(self, message: str, *, stream: str = "sdk", level: str | None = None, task_key: str | None = None) -> None:
@@ -50,7 +48,7 @@ class RecordingSink(EventSink):
         """Record the run state."""
         self.run_states.append((state, reason, message))
 
-    def task_state(self, task_run: "TaskFuture", state: TaskState, error: str | None = None) -> None:
+    def task_state(self, task_run: TaskRunView, state: TaskState, error: str | None = None) -> None:
         """Record the task state with the attempt and map index."""
         self.task_events.append(
             {"task_key": task_run.key, "name": task_run.name, "state": state, "attempt": task_run.attempt,
@@ -87,7 +85,7 @@ class ConsoleSink(EventSink):
         """Print `run STATE (reason): message`."""
         self._write(f"run {state.value}" + (f" ({reason})" if reason else "") + (f": {message}" if message else ""))
 
-    def task_state(self, task_run: "TaskFuture", state: TaskState, error: str | None = None) -> None:
+    def task_state(self, task_run: TaskRunView, state: TaskState, error: str | None = None) -> None:
         """Print `task KEY STATE [attempt n]: error`."""
         attempt = f" attempt {task_run.attempt}" if state in (TaskState.RUNNING, TaskState.RETRYING) else ""
         self._write(f"task {task_run.key} {state.value}{attempt}" + (f": {error}" if error else ""))
@@ -110,7 +108,7 @@ class TeeSink(EventSink):
         for sink in self.sinks:
             sink.run_state(state, reason=reason, message=message)
 
-    def task_state(self, task_run: "TaskFuture", state: TaskState, error: str | None = None) -> None:
+    def task_state(self, task_run: TaskRunView, state: TaskState, error: str | None = None) -> None:
         """Pass the task state on."""
         for sink in self.sinks:
             sink.task_state(task_run, state, error)

@@ -17,7 +17,7 @@ from flowyard.errors import FlowCancelled, FlowFailed, ParameterError
 from flowyard.events import ConsoleSink, EventSink
 from flowyard.executor import DaemonPool
 from flowyard.futures import TaskFuture, describe_error
-from flowyard.logging import flush_partial_lines, start_capture, stop_capture
+from flowyard.log_capture import flush_partial_lines, start_capture, stop_capture
 from flowyard.parameters import validate_parameters
 from flowyard.states import RunReason, RunState, TaskState
 

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flowyard.errors import FlowCancelled
+from flowyard.protocols import ActiveFlowRun, TaskDefinition
 from flowyard.states import TERMINAL_TASK_STATES, TaskState
-
-if TYPE_CHECKING:
-    from flowyard.flows import FlowRun
-    from flowyard.tasks import Task
 
 _NOTHING: Any = object()
 _OK_STATES = (TaskState.SUCCEEDED, TaskState.CACHED)
@@ -29,7 +26,9 @@ class TaskFuture:
     __slots__ = ("key", "name", "task", "flow_run", "map_index", "tags", "state", "attempt", "error",
                  "_result", "_finished", "_done", "_lock", "_callbacks", "_observed")
 
-    def __init__(self, flow_run: "FlowRun", task: "Task", key: str, map_index: int | None = None) -> None:
+    def __init__(
+        self, flow_run: ActiveFlowRun[TaskFuture], task: TaskDefinition, key: str, map_index: int | None = None
+    ) -> None:
         self.key = key
         self.name = task.name
         self.task = task

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from flowyard.events import EventSink, now_iso
-from flowyard.logging import MAX_LINE_CHARS, clip
+from flowyard.log_capture import MAX_LINE_CHARS, clip
+from flowyard.protocols import TaskRunView
+from flowyard.reporting.reporter import Reporter
 from flowyard.states import RunState, TaskState
-
-if TYPE_CHECKING:
-    from flowyard.futures import TaskFuture
-    from flowyard.reporting.reporter import Reporter
 
 _ERROR_STATES = frozenset({TaskState.RETRYING, TaskState.FAILED, TaskState.UPSTREAM_FAILED, TaskState.CANCELLED})
 
@@ -18,7 +16,7 @@ _ERROR_STATES = frozenset({TaskState.RETRYING, TaskState.FAILED, TaskState.UPSTR
 class ReportingSink(EventSink):
     """Queues one contract event per callback; never does I/O on the caller's thread."""
 
-    def __init__(self, reporter: "Reporter") -> None:
+    def __init__(self, reporter: Reporter) -> None:
         self.reporter = reporter
         self._emit = reporter.emit
 
@@ -34,7 +32,7 @@ class ReportingSink(EventSink):
         else:
             self._emit(event)
 
-    def task_state(self, task_run: "TaskFuture", state: TaskState, error: str | None = None) -> None:
+    def task_state(self, task_run: TaskRunView, state: TaskState, error: str | None = None) -> None:
         """Queue a TaskEvent."""
         event: dict[str, Any] = {"type": "task", "task_key": task_run.key, "name": task_run.name,
                                  "state": state.value, "at": now_iso(), "attempt": task_run.attempt}
