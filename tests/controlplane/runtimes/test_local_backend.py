@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 import textwrap
 import threading
 import time
@@ -14,9 +16,10 @@ from typing import Any
 
 import pytest
 
-from controlplane.runtimes.backends import local_supervisor as sup
 from controlplane.runtimes.backends.base import LaunchFailed, LaunchSpec, RuntimeStatus, WorkloadState
 from controlplane.runtimes.backends.local import VANISHED, LocalBackend
+from controlplane.runtimes.backends.local import supervisor as sup
+from controlplane.runtimes.backends.local.processes import is_supervisor_of
 from controlplane.runtimes.backends.registry import backend_for
 
 
@@ -123,7 +126,7 @@ def backend(state_dir):
     def all_gone() -> bool:
         for run_dir in run_dirs:
             pid = sup.read_int(str(run_dir / sup.SUPERVISOR_PID))
-            if pid is not None and sup.is_supervisor_of(pid, str(run_dir)):
+            if pid is not None and is_supervisor_of(pid, str(run_dir)):
                 return False
             for leftover in sup.marked_processes(str(run_dir / sup.CACHE)):
                 os.kill(leftover, signal.SIGKILL)
@@ -385,3 +388,10 @@ def test_settings_need_a_state_dir_and_run_ids_must_be_plain_names(backend, tmp_
         LocalBackend(settings={})
     with pytest.raises(ValueError):
         backend.inspect("../escape")
+
+
+@pytest.mark.parametrize("how", ["path", "module"])
+def test_the_supervisor_runs_as_a_program_by_path_and_by_module_name(how):
+    program = ["-I", sup.__file__] if how == "path" else ["-m", "controlplane.runtimes.backends.local.supervisor"]
+    result = subprocess.run([sys.executable, *program], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "usage: supervisor.py RUN_DIR" in result.stderr

@@ -1,25 +1,11 @@
 """The supervisor of one local run: a standalone, standard-library-only program (it never imports Django).
 
-`LocalBackend.launch` starts it as `python -I local_supervisor.py RUN_DIR` in a new session and writes its
-configuration (argv, environment with secrets, limits) as JSON on its stdin, so secret values never touch
-the disk or a command line. It forks once: the first process writes the second one's pid to
-`RUN_DIR/supervisor.pid` and exits at once (so the control plane is left with no zombie and the supervisor,
-reparented to init, survives a control plane restart); the second one is the supervisor proper:
-
-1. copies the source directory into `RUN_DIR/workdir` (the run's own snapshot, like an image layer);
-2. starts the workload in its own process group with cwd `workdir`, the given environment, RLIMIT_AS and
-   PR_SET_PDEATHSIG(SIGKILL) (if the supervisor is killed, the workload dies with it instead of running on
-   unseen), and writes `pid`, `pid.start` (its start time in clock ticks, to survive pid reuse) and
-   `started_at`;
-3. copies the workload's stdout and stderr, line by line, into `stdout.log` / `stderr.log`, each line
-   prefixed by the time the supervisor read it (`<ISO-8601 UTC> <line>`), so that both streams can be merged
-   in order later;
-4. obeys the `terminate` request file the backend writes (SIGTERM at once, SIGKILL at its deadline);
-   the backend sends SIGUSR1 to wake it up;
-5. when the workload exits, kills what it left behind (its process group and every process whose initial
-   environment carries this run's FLOWYARD_CACHE_DIR), then writes `usage.json`, `finished_at` and last
-   `exit_code` (128 + signal number for a signal), each atomically (temporary file + rename): the presence
-   of `exit_code` means the run is over and everything else is written.
+`LocalBackend.launch` starts this file by path, `python -I .../local/supervisor.py RUN_DIR`, in a new session
+(`python -m controlplane.runtimes.backends.local.supervisor RUN_DIR` works as well) and writes its
+configuration (argv, environment with secrets, limits) as JSON on its stdin, so secret values never touch the
+disk or a command line. What it does is described in the package docstring (`local/__init__.py`). Run by path
+under `-I` it cannot import its package (whose parent loads Celery), so it imports nothing but the standard
+library, and the run-directory names and file helpers the backend shares with it live here.
 """
 
 from __future__ import annotations
@@ -79,20 +65,6 @@ def write_atomic(path: str, text: str) -> None:
     os.replace(temporary, path)
 
 
-def create_atomic(path: str, text: str) -> bool:
-    """Create `path` with `text` unless it exists (atomically, whole content); True when this call created it."""
-    temporary = f"{path}.tmp.{os.getpid()}.{time.monotonic_ns()}"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    try:
-        os.link(temporary, path)
-        return True
-    except FileExistsError:
-        return False
-    finally:
-        os.unlink(temporary)
-
-
 def read_text(path: str) -> str | None:
     """The file's text, or None when it does not exist."""
     try:
@@ -111,7 +83,7 @@ def read_int(path: str) -> int | None:
         return None
 
 
-def _proc_stat_fields(pid: int) -> list[str] | None:
+def proc_stat_fields(pid: int) -> list[str] | None:
     """/proc/<pid>/stat from field 3 (state) on; None when there is no such process."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as handle:
@@ -123,38 +95,10 @@ def _proc_stat_fields(pid: int) -> list[str] | None:
 
 def process_start_ticks(pid: int) -> int | None:
     """When the process started (clock ticks after boot), None when it is gone or a zombie."""
-    fields = _proc_stat_fields(pid)
+    fields = proc_stat_fields(pid)
     if not fields or fields[0] in ("Z", "X"):
         return None
     return int(fields[19])
-
-
-def process_cmdline(pid: int) -> list[str] | None:
-    """The process's argv, None when it is gone or a zombie (a zombie's cmdline is empty)."""
-    fields = _proc_stat_fields(pid)
-    if not fields or fields[0] in ("Z", "X"):
-        return None
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            raw = handle.read()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    return [part.decode("utf-8", "surrogateescape") for part in raw.split(b"\0") if part] or None
-
-
-def is_supervisor_of(pid: int, run_dir: str) -> bool:
-    """True when `pid` is alive and is this run's supervisor (its cmdline names this file and the run dir)."""
-    argv = process_cmdline(pid)
-    return bool(argv) and run_dir in argv and any(os.path.basename(arg) == "local_supervisor.py" for arg in argv)
-
-
-def child_is_alive(run_dir: str) -> int | None:
-    """The workload's pid when the very process the supervisor started is still alive (pid reuse checked)."""
-    pid = read_int(os.path.join(run_dir, CHILD_PID))
-    start = read_int(os.path.join(run_dir, CHILD_START))
-    if pid is None or start is None:
-        return None
-    return pid if process_start_ticks(pid) == start else None
 
 
 def marked_processes(cache_dir: str) -> list[int]:
@@ -225,6 +169,7 @@ class Supervisor:
         self.last_stamp = ""
 
     def path(self, name: str) -> str:
+        """The path of `name` in the run directory."""
         return os.path.join(self.run_dir, name)
 
     # -- start ------------------------------------------------------------------------------------------
@@ -286,6 +231,7 @@ class Supervisor:
         return self.last_stamp
 
     def emit(self, stream: str, lines: list[bytes]) -> None:
+        """Append whole lines to the stream's log file, each prefixed by one stamp."""
         if not lines:
             return
         stamp = self.stamp().encode()
@@ -301,6 +247,7 @@ class Supervisor:
             view = view[written:]
 
     def take(self, stream: str, data: bytes, *, final: bool = False) -> None:
+        """Add output read from `stream`; emit every complete line (and the rest when `final`)."""
         buffer = self.buffers[stream]
         buffer += data
         lines = []
@@ -322,6 +269,7 @@ class Supervisor:
     # -- signals ----------------------------------------------------------------------------------------
 
     def signal_group(self, signum: int) -> None:
+        """Send `signum` to the workload's process group (a gone group is fine)."""
         if self.process is None:
             return
         try:
@@ -331,6 +279,7 @@ class Supervisor:
 
     @staticmethod
     def kill_reason(request: dict[str, Any]) -> str:
+        """The run's message when the stop request ended in SIGKILL."""
         if request["grace"] > 0:
             return f"still running {request['grace']:g} s after SIGTERM: killed with SIGKILL"
         return "killed with SIGKILL"
@@ -353,6 +302,7 @@ class Supervisor:
 
     def finish(self, exit_code: int, *, message: str = "", image_error: bool = False,
                rusage: resource.struct_rusage | None = None, finished_at: str | None = None) -> None:
+        """Write usage.json, finished_at and, last, exit_code: from here on the run is over."""
         usage: dict[str, Any] = {"message": message, "image_error": image_error,
                                  "peak_memory_bytes": None, "cpu_seconds": None}
         if rusage is not None:
@@ -437,9 +387,9 @@ class Supervisor:
 
 
 def main(argv: list[str]) -> int:
-    """`local_supervisor.py RUN_DIR` with the JSON configuration on stdin."""
+    """`supervisor.py RUN_DIR` with the JSON configuration on stdin."""
     if len(argv) != 2 or not os.path.isdir(argv[1]):
-        print("usage: local_supervisor.py RUN_DIR  (configuration as JSON on stdin)", file=sys.stderr)
+        print("usage: supervisor.py RUN_DIR  (configuration as JSON on stdin)", file=sys.stderr)
         return 2
     run_dir = os.path.abspath(argv[1])
     config = json.loads(sys.stdin.buffer.read())

@@ -1,59 +1,11 @@
-"""The `local` runtime: each run is a process on the control plane's own machine (embedded demo, development).
-
-`spec.image` is not a container image here but the workflow's source directory, `file:///abs/path` or
-`/abs/path`. Each run gets `<state_dir>/<run_id>/`, which is the whole truth about it (no database, no
-memory: a new `LocalBackend` on the same state dir — a restarted control plane — sees everything):
-
-    spec.json        the launch spec, secret values (and FLOWYARD_RUN_TOKEN) replaced by "***"
-    supervisor.pid   the supervisor's pid: the workload's reference        supervisor.log  its own errors
-    workdir/         a copy of the source directory, the workload's cwd   home/ cache/ tmp/  HOME etc.
-    pid, pid.start   the workload's pid and start time (clock ticks)      started_at, finished_at
-    stdout.log       `<ISO-8601 UTC time> <line>` per line, the time the supervisor read it; stderr.log alike
-    terminate        a stop request: {"deadline", "grace"}                 usage.json  peak memory, CPU, message
-    exit_code        written last: present ⇔ the run is over
-
-The run directory is created with `os.mkdir`, which is the launch lock: of two concurrent launches of a run
-exactly one creates it and starts a supervisor (see `local_supervisor`), the other returns its reference.
-The supervisor runs in a new session, so stopping or restarting the control plane does not stop runs.
-
-Stopping: `terminate` writes the `terminate` request (its deadline never moves later) and wakes the
-supervisor with SIGUSR1; the supervisor sends SIGTERM to the workload's process group at once and SIGKILL at
-the deadline, so the call returns immediately and exactly one SIGTERM is sent however often it is repeated.
-`kill` also SIGKILLs directly. If the supervisor is gone, the backend kills what is left itself.
-
-Logs: the supervisor reads the workload's stdout and stderr through pipes and stamps each line with the time
-it read it, so `logs()` can merge both streams in order with real times (a timestamp-less file would only give
-the order within one stream). The price: a line is stamped when it is read, not when it was written, and a
-supervisor that dies takes the workload with it (PR_SET_PDEATHSIG), which is what we want anyway: a workload
-nobody watches must not run on unseen.
-
-Limits and what this runtime cannot do (it has no cgroups):
-
-- memory: `RLIMIT_AS` = `memory_mib`. That caps address space, not resident memory, so it is stricter than a
-  container's limit for programs that reserve much more than they touch; the workload gets
-  `MALLOC_ARENA_MAX=2` so that glibc's per-thread arenas do not eat the budget. Going over makes allocations
-  fail: Python raises MemoryError and the run fails as a user error (exit 1).
-- `oom_killed` is always False: without a cgroup there is no OOM flag, and a local process cannot tell a
-  kernel OOM kill from any other SIGKILL, so a SIGKILL is reported as exit 137, never as OOM.
-- pids: `RLIMIT_NPROC` is not set. It counts every process of the user (the control plane, workers and all
-  other runs included), not the run's, and it is not enforced at all for root; so it would either break
-  unrelated runs or do nothing. `spec.pids_limit` is recorded in spec.json only.
-- cpu: `cpu_units` is not enforced (no cgroup cpu quota); recorded in spec.json only.
-- the workload runs as the control plane's user, with the control plane's Python (`settings["python"]`,
-  which must have the SDK and the workflow's dependencies installed), not as a non-root container user.
-- peak memory and CPU time come from the workload's rusage (`wait4`): they cover the workload process and
-  the descendants it waited for.
-"""
+"""`LocalBackend`: each run is a supervised process on this machine (see the package docstring for the design)."""
 
 from __future__ import annotations
 
-import datetime
-import heapq
 import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -64,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
-from controlplane.runtimes.backends import local_supervisor as sup
 from controlplane.runtimes.backends.base import (
     LaunchFailed,
     LaunchSpec,
@@ -73,6 +24,10 @@ from controlplane.runtimes.backends.base import (
     RuntimeStatus,
     WorkloadState,
 )
+from controlplane.runtimes.backends.local import supervisor as sup
+from controlplane.runtimes.backends.local.logs import merged_logs, parse_time
+from controlplane.runtimes.backends.local.processes import is_supervisor_of
+from controlplane.runtimes.backends.local.stopping import kill_run, request_stop
 
 SUPERVISOR_SCRIPT = os.path.abspath(sup.__file__)
 LAUNCH_TIMEOUT_SECONDS = 30.0  # the supervisor's first process exits within this (it only forks)
@@ -80,16 +35,6 @@ VANISHED = "the local process vanished"
 MASK = "***"
 ALWAYS_MASKED = frozenset({"FLOWYARD_RUN_TOKEN"})
 _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
-_EPOCH = datetime.datetime.fromtimestamp(0, datetime.timezone.utc)
-
-
-def _parse_time(text: str | None) -> datetime.datetime | None:
-    if not text:
-        return None
-    try:
-        return datetime.datetime.fromisoformat(text.strip())
-    except ValueError:
-        return None
 
 
 @dataclass
@@ -215,7 +160,7 @@ class LocalBackend(RuntimeBackend):
 
     def _supervisor_alive(self, run_dir: Path) -> bool:
         pid = sup.read_int(str(run_dir / sup.SUPERVISOR_PID))
-        return pid is not None and sup.is_supervisor_of(pid, str(run_dir))
+        return pid is not None and is_supervisor_of(pid, str(run_dir))
 
     def _exited(self, run_dir: Path, ref: str, exit_code: int) -> RuntimeStatus:
         usage = {}
@@ -227,8 +172,8 @@ class LocalBackend(RuntimeBackend):
                 usage = {}
         return RuntimeStatus(
             state=WorkloadState.EXITED, ref=ref, exit_code=exit_code, oom_killed=False,
-            started_at=_parse_time(sup.read_text(str(run_dir / sup.STARTED_AT))),
-            finished_at=_parse_time(sup.read_text(str(run_dir / sup.FINISHED_AT))),
+            started_at=parse_time(sup.read_text(str(run_dir / sup.STARTED_AT))),
+            finished_at=parse_time(sup.read_text(str(run_dir / sup.FINISHED_AT))),
             peak_memory_bytes=usage.get("peak_memory_bytes"), cpu_seconds=usage.get("cpu_seconds"),
             message=usage.get("message") or "", image_error=bool(usage.get("image_error")),
         )
@@ -251,7 +196,7 @@ class LocalBackend(RuntimeBackend):
         exit_code = sup.read_int(str(run_dir / sup.EXIT_CODE))
         if exit_code is not None:
             return self._exited(run_dir, ref, exit_code)
-        started_at = _parse_time(sup.read_text(str(run_dir / sup.STARTED_AT)))
+        started_at = parse_time(sup.read_text(str(run_dir / sup.STARTED_AT)))
         if not ref:
             if not run_dir.is_dir():
                 return RuntimeStatus(state=WorkloadState.MISSING)
@@ -290,21 +235,6 @@ class LocalBackend(RuntimeBackend):
 
     # -- stopping ---------------------------------------------------------------------------------------
 
-    def _request_stop(self, run_dir: Path, grace: float) -> None:
-        """Record (or bring forward) the stop request and wake the supervisor, which acts on it."""
-        request_path = str(run_dir / sup.TERMINATE)
-        request = json.dumps({"deadline": time.time() + grace, "grace": grace})
-        if not sup.create_atomic(request_path, request):
-            current = sup.read_request(str(run_dir))
-            if current is None or current["deadline"] > time.time() + grace:
-                sup.write_atomic(request_path, request)  # a shorter grace (e.g. kill) wins, a longer one never
-        pid = sup.read_int(str(run_dir / sup.SUPERVISOR_PID))
-        if pid is not None and sup.is_supervisor_of(pid, str(run_dir)):
-            try:
-                os.kill(pid, signal.SIGUSR1)
-            except ProcessLookupError:
-                pass
-
     def terminate(self, run_id: str, *, grace_seconds: float | None = None) -> None:
         """SIGTERM the run's process group now (by its supervisor) and SIGKILL it after the grace; returns at once."""
         run_dir = self.run_dir(run_id)
@@ -312,11 +242,11 @@ class LocalBackend(RuntimeBackend):
         if not run_dir.is_dir() or (run_dir / sup.EXIT_CODE).exists():
             return
         try:
-            self._request_stop(run_dir, grace)
+            request_stop(run_dir, grace)
         except FileNotFoundError:  # removed meanwhile
             return
         if not self._supervisor_alive(run_dir) and not (run_dir / sup.EXIT_CODE).exists():
-            self._kill_processes(run_dir)  # nobody left to enforce the grace: stop what may remain now
+            kill_run(run_dir)  # nobody left to enforce the grace: stop what may remain now
 
     def kill(self, run_id: str) -> None:
         """SIGKILL the run's process group and every process of the run at once."""
@@ -324,14 +254,10 @@ class LocalBackend(RuntimeBackend):
         if not run_dir.is_dir() or (run_dir / sup.EXIT_CODE).exists():
             return
         try:
-            self._request_stop(run_dir, 0.0)  # so that the supervisor reports the kill
+            request_stop(run_dir, 0.0)  # so that the supervisor reports the kill
         except FileNotFoundError:
             return
-        self._kill_processes(run_dir)
-
-    def _kill_processes(self, run_dir: Path) -> None:
-        group = sup.child_is_alive(str(run_dir))  # only a verified pid: never someone else's group
-        sup.kill_run_processes(str(run_dir), group)
+        kill_run(run_dir)
 
     def remove(self, run_id: str) -> None:
         """Delete the run directory of an exited run; does nothing while the run is pending or running."""
@@ -340,7 +266,7 @@ class LocalBackend(RuntimeBackend):
         if status.state in (WorkloadState.MISSING, WorkloadState.PENDING, WorkloadState.RUNNING):
             return
         if status.exit_code is None:  # vanished: make sure nothing of it is left running
-            self._kill_processes(run_dir)
+            kill_run(run_dir)
         trash = self.state_dir / f".removing-{run_dir.name}-{uuid.uuid4().hex}"
         try:
             os.rename(run_dir, trash)  # atomic: the run is MISSING from here on
@@ -350,29 +276,6 @@ class LocalBackend(RuntimeBackend):
 
     # -- logs -------------------------------------------------------------------------------------------
 
-    def _read_log(self, path: Path, stream: str, fallback: datetime.datetime) -> Iterator[LogLine]:
-        try:
-            handle = open(path, "rb")
-        except FileNotFoundError:
-            return
-        with handle:
-            for raw in handle:
-                if not raw.endswith(b"\n"):
-                    return  # the supervisor is still writing this line
-                text = raw[:-1].decode("utf-8", "replace")
-                at = None
-                if len(text) > sup.TIMESTAMP_WIDTH and text[sup.TIMESTAMP_WIDTH] == " ":
-                    at = _parse_time(text[:sup.TIMESTAMP_WIDTH])
-                if at is None:
-                    yield LogLine(at=fallback, stream=stream, message=text)
-                else:
-                    fallback = at
-                    yield LogLine(at=at, stream=stream, message=text[sup.TIMESTAMP_WIDTH + 1:])
-
     def logs(self, run_id: str) -> Iterator[LogLine]:
         """stdout and stderr lines, each stamped by the supervisor when read, merged oldest first."""
-        run_dir = self.run_dir(run_id)
-        started = _parse_time(sup.read_text(str(run_dir / sup.STARTED_AT))) or _EPOCH
-        streams = [self._read_log(run_dir / sup.STDOUT, "stdout", started),
-                   self._read_log(run_dir / sup.STDERR, "stderr", started)]
-        return heapq.merge(*streams, key=lambda line: line.at)
+        return merged_logs(self.run_dir(run_id))
