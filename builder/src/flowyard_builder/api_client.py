@@ -8,10 +8,8 @@ Errors are the ones of `flowyard_builder.control_plane`: `InvalidRequest` (a 400
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
-import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping, Sequence
@@ -19,7 +17,14 @@ from datetime import datetime
 from typing import Any
 
 from flowyard_builder import __version__, exit_codes
-from flowyard_builder.control_plane import DEFAULT_TIMEOUT_SECONDS, ControlPlaneError, InvalidRequest, Refused, post_json
+from flowyard_builder.control_plane import (
+    DEFAULT_TIMEOUT_SECONDS,
+    ControlPlaneError,
+    InvalidRequest,
+    decode_body,
+    post_json,
+    send_request,
+)
 from flowyard_spec.states import RunState
 
 API_PREFIX = "/api/v1"
@@ -36,13 +41,6 @@ class NotFound(InvalidRequest):
 
 class MissingSettings(Exception):
     """--api or --token was not given and its environment variable is not set."""
-
-
-def _decode(raw: bytes) -> Any:
-    try:
-        return json.loads(raw.decode("utf-8") or "{}")
-    except (UnicodeDecodeError, ValueError):
-        return {"message": raw[:500].decode("utf-8", "replace")}
 
 
 class ApiClient:
@@ -74,18 +72,8 @@ class ApiClient:
             "Accept": "application/json",
             "User-Agent": f"flowyard-cli/{__version__}",
         })
-        try:
-            with urllib.request.urlopen(request, timeout=timeout or self.timeout) as answer:
-                return _decode(answer.read())
-        except urllib.error.HTTPError as exc:
-            body = _decode(exc.read())
-            body = body if isinstance(body, dict) else {"data": body}
-            message = str(body.get("message") or body.get("detail") or exc.reason)
-            error = InvalidRequest if exc.code == 400 else Refused
-            raise error(f"HTTP {exc.code}: {message}", status=exc.code, body=body) from None
-        except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise Refused(f"the control plane at {self.base_url} is unreachable: {reason}") from None
+        _, raw = send_request(request, timeout=timeout or self.timeout, where=self.base_url)
+        return decode_body(raw)
 
     def post(self, path: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
         """POST JSON to an API path and return the decoded answer (control_plane.post_json's errors)."""

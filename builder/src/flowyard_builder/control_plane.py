@@ -45,12 +45,32 @@ class Response:
     body: dict[str, Any] = field(default_factory=dict)
 
 
-def _decode(raw: bytes) -> dict[str, Any]:
+def decode_body(raw: bytes) -> Any:
+    """An answer's JSON body decoded (an empty one as {}); one that is not JSON as {"message": its start}."""
     try:
-        body = json.loads(raw.decode("utf-8") or "{}")
+        return json.loads(raw.decode("utf-8") or "{}")
     except (UnicodeDecodeError, ValueError):
         return {"message": raw[:500].decode("utf-8", "replace")}
+
+
+def _decode_object(raw: bytes) -> dict[str, Any]:
+    body = decode_body(raw)
     return body if isinstance(body, dict) else {"data": body}
+
+
+def send_request(request: urllib.request.Request, *, timeout: float, where: str) -> tuple[int, bytes]:
+    """Send `request`: (status, raw body) of a 2xx answer, else InvalidRequest (400) or Refused (other, unreachable)."""
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as exc:
+        body = _decode_object(exc.read())
+        message = str(body.get("message") or body.get("detail") or exc.reason)
+        error = InvalidRequest if exc.code == 400 else Refused
+        raise error(f"HTTP {exc.code}: {message}", status=exc.code, body=body) from None
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise Refused(f"the control plane at {where} is unreachable: {reason}") from None
 
 
 def post_json(url: str, token: str, payload: dict[str, Any], timeout: float = DEFAULT_TIMEOUT_SECONDS) -> Response:
@@ -66,17 +86,8 @@ def post_json(url: str, token: str, payload: dict[str, Any], timeout: float = DE
             "User-Agent": f"flowyard-cli/{__version__}",
         },
     )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
-            return Response(answer.status, _decode(answer.read()))
-    except urllib.error.HTTPError as exc:
-        body = _decode(exc.read())
-        message = str(body.get("message") or body.get("detail") or exc.reason)
-        error = InvalidRequest if exc.code == 400 else Refused
-        raise error(f"HTTP {exc.code}: {message}", status=exc.code, body=body) from None
-    except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise Refused(f"the control plane at {url} is unreachable: {reason}") from None
+    status, raw = send_request(request, timeout=timeout, where=url)
+    return Response(status, _decode_object(raw))
 
 
 def register_version(api_url: str, token: str, payload: dict[str, Any], timeout: float = DEFAULT_TIMEOUT_SECONDS) -> Response:
