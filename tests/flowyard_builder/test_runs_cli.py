@@ -10,9 +10,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from flowyard_builder import api_client
+from flowyard_builder import api_client, follow
 from flowyard_builder.cli import main
-from flowyard_builder.commands import runs as runs_command
 from flowyard_builder.control_plane import post_json
 from flowyard_spec.states import Role
 from flowyard_testkit.cli import Recorder, wait_until
@@ -238,7 +237,7 @@ def test_logs_prints_time_task_and_message_and_sends_stderr_lines_to_stderr(tena
 def test_logs_follow_prints_lines_as_they_arrive_once_each_and_stops_when_the_run_ends(
     tenant, cli, live_server, monkeypatch
 ):
-    monkeypatch.setattr(runs_command, "LOG_PAGE_SIZE", 2)  # a backlog takes several pages: none is skipped
+    monkeypatch.setattr(follow, "LOG_PAGE_SIZE", 2)  # a backlog takes several pages: none is skipped
     out, err = Recorder(), Recorder()
     monkeypatch.setattr(sys, "stdout", out)
     monkeypatch.setattr(sys, "stderr", err)

@@ -16,8 +16,9 @@ from flowyard_builder.api_client import (
     report_error,
     state_exit_code,
 )
-from flowyard_builder.commands.runs import INTERRUPTED, add_follow_options, describe_end, follow_logs
+from flowyard_builder.commands.runs import INTERRUPTED, add_follow_options
 from flowyard_builder.control_plane import ControlPlaneError
+from flowyard_builder.follow import describe_end, follow_logs
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
