@@ -1,4 +1,4 @@
-"""Fixtures shared by the whole suite (per-session data directory and queue: controlplane.settings.test)."""
+"""Fixtures shared by the whole suite (the session's data directory and queue come from flowyard_testkit.environment)."""
 
 import os
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -92,3 +93,86 @@ def test_the_production_settings_pass_djangos_deployment_checks(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+# -- importing a settings profile only reads -----------------------------------------------------------
+IMPORT_AND_COMPARE = """
+import importlib, json, os, sys
+before = dict(os.environ)
+settings = importlib.import_module(sys.argv[1])
+after = dict(os.environ)
+print(json.dumps({
+    "changed": sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name)),
+    "data_dir_exists": os.path.exists(os.environ["FLOWYARD_DATA_DIR"]),
+    "mode": settings.FLOWYARD.mode,
+}))
+"""
+
+
+def import_profile(profile: str, data_dir: Path, **variables: str) -> dict:
+    """Import `controlplane.settings.<profile>` in a fresh interpreter with only `variables` as FLOWYARD_*."""
+    environ = {name: value for name, value in os.environ.items()
+               if not name.startswith("FLOWYARD_") and name != "DJANGO_SETTINGS_MODULE"}
+    environ.update(FLOWYARD_DATA_DIR=str(data_dir), **variables)
+    result = subprocess.run([sys.executable, "-c", IMPORT_AND_COMPARE, f"controlplane.settings.{profile}"],
+                            cwd=REPO_ROOT, env=environ, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize(
+    "profile,variables",
+    [
+        ("development", {}),  # the embedded defaults: SQLite and the file broker, both under the data directory
+        ("test", {"FLOWYARD_BROKER_URL": "redis://127.0.0.1:6379/0", "FLOWYARD_TASK_QUEUE": "flowyard-test-probe"}),
+        ("production", {"FLOWYARD_SECRET_KEY": GOOD_SECRET, "FLOWYARD_DATABASE_URL": "postgres://u@127.0.0.1/db"}),
+    ],
+)
+def test_importing_a_settings_profile_changes_neither_the_environment_nor_the_disk(tmp_path, profile, variables):
+    data_dir = tmp_path / "not-yet"
+    outcome = import_profile(profile, data_dir, **variables)
+    assert outcome["changed"] == [], f"{profile} changed os.environ"
+    assert outcome["data_dir_exists"] is False, f"{profile} created {data_dir}"
+
+
+def test_the_production_profile_is_production_whatever_flowyard_mode_says(tmp_path):
+    variables = {"FLOWYARD_SECRET_KEY": GOOD_SECRET, "FLOWYARD_DATABASE_URL": "postgres://u@127.0.0.1/db"}
+    assert import_profile("production", tmp_path, **variables)["mode"] == "production"
+    assert import_profile("production", tmp_path, FLOWYARD_MODE="development", **variables)["mode"] == "production"
+    assert import_profile("development", tmp_path, **variables)["mode"] == "development"
+
+
+def test_a_mode_given_by_the_caller_replaces_flowyard_mode_and_its_checks_apply():
+    with pytest.raises(ConfigError, match="^FLOWYARD_SECRET_KEY"):
+        FlowyardConfig.from_environ({"FLOWYARD_MODE": "development"}, mode="production")
+    assert FlowyardConfig.from_environ({"FLOWYARD_MODE": "production"}, mode="development").mode == "development"
+
+
+def test_the_test_profile_outside_pytest_names_the_variables_it_needs(tmp_path):
+    environ = {name: value for name, value in os.environ.items() if not name.startswith("FLOWYARD_")}
+    result = subprocess.run([sys.executable, "-c", "import controlplane.settings.test"],
+                            cwd=REPO_ROOT, env=environ, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "FLOWYARD_DATA_DIR, FLOWYARD_BROKER_URL, FLOWYARD_TASK_QUEUE: the test profile needs" in result.stderr
+
+
+def test_pytest_set_the_session_environment_before_django_read_the_settings():
+    """flowyard_testkit.environment runs before pytest-django: the settings show this session's values."""
+    from django.conf import settings
+
+    assert settings.DATA_DIR == Path(os.environ["FLOWYARD_DATA_DIR"]).resolve()
+    assert settings.CELERY_TASK_DEFAULT_QUEUE == os.environ["FLOWYARD_TASK_QUEUE"]
+    assert settings.CELERY_BROKER_URL == os.environ["FLOWYARD_BROKER_URL"]
+
+
+def test_start_up_creates_the_folders_of_the_embedded_defaults(tmp_path):
+    """`flowyard-admin` (any command) creates the SQLite folder and the file broker's folders before it runs."""
+    data_dir = tmp_path / "fresh" / "data"
+    environ = {name: value for name, value in os.environ.items()
+               if not name.startswith("FLOWYARD_") and name != "DJANGO_SETTINGS_MODULE"}
+    environ.update(FLOWYARD_DATA_DIR=str(data_dir), DJANGO_SETTINGS_MODULE="controlplane.settings.development")
+    admin = Path(sys.executable).parent / "flowyard-admin"
+    result = subprocess.run([str(admin), "check"], cwd=REPO_ROOT, env=environ, capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert sorted(str(path.relative_to(data_dir)) for path in data_dir.rglob("*")) == ["broker", "broker/control"]

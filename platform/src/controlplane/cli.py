@@ -12,8 +12,13 @@ def main(argv: list[str] | None = None) -> None:
     from controlplane.config import ConfigError
 
     try:
+        import django
         from django.core.management import execute_from_command_line
 
+        from controlplane.startup import prepare_process
+
+        django.setup()
+        prepare_process()  # data folders and OpenAPI extensions, before any command connects or serves
         execute_from_command_line(["flowyard-admin", *(sys.argv[1:] if argv is None else argv)])
     except ConfigError as exc:
         sys.exit(f"flowyard-admin: configuration error: {exc}")

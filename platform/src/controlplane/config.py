@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 PREFIX = "FLOWYARD_"
 DEVELOPMENT_SECRET_KEY = "flowyard-development-only-secret-key-do-not-use-in-production"
+Mode = Literal["development", "production"]
 
 
 class ConfigError(Exception):
@@ -22,7 +23,7 @@ class FlowyardConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    mode: Literal["development", "production"] = Field(
+    mode: Mode = Field(
         "development", description="Which settings profile applies."
     )
     secret_key: str = Field(DEVELOPMENT_SECRET_KEY, description="Django SECRET_KEY (required in production).")
@@ -62,6 +63,11 @@ class FlowyardConfig(BaseModel):
         60, gt=0, description="A tick older than this when the scheduler first sees it counts as missed (downtime) "
                               "and follows the schedule's catch-up policy; a younger one fires late.",
     )
+    installation_id: str = Field(
+        "", pattern=r"^([A-Za-z0-9][A-Za-z0-9_.-]{0,62})?$",
+        description="Labels every workload this control plane launches, so that installations sharing a Docker "
+                    "engine or ECS cluster never list or remove each other's; empty: a random id kept in the database.",
+    )
 
     @field_validator("allowed_hosts", "csrf_trusted_origins", mode="before")
     @classmethod
@@ -78,10 +84,15 @@ class FlowyardConfig(BaseModel):
         return value
 
     @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None) -> "FlowyardConfig":
-        """Read `FLOWYARD_<FIELD>` variables; raise ConfigError naming the first bad variable."""
+    def from_environ(cls, environ: Mapping[str, str] | None = None, *, mode: Mode | None = None) -> "FlowyardConfig":
+        """Read `FLOWYARD_<FIELD>` variables; raise ConfigError naming the first bad variable.
+
+        `mode`, when given, replaces FLOWYARD_MODE: a settings profile that is one mode says so here.
+        """
         environ = os.environ if environ is None else environ
         raw = {name: environ[PREFIX + name.upper()] for name in cls.model_fields if PREFIX + name.upper() in environ}
+        if mode is not None:
+            raw["mode"] = mode
         try:
             config = cls(**raw)
         except ValidationError as exc:

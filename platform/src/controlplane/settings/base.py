@@ -1,8 +1,11 @@
-"""Settings shared by every profile, derived from the typed FlowyardConfig."""
+"""Settings shared by every profile, derived from the typed FlowyardConfig.
+
+Importing a profile reads the environment and changes nothing: neither os.environ nor the disk. The folders
+named here are created at start-up, by controlplane.startup.
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from controlplane.config import FlowyardConfig
@@ -158,7 +161,3 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": FLOWYARD.log_level},
 }
-
-os.makedirs(DATA_DIR, exist_ok=True)
-if not FLOWYARD.broker_url:
-    os.makedirs(_EMBEDDED_BROKER_DIR, exist_ok=True)

@@ -1,10 +1,11 @@
 """Production profile: HTTPS only, secure cookies; FlowyardConfig refuses weak secrets and non-PostgreSQL."""
 
-import os
+from controlplane.config import FlowyardConfig
+from controlplane.settings.base import *  # noqa: F401,F403
 
-os.environ["FLOWYARD_MODE"] = "production"  # this module *is* the production profile, whatever the caller set
-
-from controlplane.settings.base import *  # noqa: E402,F401,F403
+# This module *is* the production profile, whatever FLOWYARD_MODE says: the same environment read again in
+# production mode, so that its checks refuse a weak secret key, DEBUG or a database other than PostgreSQL.
+FLOWYARD = FlowyardConfig.from_environ(mode="production")
 
 DEBUG = False
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

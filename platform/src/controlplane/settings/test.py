@@ -1,15 +1,22 @@
-"""Test profile: per-session data directory and Celery queue, a shareable SQLite file, a fast hasher."""
+"""Test profile: per-session data directory and Celery queue, a shareable SQLite file, a fast hasher.
+
+Each test session has its own data directory (SQLite test database, embedded files) and its own Celery queue
+on the real Redis broker, so sessions running side by side never see each other's state. The pytest plugin
+`flowyard_testkit.environment` puts them in the process environment before Django reads these settings, so
+that the workers the tests start inherit them; this module only checks that they are there.
+"""
 
 import os
-import tempfile
-import uuid
 
-# Each test session gets its own data directory (SQLite test database, embedded files) and its own Celery
-# queue on the real Redis broker, so sessions running side by side never see each other's state. These are
-# set in the process environment, so workers the tests start inherit them.
-os.environ.setdefault("FLOWYARD_DATA_DIR", tempfile.mkdtemp(prefix="flowyard-test-"))
-os.environ.setdefault("FLOWYARD_BROKER_URL", "redis://127.0.0.1:6379/0")
-os.environ.setdefault("FLOWYARD_TASK_QUEUE", f"flowyard-test-{uuid.uuid4().hex[:12]}")
+from controlplane.config import PREFIX, ConfigError
+
+_SESSION_VARIABLES = ("DATA_DIR", "BROKER_URL", "TASK_QUEUE")
+_missing = [PREFIX + name for name in _SESSION_VARIABLES if PREFIX + name not in os.environ]
+if _missing:
+    raise ConfigError(
+        f"{', '.join(_missing)}: the test profile needs the test session's own values; run the tests with pytest "
+        "(tests/support/flowyard_testkit/environment.py sets them) or set them yourself"
+    )
 
 from controlplane.settings.base import *  # noqa: E402,F401,F403
 

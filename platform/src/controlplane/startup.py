@@ -1,0 +1,55 @@
+"""Work a control-plane process does once at start-up, after Django has loaded its apps (never at import time)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+
+def embedded_directories() -> list[Path]:
+    """The folders the embedded defaults need before first use: the SQLite database's and the file broker's."""
+    from django.conf import settings
+
+    folders = []
+    for database in settings.DATABASES.values():
+        name = str(database.get("NAME") or "")
+        if database["ENGINE"].endswith("sqlite3") and name and name != ":memory:" and not name.startswith("file:"):
+            folders.append(Path(name).parent)
+    if str(getattr(settings, "CELERY_BROKER_URL", "")).startswith("filesystem://"):
+        options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {})
+        folders += [Path(options[key]) for key in ("data_folder_in", "data_folder_out", "control_folder") if key in options]
+    return list(dict.fromkeys(folders))
+
+
+def create_embedded_directories() -> None:
+    """Create the folders of `embedded_directories()` that do not exist yet."""
+    for folder in embedded_directories():
+        folder.mkdir(parents=True, exist_ok=True)
+
+
+def load_openapi_extensions() -> None:
+    """Resolve every registered drf-spectacular extension's target class now, in one thread.
+
+    drf-spectacular resolves an extension's dotted `target_class` lazily, on the first schema request that
+    asks, and rebinds the class attribute while doing so; two first requests at once then see it change
+    under them (a 500 after `ModuleNotFoundError: rest_framework_simplejwt`). Resolved here, it never changes
+    again. The URLconf is imported first so that extensions defined next to views are registered too.
+    """
+    from django.urls import get_resolver
+    from drf_spectacular import openapi  # noqa: F401 - importing it registers drf-spectacular's contrib extensions
+    from drf_spectacular.plumbing import OpenApiGeneratorExtension
+
+    get_resolver().url_patterns  # noqa: B018 - imports every view module (and extensions defined with them)
+    pending = list(OpenApiGeneratorExtension.__subclasses__())
+    while pending:
+        extension = pending.pop()
+        pending += extension.__subclasses__()
+        if isinstance(extension.target_class, str):
+            extension._load_class()  # the library's own loader: the same result the first request would get
+
+
+@functools.cache
+def prepare_process() -> None:
+    """Everything above, once per process; call it after `django.setup()`."""
+    create_embedded_directories()
+    load_openapi_extensions()
