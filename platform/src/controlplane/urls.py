@@ -5,12 +5,11 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 api_v1 = [
-    path("", include("controlplane.tenancy.api.urls")),
+    path("", include("controlplane.api.urls")),
     path("", include("controlplane.workflows.api.urls")),
     path("", include("controlplane.deployments.api.urls")),
     path("", include("controlplane.runs.api.urls")),
     path("", include("controlplane.scheduling.api.urls")),
-    path("", include("controlplane.core.api.audit")),
 ]
 
 urlpatterns = [

@@ -1,4 +1,4 @@
-"""Shared plumbing: base models, errors, audit, API base classes."""
+"""The bottom layer: base models, errors and the audit log (recording); it imports no other app."""
 
 from django.apps import AppConfig
 
@@ -9,7 +9,3 @@ class CoreConfig(AppConfig):
     name = "controlplane.core"
     label = "core"
     default_auto_field = "django.db.models.BigAutoField"
-
-    def ready(self) -> None:
-        """Register the OpenAPI extensions."""
-        from controlplane.core.api import schema  # noqa: F401

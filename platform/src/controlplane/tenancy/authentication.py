@@ -1,4 +1,7 @@
-"""DRF authentication by `Authorization: Bearer <token>` for personal and CI tokens."""
+"""DRF authentication by `Authorization: Bearer <token>` for personal and CI tokens.
+
+Run tokens (`fyr_`) are left to the next authenticator, `runs.authentication.RunTokenAuthentication`: runs sit
+above tenancy, so tenancy never looks runs up."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 
 from controlplane.tenancy.models import PersonalToken, ProjectToken
-from controlplane.tenancy.principals import CIPrincipal, RunnerPrincipal
+from controlplane.tenancy.principals import CIPrincipal
 from controlplane.tenancy.tokens import CI_PREFIX, PERSONAL_PREFIX, RUN_PREFIX, token_hash
 
 LAST_USED_RESOLUTION = datetime.timedelta(minutes=1)
@@ -40,7 +43,7 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         if value.startswith(CI_PREFIX):
             return self._ci(value)
         if value.startswith(RUN_PREFIX):
-            return self._runner(value)
+            return None  # a run token: RunTokenAuthentication (runs/) answers for it
         raise exceptions.AuthenticationFailed("Unknown token type; use a personal (fyp_) or CI (fyc_) token.")
 
     def _personal(self, value: str):
@@ -59,16 +62,6 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             token_id=token.pk, token_name=token.name, project_id=token.project_id, project_slug=token.project.slug
         )
         return principal, token
-
-    def _runner(self, value: str):
-        from controlplane.runs.models import Run  # runs depends on tenancy, not the other way round
-
-        run = Run.objects.filter(token_hash=token_hash(value)).only("pk", "state").first()
-        if run is None:
-            raise exceptions.AuthenticationFailed("Invalid run token.")
-        if run.is_terminal:
-            raise exceptions.AuthenticationFailed("This run has ended; its token no longer works.")
-        return RunnerPrincipal(run_id=run.pk), None
 
     def authenticate_header(self, request) -> str:  # noqa: D102 - DRF hook
         return f'{self.keyword} realm="flowyard"'

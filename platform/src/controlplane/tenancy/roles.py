@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from guardian.core import ObjectPermissionChecker
 
-from controlplane.tenancy.models import Project
+from controlplane.tenancy.models import Project, Team, TeamMembership
 from controlplane.tenancy.principals import is_ci
 from flowyard_spec.states import Role
 
@@ -43,3 +43,18 @@ def has_role(user: object, project: Project, role: Role) -> bool:
     """True when the user's role on the project includes `role`."""
     actual = role_for(user, project)
     return actual is not None and actual.includes(role)
+
+
+def team_role_for(user: object, team: Team) -> Role | None:
+    """The user's role on `team` from their team membership (superusers are admin of every team)."""
+    if is_ci(user) or not getattr(user, "is_authenticated", False):
+        return None
+    if user.is_superuser:
+        return Role.ADMIN
+    role = TeamMembership.objects.filter(team=team, user=user).values_list("role", flat=True).first()
+    return Role(role) if role else None
+
+
+def is_platform_staff(user: object) -> bool:
+    """Platform staff run the installation (teams, projects, quotas); it is not a role on any project."""
+    return bool(getattr(user, "is_staff", False) or getattr(user, "is_superuser", False)) and not is_ci(user)

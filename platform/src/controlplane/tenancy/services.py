@@ -26,6 +26,7 @@ from controlplane.tenancy.models import (
 )
 from controlplane.tenancy.principals import is_person
 from controlplane.tenancy.roles import ALL_ROLE_PERMISSIONS, ROLE_PERMISSIONS
+from controlplane.tenancy.signals import project_created
 from controlplane.tenancy.tokens import CI_PREFIX, PERSONAL_PREFIX, new_token
 from flowyard_spec.states import Role
 
@@ -100,13 +101,12 @@ def team_member_remove(*, actor: Any, membership: TeamMembership) -> None:
 
 @transaction.atomic
 def project_create(*, actor: Any, team: Team, slug: str, name: str, description: str = "") -> Project:
-    """Create a project with its `test` and `production` environments; the team's roles apply to it."""
-    from controlplane.deployments.services import environments_create_defaults
-
+    """Create a project; the team's roles apply to it, and `project_created` gives it its environments."""
     project = Project.objects.create(team=team, slug=slug, name=name, description=description)
     _grant_team_groups(team, project)
-    environments = environments_create_defaults(project=project)
-    after = snapshot(project) | {"environments": [environment.name for environment in environments]}
+    project_created.send(sender=Project, project=project)
+    environments = project.environments.order_by("order").values_list("name", flat=True)
+    after = snapshot(project) | {"environments": list(environments)}
     audit_record(actor=actor, action="project.created", obj=project, after=after, project=project)
     return project
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import django_filters
 from rest_framework import serializers
 
-from controlplane.core.api.serializers import VisibleRelatedField
-from controlplane.core.api.views import CreateMixin, DestroyMixin, ListRetrieveMixin, ScopedViewSet
+from controlplane.api.fields import VisibleRelatedField
+from controlplane.api.views import CreateMixin, DestroyMixin, ListRetrieveMixin, ScopedViewSet
 from controlplane.deployments import secrets as services
 from controlplane.deployments.models import EnvironmentSecret
 from controlplane.deployments.selectors import environment_list

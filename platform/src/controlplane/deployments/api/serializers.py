@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from controlplane.core.api.serializers import VisibleRelatedField
+from controlplane.api.fields import VisibleRelatedField
 from controlplane.deployments.models import Deployment, Environment, Promotion
 from controlplane.deployments.selectors import environment_list
 from controlplane.tenancy.models.teams import slug_validator

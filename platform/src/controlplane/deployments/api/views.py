@@ -3,7 +3,7 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 
-from controlplane.core.api.views import CreateMixin, DestroyMixin, ListRetrieveMixin, ScopedViewSet, UpdateMixin
+from controlplane.api.views import CreateMixin, DestroyMixin, ListRetrieveMixin, ScopedViewSet, UpdateMixin
 from controlplane.deployments import filtersets, selectors, services
 from controlplane.deployments.api import serializers as s
 from flowyard_spec.states import Role

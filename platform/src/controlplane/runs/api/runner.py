@@ -11,7 +11,7 @@ from rest_framework.views import APIView
 from controlplane.core.errors import PermissionDenied
 from controlplane.runs.reporting import runner_events_apply
 from controlplane.runs.selectors import run_list
-from controlplane.tenancy.authentication import BearerTokenAuthentication
+from controlplane.runs.authentication import RunTokenAuthentication
 from controlplane.tenancy.principals import is_runner
 from django.http import Http404
 
@@ -25,7 +25,7 @@ EventBatchReplySerializer = inline_serializer(
 class RunnerEventsView(APIView):
     """POST a batch of run, task, log and heartbeat events (see flowyard_spec.api); only the run's own token may."""
 
-    authentication_classes = [BearerTokenAuthentication]
+    authentication_classes = [RunTokenAuthentication]
     permission_classes = [IsAuthenticated]
 
     @extend_schema(

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from controlplane.core.api.serializers import VisibleRelatedField
+from controlplane.api.fields import VisibleRelatedField
 from controlplane.deployments.selectors import deployment_list
 from controlplane.runs.follow import MAX_WAIT_SECONDS
 from controlplane.runs.models import Run, RunLogLine, TaskRun

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from controlplane.core.api.views import CreateMixin, ListRetrieveMixin, ScopedViewSet
+from controlplane.api.views import CreateMixin, ListRetrieveMixin, ScopedViewSet
 from controlplane.runs import filtersets, follow, selectors, services
 from controlplane.runs.api import serializers as s
 from flowyard_spec.states import Role, TriggerKind

@@ -10,8 +10,8 @@ from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.decorators import action
 
-from controlplane.core.api.serializers import VisibleRelatedField
-from controlplane.core.api.views import CreateMixin, ListRetrieveMixin, ScopedViewSet
+from controlplane.api.fields import VisibleRelatedField
+from controlplane.api.views import CreateMixin, ListRetrieveMixin, ScopedViewSet
 from controlplane.deployments.selectors import deployment_list
 from controlplane.scheduling import backfills as services
 from controlplane.scheduling.filtersets import BackfillFilterSet

@@ -14,7 +14,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from controlplane.core.api.views import CreateMixin, DestroyMixin, ListRetrieveMixin, ScopedViewSet
+from controlplane.api.views import CreateMixin, DestroyMixin, ListRetrieveMixin, ScopedViewSet
 from controlplane.scheduling import grants
 from controlplane.scheduling.models import TriggerGrant
 from controlplane.tenancy.selectors import project_directory, project_list

@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.decorators import action
 
-from controlplane.core.api.views import ListRetrieveMixin, ScopedViewSet
+from controlplane.api.views import ListRetrieveMixin, ScopedViewSet
 from controlplane.deployments.filtersets import DeploymentFilterSet
 from controlplane.deployments.models import Deployment
 from controlplane.scheduling import selectors, services

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from controlplane.core.api.serializers import VisibleRelatedField, VisibleSlugRelatedField
+from controlplane.api.fields import VisibleRelatedField, VisibleSlugRelatedField
 from controlplane.core.errors import ValidationFailed
 from controlplane.tenancy.models.teams import slug_validator
 from controlplane.tenancy.selectors import project_list

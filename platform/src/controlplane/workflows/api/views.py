@@ -2,7 +2,7 @@
 
 from rest_framework import status
 
-from controlplane.core.api.views import CreateMixin, DestroyMixin, ListRetrieveMixin, ScopedViewSet, UpdateMixin
+from controlplane.api.views import CreateMixin, DestroyMixin, ListRetrieveMixin, ScopedViewSet, UpdateMixin
 from controlplane.workflows import filtersets, registration, selectors, services
 from controlplane.workflows.api import serializers as s
 from flowyard_spec.states import Role
@@ -43,7 +43,6 @@ class VersionViewSet(ListRetrieveMixin, CreateMixin, ScopedViewSet):
 
     def create(self, request, *args, **kwargs):  # noqa: D102 - 201 when new, 200 when the digest was known
         data = self.validated_input()
-        self.authorize("create", data)
         version, created = services.version_register(actor=request.user, **data)
         return self.respond(version, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
@@ -60,7 +59,6 @@ class RegistrationViewSet(CreateMixin, ScopedViewSet):
 
     def create(self, request, *args, **kwargs):  # noqa: D102 - 201 when new, 200 when the digest was known
         data = self.validated_input()
-        self.authorize("create", data)
         project, workflow_name = data.pop("project"), data.pop("workflow")
         result = registration.version_register_build(
             actor=request.user, project=project, workflow_name=workflow_name, **data

@@ -3,7 +3,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from controlplane.tenancy.api import views
+from controlplane.api.tenancy import views
 
 router = SimpleRouter()
 router.register("teams", views.TeamViewSet, basename="team")

@@ -1,15 +1,13 @@
 """Audit log API (read-only)."""
 
-from typing import Any
-
 from rest_framework import serializers
 from rest_framework.routers import SimpleRouter
 
-from controlplane.core.api.views import ListRetrieveMixin, ScopedViewSet
-from controlplane.core.filtersets import AuditEventFilterSet
+from controlplane.api.access import VISIBLE
+from controlplane.api.filtersets import AuditEventFilterSet
+from controlplane.api.selectors import audit_event_list
+from controlplane.api.views import ListRetrieveMixin, ScopedViewSet
 from controlplane.core.models import AuditEvent
-from controlplane.core.selectors import audit_event_list
-from flowyard_spec.states import Role
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
@@ -26,12 +24,9 @@ class AuditEventViewSet(ListRetrieveMixin, ScopedViewSet):
 
     selector = staticmethod(audit_event_list)
     output_serializer = AuditEventSerializer
-    action_roles = {"list": Role.VIEWER, "retrieve": Role.VIEWER}
+    action_roles = {"list": VISIBLE, "retrieve": VISIBLE}  # a team's or a person's events have no project
     cursor_ordering = ("-at", "-id")
     filterset_class = AuditEventFilterSet
-
-    def authorize(self, action: str, target: Any) -> None:  # noqa: D102 - visibility is the selector's
-        return
 
 
 router = SimpleRouter()

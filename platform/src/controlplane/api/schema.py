@@ -44,7 +44,7 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
 class VisibleRelatedFieldType(OpenApiSerializerFieldExtension):
     """A VisibleRelatedField is a UUID reference."""
 
-    target_class = "controlplane.core.api.serializers.VisibleRelatedField"
+    target_class = "controlplane.api.fields.VisibleRelatedField"
 
     def map_serializer_field(self, auto_schema, direction):  # noqa: D102 - spectacular hook
         return build_basic_type(OpenApiTypes.UUID)
@@ -53,7 +53,7 @@ class VisibleRelatedFieldType(OpenApiSerializerFieldExtension):
 class VisibleSlugRelatedFieldType(OpenApiSerializerFieldExtension):
     """A VisibleSlugRelatedField is a slug string."""
 
-    target_class = "controlplane.core.api.serializers.VisibleSlugRelatedField"
+    target_class = "controlplane.api.fields.VisibleSlugRelatedField"
 
     def map_serializer_field(self, auto_schema, direction):  # noqa: D102 - spectacular hook
         return build_basic_type(OpenApiTypes.STR)

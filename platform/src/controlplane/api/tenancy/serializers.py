@@ -8,7 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
 
-from controlplane.core.api.serializers import UsernameField, VisibleRelatedField
+from controlplane.api.fields import UsernameField, VisibleRelatedField
 from controlplane.tenancy.models import PersonalToken, Project, ProjectMembership, ProjectToken, Team, TeamMembership
 from controlplane.tenancy.models.teams import slug_validator
 from controlplane.tenancy.selectors import project_list, team_list

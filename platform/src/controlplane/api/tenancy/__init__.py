@@ -1,0 +1,1 @@
+"""The tenancy API: teams, projects, memberships, tokens and the caller's own identity."""

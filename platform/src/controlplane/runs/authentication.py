@@ -1,0 +1,35 @@
+"""DRF authentication of a run's runner by its run token (`Authorization: Bearer fyr_…`)."""
+
+from __future__ import annotations
+
+from rest_framework import authentication, exceptions
+
+from controlplane.runs.models import Run
+from controlplane.tenancy.principals import RunnerPrincipal
+from controlplane.tenancy.tokens import RUN_PREFIX, token_hash
+
+
+class RunTokenAuthentication(authentication.BaseAuthentication):
+    """Accepts the token of a live run; the runner acts as a RunnerPrincipal that may only report on that run.
+
+    A run's token dies with the run: once it is terminal the token answers 401.
+    """
+
+    keyword = "Bearer"
+
+    def authenticate(self, request):  # noqa: D102 - DRF hook
+        header = authentication.get_authorization_header(request).split()
+        if len(header) != 2 or header[0].lower() != self.keyword.lower().encode():
+            return None
+        value = header[1].decode(errors="replace")
+        if not value.startswith(RUN_PREFIX):
+            return None
+        run = Run.objects.filter(token_hash=token_hash(value)).only("pk", "state").first()
+        if run is None:
+            raise exceptions.AuthenticationFailed("Invalid run token.")
+        if run.is_terminal:
+            raise exceptions.AuthenticationFailed("This run has ended; its token no longer works.")
+        return RunnerPrincipal(run_id=run.pk), None
+
+    def authenticate_header(self, request) -> str:  # noqa: D102 - DRF hook
+        return f'{self.keyword} realm="flowyard"'
