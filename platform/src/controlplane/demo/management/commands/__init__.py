@@ -1,0 +1,1 @@
+"""`flowyard-admin seed_demo`."""
