@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "controlplane.core",
     "controlplane.tenancy",
+    "controlplane.api",
     "controlplane.workflows",
     "controlplane.deployments",
     "controlplane.runs",
@@ -99,14 +100,15 @@ LOGIN_URL = "/admin/login/"
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "controlplane.tenancy.authentication.BearerTokenAuthentication",
+        "controlplane.runs.authentication.RunTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_PAGINATION_CLASS": "controlplane.core.api.pagination.DefaultPagination",
+    "DEFAULT_PAGINATION_CLASS": "controlplane.api.pagination.DefaultPagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "controlplane.core.api.errors.flowyard_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "controlplane.core.api.schema.FlowyardAutoSchema",
+    "EXCEPTION_HANDLER": "controlplane.api.errors.flowyard_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "controlplane.api.schema.FlowyardAutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
