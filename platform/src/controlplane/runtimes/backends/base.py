@@ -8,8 +8,12 @@ reconciler calls `inspect` and `terminate` over and over):
   launches nothing and returns the existing one's reference (so a run never gets two containers);
 - `inspect`, `terminate`, `remove` and `logs` take the run id; a workload that is gone is `missing`, not an
   error;
-- `list_workloads` finds every workload Flowyard launched on this target (by label / startedBy), so the
-  reconciler can re-attach after a restart and remove orphans.
+- `list_workloads` finds every workload this installation of Flowyard launched on this target (by label /
+  tag), so the reconciler can re-attach after a restart and remove orphans. Every workload carries
+  `INSTALLATION_LABEL` = the backend's `installation_id`, and another installation's workloads on the same
+  engine or cluster are never listed (so never removed). Neither are workloads without the label: they were
+  launched by a control plane that predates the label, which may be another installation just as well. A
+  backend made with no `installation_id` (tools, tests) labels nothing and lists every Flowyard workload.
 """
 
 from __future__ import annotations
@@ -27,6 +31,12 @@ PROJECT_LABEL = "org.flowyard.project"
 ENVIRONMENT_LABEL = "org.flowyard.environment"
 WORKFLOW_LABEL = "org.flowyard.workflow"
 MANAGED_LABEL = "org.flowyard.managed"
+INSTALLATION_LABEL = "org.flowyard.installation"  # which control plane installation launched the workload
+
+
+def of_installation(labels: Mapping[str, str], installation_id: str) -> bool:
+    """Whether a workload with these labels (or tags) is listed by the backend of installation `installation_id`."""
+    return not installation_id or labels.get(INSTALLATION_LABEL) == installation_id
 
 
 def workload_name(run_id: object) -> str:
@@ -110,6 +120,11 @@ class RuntimeBackend(abc.ABC):
 
     kind: ClassVar[str]
     settings: Mapping[str, Any] = field(default_factory=dict)
+    installation_id: str = ""  # put on every workload as INSTALLATION_LABEL; list_workloads lists only these
+
+    def installation_labels(self) -> dict[str, str]:
+        """The label (or tag) that marks a workload as this installation's ({} without an installation id)."""
+        return {INSTALLATION_LABEL: self.installation_id} if self.installation_id else {}
 
     @abc.abstractmethod
     def launch(self, spec: LaunchSpec) -> str:
@@ -141,4 +156,4 @@ class RuntimeBackend(abc.ABC):
 
     @abc.abstractmethod
     def list_workloads(self) -> dict[str, RuntimeStatus]:
-        """Every workload Flowyard launched on this target, by run id."""
+        """Every workload this installation launched on this target (see `of_installation`), by run id."""

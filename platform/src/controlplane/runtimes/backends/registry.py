@@ -15,8 +15,9 @@ BACKENDS = {
 }
 
 
-def backend_for(kind: str, settings: Mapping[str, Any]) -> RuntimeBackend:
-    """A backend instance for a target of `kind` with its settings (imports the backend's module lazily)."""
+def backend_for(kind: str, settings: Mapping[str, Any], *, installation_id: str = "") -> RuntimeBackend:
+    """A backend instance for a target of `kind` with its settings, labelling and listing the workloads of
+    installation `installation_id` (imports the backend's module lazily)."""
     module_name, _, class_name = BACKENDS[kind].rpartition(".")
     backend_class = getattr(importlib.import_module(module_name), class_name)
-    return backend_class(settings=settings)
+    return backend_class(settings=settings, installation_id=installation_id)

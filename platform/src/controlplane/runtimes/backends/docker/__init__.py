@@ -5,6 +5,8 @@
 - `mapping`: what a run's container is created with, and how Docker's answers become `RuntimeStatus` and
   `LogLine` values;
 - `hosts`: a client per host, and engine errors turned into `TargetUnavailable` / `LaunchFailed`;
+- `placement`: which host a new container goes to;
+- `usage`, `cgroups`: a running container's memory and CPU, watched until it exits (kernel figures when local);
 - `backend`: `DockerBackend`, the `RuntimeBackend` implementation.
 """
 

@@ -10,8 +10,10 @@
   (unstarted) container when the other one has started or sits on an earlier host; a race between processes
   that both pass that check before either creates is the one window left (the control plane's own run state
   transition is the guard there).
-- **Placement.** With several hosts, `launch` picks the host with the fewest active (created, running,
-  paused, restarting) Flowyard containers, the earlier host on a tie.
+- **Placement** (`placement`): with several hosts, `launch` picks the host with the fewest active Flowyard
+  containers, the earlier host on a tie.
+- **Installations.** Every container carries the backend's installation label; `list_workloads` leaves out
+  containers of other installations (see `base.of_installation`).
 - **Unreachable hosts.** When the run's container is not found on the hosts that answer and some host does
   not answer, every method raises `TargetUnavailable` rather than saying MISSING (or launching a second
   container): the container may be on the silent host. `list_workloads` also raises when a host is silent.
@@ -24,12 +26,10 @@
   with `init=True`, though, so the engine starts docker-init, which then fails to exec a missing or foreign
   entrypoint: the container exits 127/126 and `inspect` reports `image_error=True` with docker-init's line
   (read from the stderr tail once per container) as the message.
-- **Usage.** While a container runs, `inspect` and `list_workloads` start one `stats(stream=False)` sample
-  (one-shot where the API allows it) in a short-lived daemon thread and report the highest memory and CPU
-  seen so far for the run in this instance (also after exit). The engine answers a stats request at its next
-  collection tick (up to a second, two without one-shot), so sampling in the caller's thread would make
-  every inspect of a running container, and a listing of N of them, that slow; at most one sample per
-  container and `SAMPLERS_AT_ONCE` in all are in flight.
+- **Usage** (`usage`): from `launch`, or the first `inspect` / `list_workloads` that sees it running, a
+  container is watched in a daemon thread until it exits (the kernel's cgroup figures when the engine is on
+  this machine, the stats API otherwise); every status reports the highest memory and CPU seen for the run
+  in this instance, also after exit, and an OOM-killed container's memory limit as its peak.
 """
 
 from __future__ import annotations
@@ -45,12 +45,9 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import docker
-import requests
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
-from docker.utils import version_gte
 
 from controlplane.runtimes.backends.base import (
-    MANAGED_LABEL,
     RUN_LABEL,
     LaunchFailed,
     LaunchSpec,
@@ -59,23 +56,19 @@ from controlplane.runtimes.backends.base import (
     RuntimeStatus,
     TargetUnavailable,
     WorkloadState,
+    of_installation,
     workload_name,
 )
 from controlplane.runtimes.backends.docker import mapping
 from controlplane.runtimes.backends.docker.config import DockerSettings
 from controlplane.runtimes.backends.docker.hosts import UNREACHABLE, Host, answers
+from controlplane.runtimes.backends.docker.placement import MANAGED_FILTER, least_busy_host
+from controlplane.runtimes.backends.docker.usage import UsageMonitor, final_usage
 
 logger = logging.getLogger(__name__)
 
-MANAGED_FILTER = f"{MANAGED_LABEL}=true"
 STATE_RANK = {WorkloadState.MISSING: 0, WorkloadState.EXITED: 1, WorkloadState.PENDING: 2, WorkloadState.RUNNING: 3}
 LAUNCH_LOCK_STRIPES = 64
-SAMPLERS_AT_ONCE = 8  # stats requests in flight at once (the docker client keeps 10 connections per host)
-
-
-def _higher(old: Any, new: Any) -> Any:
-    """The larger of two optional numbers."""
-    return new if old is None else old if new is None else max(old, new)
 
 
 @dataclass
@@ -90,10 +83,9 @@ class DockerBackend(RuntimeBackend):
         self._hosts = [Host(index, host, timeout) for index, host in enumerate(self.config.hosts)]
         self._launch_locks = tuple(threading.Lock() for _ in range(LAUNCH_LOCK_STRIPES))
         self._state_lock = threading.Lock()
-        self._usage: dict[str, tuple[int | None, float | None]] = {}  # run id -> highest (memory, cpu) seen
+        self._usage = UsageMonitor()
         self._deadlines: dict[str, float] = {}  # container id -> monotonic time after which it is killed
         self._exec_failures: dict[str, str] = {}  # container id -> docker-init's exec failure ("" for none)
-        self._sampling: set[str] = set()  # container ids with a stats sample in flight
 
     # -- the interface -----------------------------------------------------------------------------------
 
@@ -106,7 +98,7 @@ class DockerBackend(RuntimeBackend):
         create = {
             "image": spec.image,
             "name": spec.name,
-            "labels": mapping.managed_labels(spec),
+            "labels": {**mapping.managed_labels(spec), **self.installation_labels()},
             "environment": mapping.container_environment(spec),
             "user": self.config.user,
             "stop_timeout": math.ceil(self.config.stop_grace_seconds),
@@ -116,9 +108,11 @@ class DockerBackend(RuntimeBackend):
         with self._launch_locks[hash(spec.run_id) % LAUNCH_LOCK_STRIPES]:
             found = self._find(spec.run_id)
             if found is None:
-                found = self._create(self._least_busy_host(), create, host_options)
+                found = self._create(least_busy_host(self._hosts), create, host_options)
                 found = self._settle_duplicates(*found)
-            return self._start(*found)
+            container_id = self._start(*found)
+        self._usage.watch(spec.run_id, found[0], container_id)  # from the start: short runs get a peak too
+        return container_id
 
     def inspect(self, run_id: str) -> RuntimeStatus:
         """The run's container state now, with the highest memory/CPU usage sampled so far (MISSING when none)."""
@@ -181,8 +175,7 @@ class DockerBackend(RuntimeBackend):
                 except APIError as exc:
                     if exc.status_code != 409:  # 409: a removal already in progress
                         raise
-        with self._state_lock:
-            self._usage.pop(run_id, None)
+        self._usage.forget(run_id)
 
     def logs(self, run_id: str) -> Iterator[LogLine]:
         """The container's stdout and stderr lines, each with its stream and Docker's timestamp, oldest first."""
@@ -199,15 +192,16 @@ class DockerBackend(RuntimeBackend):
         return mapping.merge_logs(stdout, stderr)
 
     def list_workloads(self) -> dict[str, RuntimeStatus]:
-        """Every Flowyard container (running or not) on every host, by run id; raises if a host is silent."""
+        """Every container of this installation (running or not) on every host, by run id; raises if one is silent."""
         workloads: dict[str, RuntimeStatus] = {}
+        labels = [MANAGED_FILTER, *(f"{key}={value}" for key, value in self.installation_labels().items())]
         for host in self._hosts:
             client = host.client()
             with answers(host):
-                containers = client.containers.list(all=True, filters={"label": MANAGED_FILTER}, ignore_removed=True)
+                containers = client.containers.list(all=True, filters={"label": labels}, ignore_removed=True)
             for container in containers:
                 run_id = container.labels.get(RUN_LABEL)
-                if not run_id:
+                if not run_id or not of_installation(container.labels, self.installation_id):
                     continue
                 status = self._status(run_id, host, container)
                 previous = workloads.get(run_id)
@@ -216,7 +210,8 @@ class DockerBackend(RuntimeBackend):
         return workloads
 
     def close(self) -> None:
-        """Close the connections to every host."""
+        """Stop watching usage and close the connections to every host."""
+        self._usage.close()
         for host in self._hosts:
             host.close()
 
@@ -248,25 +243,6 @@ class DockerBackend(RuntimeBackend):
         if silent:
             raise TargetUnavailable("; ".join(silent))
         return None
-
-    def _least_busy_host(self) -> Host:
-        """The answering host with the fewest active Flowyard containers (the first on a tie)."""
-        if len(self._hosts) == 1:
-            return self._hosts[0]
-        loads = []
-        for host in self._hosts:
-            try:
-                client = host.client()
-                with answers(host):
-                    active = client.containers.list(
-                        all=True, sparse=True,
-                        filters={"label": MANAGED_FILTER, "status": sorted(mapping.ACTIVE_STATES)})
-            except TargetUnavailable:
-                continue
-            loads.append((len(active), host.index))
-        if not loads:
-            raise TargetUnavailable("no Docker host of this target answers")
-        return self._hosts[min(loads)[1]]
 
     def _create(self, host: Host, create: dict[str, Any], host_options: dict[str, Any]) -> tuple[Host, Any]:
         """Create the container on `host` (pulling its image once if missing); a name conflict returns the winner."""
@@ -348,14 +324,13 @@ class DockerBackend(RuntimeBackend):
                                        image_error=mapping.is_image_error(message)) from exc
         return container.id
 
-    # -- state, usage and signals ------------------------------------------------------------------------
+    # -- state and signals ------------------------------------------------------------------------------
 
     def _status(self, run_id: str, host: Host, container: Any) -> RuntimeStatus:
-        """The container's RuntimeStatus, sampling its usage first when it runs."""
+        """The container's RuntimeStatus with the usage seen so far (watched from now on when it runs)."""
         if mapping.state_of(container.attrs) is WorkloadState.RUNNING:
-            self._sample_soon(run_id, host, container.id)
-        with self._state_lock:
-            memory, cpu = self._usage.get(run_id, (None, None))
+            self._usage.watch(run_id, host, container.id)
+        memory, cpu = final_usage(container.attrs, self._usage.usage(run_id))
         status = mapping.status_from_attrs(container.attrs, memory, cpu)
         if status.state is WorkloadState.EXITED and status.exit_code in mapping.EXEC_FAILURE_CODES:
             failure = self._exec_failure(host, container)
@@ -377,33 +352,6 @@ class DockerBackend(RuntimeBackend):
         with self._state_lock:
             self._exec_failures[container.id] = failure
         return failure
-
-    def _sample_soon(self, run_id: str, host: Host, container_id: str) -> None:
-        """Start a stats sample of a running container in a daemon thread, unless one is in flight already."""
-        with self._state_lock:
-            if container_id in self._sampling or len(self._sampling) >= SAMPLERS_AT_ONCE:
-                return
-            self._sampling.add(container_id)
-        threading.Thread(target=self._sample, args=(run_id, host, container_id), daemon=True,
-                         name=f"flowyard-stats-{container_id[:12]}").start()
-
-    def _sample(self, run_id: str, host: Host, container_id: str) -> None:
-        """Record one stats sample of a running container (best effort: a failed sample is skipped)."""
-        try:
-            api = host.client().api
-            one_shot = {"one_shot": True} if version_gte(api.api_version, "1.41") else {}
-            with answers(host):
-                stats = api.stats(container_id, stream=False, **one_shot)
-        except (TargetUnavailable, DockerException, requests.RequestException, ValueError) as exc:
-            logger.debug("no stats for %s (it may have just exited): %s", container_id, exc)
-            return
-        finally:
-            with self._state_lock:
-                self._sampling.discard(container_id)
-        memory, cpu = mapping.usage_from_stats(stats)
-        with self._state_lock:
-            old_memory, old_cpu = self._usage.get(run_id, (None, None))
-            self._usage[run_id] = (_higher(old_memory, memory), _higher(old_cpu, cpu))
 
     @staticmethod
     def _signal(host: Host, container_id: str, signal: str) -> None:

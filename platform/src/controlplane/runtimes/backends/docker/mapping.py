@@ -174,18 +174,6 @@ def status_from_attrs(attrs: Mapping[str, Any], peak_memory: int | None, cpu_sec
     )
 
 
-def usage_from_stats(stats: Mapping[str, Any]) -> tuple[int | None, float | None]:
-    """(memory high-water mark in bytes, CPU seconds) from one `container.stats(stream=False)` sample.
-
-    cgroup v1 keeps the high-water mark itself (`max_usage`); cgroup v2 only reports the current `usage`, so
-    the caller keeps the highest sample.
-    """
-    memory = stats.get("memory_stats") or {}
-    peak = memory.get("max_usage") or memory.get("usage")
-    cpu_ns = ((stats.get("cpu_stats") or {}).get("cpu_usage") or {}).get("total_usage")
-    return (int(peak) if peak else None), (cpu_ns / 1e9 if cpu_ns else None)
-
-
 def _log_entries(raw: bytes, stream: str) -> Iterator[tuple[int, int, LogLine]]:
     """(nanosecond sort key, position, line) for each `timestamps=True` log line of one stream."""
     last_key, last_at = 0, EPOCH

@@ -31,6 +31,7 @@ from controlplane.runtimes.backends.base import (
     RuntimeStatus,
     TargetUnavailable,
     WorkloadState,
+    of_installation,
 )
 from controlplane.runtimes.backends.ecs import status as task_state
 from controlplane.runtimes.backends.ecs.settings import EcsSettings, SettingsError, fargate_size_error
@@ -184,7 +185,7 @@ class EcsBackend(RuntimeBackend):
             self._ensure_log_group()
         with _aws("register the task definition", launching=True):
             definition = self._task_definition(config, spec)
-        tags = {**spec.labels, RUN_LABEL: spec.run_id}
+        tags = {**spec.labels, RUN_LABEL: spec.run_id, **self.installation_labels()}
         network = {"subnets": list(config.subnets), "assignPublicIp": config.assign_public_ip}
         if config.security_groups:
             network["securityGroups"] = list(config.security_groups)
@@ -325,7 +326,7 @@ class EcsBackend(RuntimeBackend):
             token = page["nextForwardToken"]
 
     def list_workloads(self) -> dict[str, RuntimeStatus]:
-        """Every task of the cluster tagged with a run id (removed ones left out), by run id."""
+        """Every task of the cluster tagged with a run id and this installation (removed ones left out), by run id."""
         self._settings_or(TargetUnavailable)
         with _aws("list the cluster's tasks"):
             arns = self._list_arns()
@@ -333,6 +334,7 @@ class EcsBackend(RuntimeBackend):
         by_run: dict[str, list[Mapping[str, Any]]] = {}
         for task in tasks:
             run_id = task_state.run_id_of(task)
-            if run_id and not task_state.is_removed(task):
+            if run_id and not task_state.is_removed(task) and of_installation(task_state.tags_of(task),
+                                                                              self.installation_id):
                 by_run.setdefault(run_id, []).append(task)
         return {run_id: task_state.task_status(task_state.pick(found)) for run_id, found in by_run.items()}

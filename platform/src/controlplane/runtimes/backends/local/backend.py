@@ -23,6 +23,7 @@ from controlplane.runtimes.backends.base import (
     RuntimeBackend,
     RuntimeStatus,
     WorkloadState,
+    of_installation,
 )
 from controlplane.runtimes.backends.local import supervisor as sup
 from controlplane.runtimes.backends.local.logs import merged_logs, parse_time
@@ -99,7 +100,8 @@ class LocalBackend(RuntimeBackend):
         return {
             "run_id": spec.run_id, "name": spec.name, "image": spec.image, "source": str(source), "argv": argv,
             "environment": {key: MASK if key in masked else value for key, value in spec.environment.items()},
-            "secret_names": sorted(spec.secret_names), "labels": dict(spec.labels), "cpu_units": spec.cpu_units,
+            "secret_names": sorted(spec.secret_names),
+            "labels": {**spec.labels, **self.installation_labels()}, "cpu_units": spec.cpu_units,
             "memory_mib": spec.memory_mib, "pids_limit": spec.pids_limit, "python": self.python,
         }
 
@@ -220,18 +222,28 @@ class LocalBackend(RuntimeBackend):
                              finished_at=None, message=message)
 
     def list_workloads(self) -> dict[str, RuntimeStatus]:
-        """Every run directory under state_dir, inspected, by run id."""
+        """Every run directory of this installation under state_dir, inspected, by run id."""
         try:
             names = sorted(os.listdir(self.state_dir))
         except FileNotFoundError:
             return {}
         found = {}
         for name in names:
-            if _RUN_ID.fullmatch(name) and (self.state_dir / name).is_dir():
+            if _RUN_ID.fullmatch(name) and (self.state_dir / name).is_dir() and self._is_ours(self.state_dir / name):
                 status = self.inspect(name)
                 if status.state is not WorkloadState.MISSING:
                     found[name] = status
         return found
+
+    def _is_ours(self, run_dir: Path) -> bool:
+        """Whether the run in `run_dir` was launched by this installation (from the labels in its spec.json)."""
+        if not self.installation_id:
+            return True
+        try:
+            labels = json.loads(sup.read_text(str(run_dir / sup.SPEC)) or "{}").get("labels") or {}
+        except ValueError:
+            labels = {}
+        return of_installation(labels, self.installation_id)
 
     # -- stopping ---------------------------------------------------------------------------------------
 
