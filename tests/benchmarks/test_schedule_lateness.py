@@ -66,13 +66,14 @@ def deploy_schedules(platform) -> list:  # noqa: F811
     """Fifty production deployments of the behaviours image, each scheduled every minute (1 vCPU, 256 MiB)."""
     from controlplane.deployments import services as deployments
     from controlplane.workflows import services as workflows
+    from flowyard_testkit.registration import register_version
 
     deployed = []
     for number in range(SCHEDULES):
         name = f"every-minute-{number:02d}"
         workflow = workflows.workflow_create(actor=None, project=platform.tenant.project, name=name)
-        version, _ = workflows.version_register(
-            actor=None, workflow=workflow, image_ref=platform.image[0], image_digest=platform.image[1],
+        version = register_version(
+            workflow=workflow, image_ref=platform.image[0], image_digest=platform.image[1],
             config={**BEHAVIOURS_CONFIG, "name": name, "cpu": 1024, "memory": 256, "schedule-enabled": True,
                     "schedule": "rate(1 minute)"},
         )

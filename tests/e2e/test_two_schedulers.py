@@ -19,6 +19,7 @@ from controlplane.deployments import services as deployments
 from controlplane.runs.models import Run
 from controlplane.scheduling.models import ScheduleState
 from controlplane.workflows import services as workflows
+from flowyard_testkit.registration import register_version
 from flowyard_testkit.platform import database_url_of, wait_until
 from flowyard_testkit.schedulers import QueueWorker, drop_queues, minute_boundaries, scheduler_env, unique_queue
 from flowyard_testkit.tenants import build_tenant, digest
@@ -34,8 +35,8 @@ def deploy_every_minute_schedules(tenant) -> list:
     for number, expression in enumerate(SCHEDULES):
         name = f"minutely-{number:02d}"
         workflow = workflows.workflow_create(actor=None, project=tenant.project, name=name)
-        version, _ = workflows.version_register(
-            actor=None, workflow=workflow, image_ref=f"127.0.0.1:5000/two-schedulers/{name}:1",
+        version = register_version(
+            workflow=workflow, image_ref=f"127.0.0.1:5000/two-schedulers/{name}:1",
             image_digest=digest(name), config={"name": name, "schedule-enabled": True, "schedule": expression},
         )
         deployed.append(deployments.deployment_set(actor=None, workflow=workflow, environment=tenant.production_env,

@@ -17,12 +17,13 @@ def tenant():
     """A team whose `nightly` workflow is deployed to production on a daily schedule."""
     from controlplane.deployments import services as deployments
     from controlplane.workflows import services as workflows
+    from flowyard_testkit.registration import register_version
     from flowyard_testkit.tenants import build_tenant, digest
 
     tenant = build_tenant("cli-sched")
     workflow = workflows.workflow_create(actor=None, project=tenant.project, name="nightly")
-    version, _ = workflows.version_register(
-        actor=None, workflow=workflow, image_ref="127.0.0.1:5000/c/nightly:1", image_digest=digest("nightly"),
+    version = register_version(
+        workflow=workflow, image_ref="127.0.0.1:5000/c/nightly:1", image_digest=digest("nightly"),
         config={"name": "nightly", "schedule-enabled": True, "schedule": "cron(15 3 * * ? *)", "timezone": "UTC"},
     )
     deployments.deployment_set(actor=None, workflow=workflow, environment=tenant.production_env, version=version)

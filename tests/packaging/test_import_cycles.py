@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 import grimp
 import pytest
 
-PACKAGES = ["flowyard", "flowyard_builder", "flowyard_spec"]
+PACKAGES = ["controlplane", "flowyard", "flowyard_builder", "flowyard_spec"]
 
 
 def strongly_connected_components(

@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("controlplane.deployments.api.urls")),
     path("", include("controlplane.runs.api.urls")),
     path("", include("controlplane.scheduling.api.urls")),
+    path("", include("controlplane.registration.api.urls")),
 ]
 
 urlpatterns = [

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from controlplane.deployments.models import Deployment, Promotion
-from controlplane.workflows import services as workflows
+from flowyard_testkit.registration import register_version
 from flowyard_spec.states import Role
 from flowyard_testkit.tenants import digest
 
@@ -22,8 +22,8 @@ def deployments_snapshot() -> list[tuple]:
 
 
 def test_a_promotion_takes_the_version_deployed_in_the_source_environment(tenant_a, client_for):
-    newer, _ = workflows.version_register(
-        actor=None, workflow=tenant_a.report, image_digest=digest("alpha-r2"), image_ref="127.0.0.1:5000/alpha/report:r2",
+    newer = register_version(
+        workflow=tenant_a.report, image_digest=digest("alpha-r2"), image_ref="127.0.0.1:5000/alpha/report:r2",
         config={"name": "report"},
     )
     response = request_promotion(

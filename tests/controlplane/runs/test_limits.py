@@ -10,15 +10,15 @@ from controlplane.runs import lifecycle
 from controlplane.runs.limits import Decision, Verdict, limit_decision, skip_run
 from controlplane.runs.models import Run
 from controlplane.runtimes.models import RuntimeTarget
-from controlplane.workflows import services as workflows
 from flowyard_spec.states import Role, RunReason, RunState
+from flowyard_testkit.registration import register_version
 from flowyard_testkit.tenants import Tenant, digest
 
 
 def deploy_config(tenant: Tenant, seed: str = "limits", **config: Any) -> Deployment:
     """Register a version of `etl` with `config` and deploy it to the tenant's `test` environment."""
     developer = tenant.users[Role.DEVELOPER]
-    version, _ = workflows.version_register(
+    version = register_version(
         actor=developer, workflow=tenant.workflow, image_digest=digest(tenant.prefix + seed),
         image_ref=f"127.0.0.1:5000/{tenant.prefix}/etl:{seed}", config={"name": "etl", **config},
     )

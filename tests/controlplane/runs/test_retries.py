@@ -8,7 +8,7 @@ from django.db import transaction
 from controlplane.runs import lifecycle
 from controlplane.runs.models import Run
 from controlplane.runs.retries import retry_if_due
-from controlplane.workflows import services as workflows
+from flowyard_testkit.registration import register_version
 from flowyard_spec.states import RunReason, RunState
 from flowyard_testkit.tenants import digest
 
@@ -16,8 +16,8 @@ from flowyard_testkit.tenants import digest
 @pytest.fixture
 def flaky(tenant_a):
     """Tenant A's test deployment running a version whose config allows one retry."""
-    version, _ = workflows.version_register(
-        actor=None, workflow=tenant_a.workflow, image_digest=digest("flaky"), image_ref="127.0.0.1:5000/etl:flaky",
+    version = register_version(
+        workflow=tenant_a.workflow, image_digest=digest("flaky"), image_ref="127.0.0.1:5000/etl:flaky",
         config={"name": "etl", "retries": 1, "parameters": {"day": "2026-01-01", "limit": 10}},
     )
     Run.objects.filter(pk=tenant_a.run.pk).update(version=version)

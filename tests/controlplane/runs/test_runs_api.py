@@ -12,6 +12,7 @@ from controlplane.deployments import services as deployments
 from controlplane.deployments.models import Deployment, Environment
 from controlplane.runs.models import Run, RunLogLine, TaskRun
 from controlplane.workflows import services as workflows
+from flowyard_testkit.registration import register_version
 from flowyard_spec.states import TERMINAL_RUN_STATES, Role, RunState
 from flowyard_testkit.tenants import digest
 
@@ -36,8 +37,8 @@ def history(tenant_a):
     t0 = (timezone.now() - datetime.timedelta(days=1)).replace(microsecond=0)
     Run.objects.filter(pk=tenant_a.run.pk).update(created_at=t0)  # QUEUED, etl in test
     other_workflow = workflows.workflow_create(actor=None, project=tenant_a.empty_project, name="side")
-    other_version, _ = workflows.version_register(
-        actor=None, workflow=other_workflow, image_digest=digest("side"), image_ref="127.0.0.1:5000/side:1",
+    other_version = register_version(
+        workflow=other_workflow, image_digest=digest("side"), image_ref="127.0.0.1:5000/side:1",
         config={"name": "side"},
     )
     other_deployment = deployments.deployment_set(

@@ -25,7 +25,7 @@ from controlplane.scheduling.backfills import (
     dispatch_backfills,
 )
 from controlplane.scheduling.models import Backfill
-from controlplane.workflows import services as workflows
+from flowyard_testkit.registration import register_version
 from flowyard_spec.states import ACTIVE_RUN_STATES, RunReason, RunState, TriggerKind
 from flowyard_testkit.tenants import digest
 
@@ -52,8 +52,8 @@ class Clock:
 @pytest.fixture
 def hourly(tenant_a) -> Deployment:
     """Tenant A's test deployment running a version with an hourly (disabled) schedule and one retry."""
-    version, _ = workflows.version_register(
-        actor=None, workflow=tenant_a.workflow, image_digest=digest("hourly"), image_ref="127.0.0.1:5000/etl:hourly",
+    version = register_version(
+        workflow=tenant_a.workflow, image_digest=digest("hourly"), image_ref="127.0.0.1:5000/etl:hourly",
         config=CONFIG,
     )
     return deployments.deployment_set(actor=tenant_a.users["developer"], workflow=tenant_a.workflow,
@@ -237,7 +237,7 @@ def test_each_run_uses_the_version_deployed_when_it_is_created(hourly, developer
     backfill = backfill_create(actor=developer, deployment=hourly, start=TICKS[0], end=TICKS[1], now=NOW)
     backfill_dispatch(backfill.pk, now=NOW)
     first_version = hourly.version_id
-    newer, _ = workflows.version_register(actor=None, workflow=tenant_a.workflow, image_digest=digest("hourly-2"),
+    newer = register_version(workflow=tenant_a.workflow, image_digest=digest("hourly-2"),
                                          image_ref="127.0.0.1:5000/etl:hourly-2", config=CONFIG)
     deployments.deployment_set(actor=developer, workflow=tenant_a.workflow, environment=tenant_a.test_env, version=newer)
     finish(live(backfill)[0], S.SUCCEEDED)
@@ -285,7 +285,7 @@ def test_invalid_backfills_are_refused_naming_the_field_and_nothing_is_stored(ho
 
 
 def test_a_deployment_without_a_schedule_or_a_version_is_refused(tenant_a, developer):
-    plain, _ = workflows.version_register(actor=None, workflow=tenant_a.report, image_digest=digest("plain"),
+    plain = register_version(workflow=tenant_a.report, image_digest=digest("plain"),
                                          image_ref="127.0.0.1:5000/report:plain", config={"name": "report"})
     deployment = deployments.deployment_set(actor=developer, workflow=tenant_a.report, environment=tenant_a.test_env,
                                             version=plain)

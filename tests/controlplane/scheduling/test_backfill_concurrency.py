@@ -13,7 +13,7 @@ from controlplane.runs import lifecycle
 from controlplane.runs.models import Run
 from controlplane.scheduling.backfills import backfill_create, backfill_dispatch, dispatch_backfills
 from controlplane.scheduling.models import Backfill
-from controlplane.workflows import services as workflows
+from flowyard_testkit.registration import register_version
 from flowyard_spec.states import ACTIVE_RUN_STATES, RunState
 from flowyard_testkit.tenants import build_tenant, digest
 
@@ -30,8 +30,8 @@ def hourly():
     """A tenant's test deployment running a version with an hourly schedule, and its developer."""
     tenant = build_tenant("alpha")
     developer = tenant.users["developer"]
-    version, _ = workflows.version_register(
-        actor=None, workflow=tenant.workflow, image_digest=digest("hourly"), image_ref="127.0.0.1:5000/etl:hourly",
+    version = register_version(
+        workflow=tenant.workflow, image_digest=digest("hourly"), image_ref="127.0.0.1:5000/etl:hourly",
         config={"name": "etl", "schedule": "cron(0 * * * ? *)", "parameters": {"day": "{{ scheduled_date }}"}},
     )
     deployment = deployments.deployment_set(actor=developer, workflow=tenant.workflow, environment=tenant.test_env,

@@ -13,6 +13,7 @@ from controlplane.runs.models import Run, RunLogLine
 from controlplane.scheduling.late import mark_late_runs
 from controlplane.scheduling.scheduler import fire_due_schedules
 from controlplane.workflows import services as workflows
+from flowyard_testkit.registration import register_version
 from flowyard_spec.states import RunState
 from flowyard_testkit.tenants import build_tenant, digest
 
@@ -24,8 +25,8 @@ def deployment():
     """An hourly production deployment with a 120 s start deadline."""
     tenant = build_tenant("late")
     workflow = workflows.workflow_create(actor=None, project=tenant.project, name="hourly")
-    version, _ = workflows.version_register(
-        actor=None, workflow=workflow, image_ref="127.0.0.1:5000/late/hourly:1", image_digest=digest("hourly"),
+    version = register_version(
+        workflow=workflow, image_ref="127.0.0.1:5000/late/hourly:1", image_digest=digest("hourly"),
         config={"name": "hourly", "schedule-enabled": True, "schedule": "rate(1 hour)", "start-deadline": 120},
     )
     return deployments.deployment_set(actor=None, workflow=workflow, environment=tenant.production_env, version=version)
@@ -104,8 +105,8 @@ def test_the_late_filter_finds_late_runs(deployment, client_for):
 
 def test_a_run_is_judged_by_its_own_versions_deadline_after_a_new_version_is_deployed(deployment):
     run = scheduled_run(deployment, at=T0)
-    newer, _ = workflows.version_register(
-        actor=None, workflow=deployment.workflow, image_ref="127.0.0.1:5000/late/hourly:2",
+    newer = register_version(
+        workflow=deployment.workflow, image_ref="127.0.0.1:5000/late/hourly:2",
         image_digest=digest("hourly-2"),
         config={"name": "hourly", "schedule-enabled": True, "schedule": "rate(1 hour)", "start-deadline": 3600},
     )

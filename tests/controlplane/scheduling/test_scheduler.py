@@ -14,6 +14,7 @@ from controlplane.runs.models import Run
 from controlplane.scheduling.models import ScheduleState
 from controlplane.scheduling.scheduler import fire_due_schedules
 from controlplane.workflows import services as workflows
+from flowyard_testkit.registration import register_version
 from flowyard_testkit.tenants import build_tenant, digest
 
 UTC = timezone.utc
@@ -29,8 +30,8 @@ def tenant():
 def deploy(tenant, environment: str = "production", *, name: str = "hourly", **config):
     """Register a version of workflow `name` with `config` and deploy it to `environment`; the deployment."""
     workflow = workflows.workflow_create(actor=None, project=tenant.project, name=name)
-    version, _ = workflows.version_register(
-        actor=None, workflow=workflow, image_ref=f"127.0.0.1:5000/sched/{name}:1", image_digest=digest(name),
+    version = register_version(
+        workflow=workflow, image_ref=f"127.0.0.1:5000/sched/{name}:1", image_digest=digest(name),
         config={"name": name, "schedule-enabled": True, "schedule": "cron(0 * * * ? *)", **config},
     )
     env = tenant.production_env if environment == "production" else tenant.test_env
@@ -144,8 +145,8 @@ def test_a_test_environment_schedule_is_off_unless_the_test_override_turns_it_on
 
 def test_production_schedules_start_only_once_a_version_is_deployed_there(tenant):
     workflow = workflows.workflow_create(actor=None, project=tenant.project, name="later")
-    version, _ = workflows.version_register(
-        actor=None, workflow=workflow, image_ref="127.0.0.1:5000/sched/later:1", image_digest=digest("later"),
+    version = register_version(
+        workflow=workflow, image_ref="127.0.0.1:5000/sched/later:1", image_digest=digest("later"),
         config={"name": "later", "schedule-enabled": True, "schedule": "cron(0 * * * ? *)"},
     )
     deployments.deployment_set(actor=None, workflow=workflow, environment=tenant.test_env, version=version)

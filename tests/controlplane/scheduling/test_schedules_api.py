@@ -8,6 +8,7 @@ from controlplane.deployments import services as deployments
 from controlplane.runs.models import Run
 from controlplane.scheduling.scheduler import fire_due_schedules
 from controlplane.workflows import services as workflows
+from flowyard_testkit.registration import register_version
 from flowyard_testkit.tenants import digest
 from flowyard_spec.states import Role
 
@@ -15,8 +16,8 @@ from flowyard_spec.states import Role
 def deploy_scheduled(tenant, *, schedule="cron(0 6 * * ? *)", tz="Europe/Paris", environment=None, **config):
     """A nightly workflow deployed to production (or `environment`); the deployment."""
     workflow = workflows.workflow_create(actor=None, project=tenant.project, name="nightly")
-    version, _ = workflows.version_register(
-        actor=None, workflow=workflow, image_ref="127.0.0.1:5000/a/nightly:1", image_digest=digest("nightly"),
+    version = register_version(
+        workflow=workflow, image_ref="127.0.0.1:5000/a/nightly:1", image_digest=digest("nightly"),
         config={"name": "nightly", "schedule-enabled": True, "schedule": schedule, "timezone": tz, **config},
     )
     return deployments.deployment_set(actor=None, workflow=workflow, environment=environment or tenant.production_env,

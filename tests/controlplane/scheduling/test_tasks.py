@@ -12,13 +12,14 @@ from controlplane.scheduling.backfills import backfill_create
 from controlplane.scheduling.models import ScheduleState
 from controlplane.scheduling.tasks import scheduler_tick
 from controlplane.workflows import services as workflows
+from flowyard_testkit.registration import register_version
 from flowyard_testkit.tenants import digest
 
 
 def test_one_pass_starts_a_schedule_dispatches_a_backfill_and_marks_a_late_run(tenant_a):
     workflow = workflows.workflow_create(actor=None, project=tenant_a.project, name="minutely")
-    version, _ = workflows.version_register(
-        actor=None, workflow=workflow, image_ref="127.0.0.1:5000/a/minutely:1", image_digest=digest("minutely"),
+    version = register_version(
+        workflow=workflow, image_ref="127.0.0.1:5000/a/minutely:1", image_digest=digest("minutely"),
         config={"name": "minutely", "schedule-enabled": True, "schedule": "rate(1 minute)", "start-deadline": 30},
     )
     deployment = deployments.deployment_set(actor=None, workflow=workflow, environment=tenant_a.production_env,

@@ -8,6 +8,7 @@ from controlplane.core.errors import ValidationFailed
 from controlplane.scheduling.grants import trigger_grant_create
 from controlplane.scheduling.models import TriggerGrant
 from controlplane.workflows import services as workflows
+from flowyard_testkit.registration import register_version
 from controlplane.workflows.models import Workflow, WorkflowVersion
 from flowyard_testkit.tenants import Tenant, digest
 from flowyard_testkit.writes import registration_body
@@ -106,10 +107,10 @@ def test_a_loop_through_another_project_counts_only_where_it_was_granted(tenant_
 def test_registering_by_workflow_id_is_checked_too(tenant_a):
     a = Workflow.objects.create(project=tenant_a.project, name="a")
     b = Workflow.objects.create(project=tenant_a.project, name="b")
-    workflows.version_register(actor=None, workflow=a, image_digest=digest("a1"), image_ref="r/a:1",
+    register_version(workflow=a, image_digest=digest("a1"), image_ref="r/a:1",
                                config={"name": "a", "triggers": {"on_success": ["b"]}})
     with pytest.raises(ValidationFailed) as refused:
-        workflows.version_register(actor=None, workflow=b, image_digest=digest("b1"), image_ref="r/b:1",
+        register_version(workflow=b, image_digest=digest("b1"), image_ref="r/b:1",
                                    config={"name": "b", "triggers": {"on_success": ["a"]}})
     assert "b → a → b" in refused.value.extra["fields"][FIELD][0]
     assert not b.versions.exists()
@@ -118,7 +119,7 @@ def test_registering_by_workflow_id_is_checked_too(tenant_a):
 def test_the_versions_endpoint_refuses_a_loop_with_the_field_named(tenant_a, client_for):
     a = Workflow.objects.create(project=tenant_a.project, name="a")
     b = Workflow.objects.create(project=tenant_a.project, name="b")
-    workflows.version_register(actor=None, workflow=a, image_digest=digest("a1"), image_ref="r/a:1",
+    register_version(workflow=a, image_digest=digest("a1"), image_ref="r/a:1",
                                config={"name": "a", "triggers": {"on_success": ["b"]}})
     response = client_for(tenant_a.admin).post("/api/v1/versions/", {
         "workflow": str(b.pk), "image_ref": "r/b:1", "image_digest": digest("b1"),

@@ -19,6 +19,7 @@ from controlplane.scheduling.grants import trigger_grant_create
 from controlplane.scheduling.models import TriggerGrant
 from controlplane.tenancy.models import Project
 from controlplane.workflows import services as workflows
+from flowyard_testkit.registration import register_version
 from controlplane.workflows.models import Workflow
 from flowyard_spec.states import RunReason, RunState
 from flowyard_testkit.tenants import Tenant, digest
@@ -29,8 +30,8 @@ TICK = datetime.datetime(2026, 3, 1, 14, tzinfo=datetime.timezone.utc)
 def deploy(project: Project, name: str, environment: str = "test", *, seed: str = "1", **config) -> Deployment:
     """Register a version of workflow `name` with `config` and deploy it to `environment`."""
     workflow, _ = Workflow.objects.get_or_create(project=project, name=name)
-    version, _ = workflows.version_register(
-        actor=None, workflow=workflow, image_digest=digest(f"{project.slug}/{name}/{seed}"),
+    version = register_version(
+        workflow=workflow, image_digest=digest(f"{project.slug}/{name}/{seed}"),
         image_ref=f"127.0.0.1:5000/{project.slug}/{name}:{seed}", config={"name": name, **config},
     )
     return deployments.deployment_set(actor=None, workflow=workflow,

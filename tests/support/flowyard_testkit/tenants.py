@@ -15,6 +15,7 @@ from controlplane.runs.models import Run, RunLogLine, TaskRun
 from controlplane.tenancy import services as tenancy
 from controlplane.tenancy.models import PersonalToken, Project, ProjectMembership, ProjectToken, Team, TeamMembership
 from controlplane.workflows import services as workflows
+from flowyard_testkit.registration import register_version
 from controlplane.workflows.models import Workflow, WorkflowVersion
 from flowyard_spec.states import Role, TaskState
 
@@ -119,11 +120,10 @@ def build_tenant(prefix: str) -> Tenant:
               "schedule": "cron(0 * * * ? *)", "schedule-enabled": False}
 
     def register(wf: Workflow, seed: str):
-        version, _ = workflows.version_register(
+        return register_version(
             actor=developer, workflow=wf, image_digest=digest(prefix + seed), image_ref=f"127.0.0.1:5000/{prefix}/{wf.name}:{seed}",
-            git_commit_sha=hashlib.sha1(seed.encode()).hexdigest(), git_branch="main", config=config,
+            git_commit_sha=hashlib.sha1(seed.encode()).hexdigest(), git_branch="main", config={**config, "name": wf.name},
         )
-        return version
 
     v1, v2 = register(workflow, "v1"), register(workflow, "v2")
     report_v1, ingest_v1 = register(report, "r1"), register(ingest, "i1")

@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
+from pydantic import ValidationError
+
 from controlplane.core.errors import ValidationFailed
 from controlplane.deployments.models import Deployment
 from controlplane.scheduling.grants import granted_project
 from controlplane.tenancy.models import Project
 from controlplane.workflows.models import Workflow, WorkflowVersion
-from flowyard_spec.config import TRIGGER_TARGET_PATTERN
+from flowyard_spec.config import TRIGGER_TARGET_PATTERN, parse_config
 
 Node = tuple[Any, str]  # (project id, workflow name)
 CYCLE_FIELD = "config.triggers.on_success"
@@ -25,10 +27,6 @@ CYCLE_FIELD = "config.triggers.on_success"
 
 def config_targets(config: dict[str, Any]) -> set[str]:
     """Every `on_success` target of a config, in its base and in each environment's overrides."""
-    from pydantic import ValidationError
-
-    from flowyard_spec.config import parse_config
-
     try:
         parsed = parse_config(config)
     except ValidationError:  # a config stored under an older schema: it has no edges we can read

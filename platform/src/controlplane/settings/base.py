@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "controlplane.runs",
     "controlplane.runtimes",
     "controlplane.scheduling",
+    "controlplane.registration",
     "controlplane.demo",
 ]
 

@@ -1,11 +1,16 @@
-"""A version's config as Flowyard applies it: parsed, with one environment's overrides merged."""
+"""A workflow's config as Flowyard reads it: validated on the way in, parsed with one environment's overrides
+merged on the way out."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.utils import timezone
+from pydantic import ValidationError
+
+from controlplane.core.errors import ValidationFailed
 from controlplane.workflows.models import WorkflowVersion
-from flowyard_spec.config import WorkflowConfig, parse_config
+from flowyard_spec.config import WorkflowConfig, config_errors, parse_config
 
 _CACHE_SIZE = 4096
 _cache: dict[tuple[Any, ...], WorkflowConfig] = {}
@@ -39,3 +44,18 @@ def parsed_config(version: WorkflowVersion, environment_name: str | None = None)
         base = parse_config(version.config) if environment_name is None else parsed_config(version)
         config = _cache[key] = base if environment_name is None else base.for_environment(environment_name)
     return config
+
+
+def validated_config(raw: Any) -> dict[str, Any]:
+    """The config as the schema reads it (by alias), or ValidationFailed naming each field by its alias."""
+    if not isinstance(raw, dict):
+        raise ValidationFailed({"non_field_errors": ["Must be a JSON object: the content of flowyard.json."]})
+    try:
+        parsed = parse_config(raw)
+    except ValidationError as exc:
+        raise ValidationFailed(config_errors(exc)) from None
+    if parsed.schedule_enabled and not parsed.next_fire_times(timezone.now(), 1):
+        raise ValidationFailed(
+            {"schedule": [f"{parsed.schedule!r} never fires again; fix it or set schedule-enabled to false."]}
+        )
+    return parsed.model_dump(mode="json", by_alias=True, exclude_none=True)

@@ -1,4 +1,4 @@
-"""Writes to workflows and versions."""
+"""Writes to workflows (versions are written by registration, the one path: registration/services.py)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ from typing import Any
 
 from django.db import transaction
 
-from controlplane.core.audit import actor_user_and_label, audit_record, snapshot
+from controlplane.core.audit import audit_record, snapshot
 from controlplane.tenancy.models import Project
 from controlplane.workflows.errors import WorkflowHasVersions
-from controlplane.workflows.models import Workflow, WorkflowVersion
-from flowyard_spec.config import config_hash
+from controlplane.workflows.models import Workflow
 
 
 @transaction.atomic
@@ -45,29 +44,3 @@ def workflow_delete(*, actor: Any, workflow: Workflow) -> None:
         )
     audit_record(actor=actor, action="workflow.deleted", obj=workflow, before=snapshot(workflow), project=workflow.project)
     workflow.delete()
-
-
-@transaction.atomic
-def version_register(
-    *, actor: Any, workflow: Workflow, image_digest: str, config: dict[str, Any], **fields: Any
-) -> tuple[WorkflowVersion, bool]:
-    """Record a built image of `workflow` with the (valid) config it was built from; the same digest again
-    returns the existing version. A config whose triggers would close a loop is refused (ValidationFailed)."""
-    existing = WorkflowVersion.objects.filter(workflow=workflow, image_digest=image_digest).first()
-    if existing is not None:
-        return existing, False
-    from controlplane.scheduling.trigger_graph import check_trigger_cycles
-
-    check_trigger_cycles(workflow.project, workflow.name, config)
-    user, label = actor_user_and_label(actor)
-    version = WorkflowVersion.objects.create(
-        workflow=workflow,
-        image_digest=image_digest,
-        config=config,
-        config_hash=config_hash(config),
-        registered_by=user,
-        registered_by_label=label,
-        **fields,
-    )
-    audit_record(actor=actor, action="version.registered", obj=version, after=snapshot(version), project=workflow.project)
-    return version, True

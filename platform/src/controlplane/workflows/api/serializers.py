@@ -2,19 +2,17 @@
 
 from rest_framework import serializers
 
-from controlplane.api.fields import VisibleRelatedField, VisibleSlugRelatedField
+from controlplane.api.fields import VisibleRelatedField
 from controlplane.core.errors import ValidationFailed
 from controlplane.tenancy.models.teams import slug_validator
 from controlplane.tenancy.selectors import project_list
+from controlplane.workflows.configs import validated_config
 from controlplane.workflows.models import Workflow, WorkflowVersion
 from controlplane.workflows.models.workflows import commit_validator, digest_validator
-from controlplane.workflows.selectors import workflow_list
 
 
 def _validated_config(value):
     """The config validated by the workflow config schema; errors are nested under `config.`."""
-    from controlplane.workflows.registration import validated_config
-
     try:
         return validated_config(value)
     except ValidationFailed as exc:
@@ -74,38 +72,3 @@ class BuildSerializer(serializers.Serializer):
 
     def validate_config(self, value):  # noqa: D102
         return _validated_config(value)
-
-    def validate(self, attrs):  # noqa: D102 - the project's per-run quotas, once the project is known
-        from controlplane.workflows.registration import quota_errors
-
-        project = attrs["project"] if "project" in attrs else attrs["workflow"].project
-        if errors := quota_errors(project, attrs["config"]):
-            raise serializers.ValidationError({"config": errors})
-        return attrs
-
-
-class VersionCreateSerializer(BuildSerializer):
-    """Input to register a built image of an existing workflow, by id."""
-
-    workflow = VisibleRelatedField(selector=workflow_list)
-
-
-class RegistrationSerializer(BuildSerializer):
-    """Input from CI: the project by slug and the workflow by name (created on its first build)."""
-
-    project = VisibleSlugRelatedField(selector=project_list)
-    workflow = serializers.CharField(max_length=63, validators=[slug_validator], help_text="The config's name.")
-
-
-class RegistrationResultSerializer(serializers.Serializer):
-    """What a registration did."""
-
-    version = VersionSerializer()
-    created = serializers.BooleanField(help_text="False when this digest was registered before.")
-    deployment = serializers.SerializerMethodField()
-
-    def get_deployment(self, result) -> dict | None:
-        """The `test` deployment a branch build was deployed to, if any."""
-        from controlplane.deployments.api.serializers import DeploymentSerializer
-
-        return DeploymentSerializer(result.deployment).data if result.deployment else None

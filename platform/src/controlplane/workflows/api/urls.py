@@ -1,4 +1,5 @@
-"""Workflow API routes."""
+"""Workflow API routes. `/versions/` is routed by the registration app, which adds POST (registering) to
+workflows' VersionViewSet (reading)."""
 
 from rest_framework.routers import SimpleRouter
 
@@ -6,6 +7,4 @@ from controlplane.workflows.api import views
 
 router = SimpleRouter()
 router.register("workflows", views.WorkflowViewSet, basename="workflow")
-router.register("versions", views.VersionViewSet, basename="version")
-router.register("registrations", views.RegistrationViewSet, basename="registration")
 urlpatterns = router.urls
