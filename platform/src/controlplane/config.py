@@ -68,11 +68,6 @@ class FlowyardConfig(BaseModel):
         description="Labels every workload this control plane launches, so that installations sharing a Docker "
                     "engine or ECS cluster never list or remove each other's; empty: a random id kept in the database.",
     )
-    installation_id: str = Field(
-        "", pattern=r"^([A-Za-z0-9][A-Za-z0-9_.-]{0,62})?$",
-        description="Labels every workload this control plane launches, so that installations sharing a Docker "
-                    "engine or ECS cluster never list or remove each other's; empty: a random id kept in the database.",
-    )
 
     @field_validator("allowed_hosts", "csrf_trusted_origins", mode="before")
     @classmethod
