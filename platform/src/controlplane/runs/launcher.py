@@ -33,7 +33,7 @@ from controlplane.runtimes.backends.base import (
     TargetUnavailable,
     WorkloadState,
 )
-from controlplane.runtimes.selectors import backend_for_environment
+from controlplane.runtimes.selectors import backend_for_run_config
 from controlplane.tenancy.tokens import RUN_PREFIX, new_token
 from controlplane.workflows.configs import run_config
 from flowyard_spec.states import RunReason, RunState, TriggerKind
@@ -132,7 +132,7 @@ def _launch(run_id: Any, waiting: list[str]) -> RunState | None:
             waiting.append(decision.message)
             return None
         try:
-            backend = backend_for_environment(run.deployment.environment)
+            backend = backend_for_run_config(run.deployment.environment, run.version.config)  # its config's runtime
             if backend.inspect(str(run.pk)).state != WorkloadState.MISSING:
                 backend.kill(str(run.pk))  # left by a launch that died before committing
                 backend.remove(str(run.pk))

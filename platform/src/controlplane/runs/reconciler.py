@@ -11,7 +11,10 @@ One pass (`reconcile_once`) looks at every non-terminal run and at every workloa
   start timeout → killed, CRASHED `start_timeout`;
 - CANCELLING runs are asked to stop again and become CANCELLED once the workload has exited;
 - workloads of terminal runs (and of runs Flowyard does not know) are removed once they have exited, and
-  killed first if they still run.
+  killed first if they still run; a terminal run's exit code and usage are recorded from its exited workload
+  before the workload is removed (a runner reports the end before its container exits, so this is where a
+  SUCCEEDED run gets them). A workload still running within `EXIT_GRACE_SECONDS` of its run's end is given
+  that long to exit by itself before it is killed.
 So no run stays non-terminal longer than its bound plus one reconcile interval, even after a restart of
 the control plane: nothing here depends on memory of earlier passes.
 """
@@ -33,7 +36,7 @@ from controlplane.runs.log_lines import store_system_lines
 from controlplane.runs.models import Run, RunLogLine
 from controlplane.runtimes.backends.base import RuntimeBackend, RuntimeBackendError, RuntimeStatus, WorkloadState
 from controlplane.runtimes.models import RuntimeTarget
-from controlplane.runtimes.selectors import backend_of, target_for_environment
+from controlplane.runtimes.selectors import backend_of, target_for_run_config
 from controlplane.workflows.configs import run_config
 from flowyard_spec.states import TERMINAL_RUN_STATES, RunReason, RunState
 
@@ -41,6 +44,7 @@ logger = logging.getLogger(__name__)
 SIGNAL_EXIT = 128
 GRACEFUL_SIGNAL_EXITS = {130, 143}  # SIGINT, SIGTERM: the runner's own cancel exits
 LISTING_LAG_SECONDS = 30
+EXIT_GRACE_SECONDS = 10  # a run's end reported by its runner, its container still exiting
 
 
 def _seconds_since(moment: datetime.datetime | None, now: datetime.datetime) -> float:
@@ -63,7 +67,7 @@ def _end(run_id: Any, target: RunState, reason: RunReason | None, message: str, 
 def _record_exit(run: Run, status: RuntimeStatus | None) -> None:
     if status is None:
         return
-    if status.exit_code is not None:
+    if status.exit_code is not None and run.exit_code is None:
         run.exit_code = status.exit_code
     if status.peak_memory_bytes:
         run.peak_memory_bytes = max(run.peak_memory_bytes or 0, status.peak_memory_bytes)
@@ -155,19 +159,37 @@ def _usage(run: Run, status: RuntimeStatus) -> dict[str, Any]:
     return {"peak_memory_bytes": run.peak_memory_bytes, "cpu_seconds": run.cpu_seconds}
 
 
-def _clean_up(backend: RuntimeBackend, workloads: dict[str, RuntimeStatus], active_ids: set[str]) -> None:
-    known_terminal = set(
-        str(pk) for pk in Run.objects.filter(pk__in=[w for w in workloads if _is_uuid(w)], state__in=TERMINAL_RUN_STATES)
-        .values_list("pk", flat=True)
-    )
+def _record_exit_of_ended_run(run_id: str, status: RuntimeStatus) -> None:
+    """Keep the exit code (unless one is recorded) and usage of a terminal run's exited workload."""
+    if status.state != WorkloadState.EXITED:
+        return
+    with transaction.atomic():
+        run = Run.objects.select_for_update().filter(pk=run_id).first()
+        if run is None:
+            return
+        _record_exit(run, status)
+        run.save(update_fields=["exit_code", "peak_memory_bytes", "cpu_seconds"])
+
+
+def _clean_up(backend: RuntimeBackend, workloads: dict[str, RuntimeStatus], active_ids: set[str],
+              now: datetime.datetime) -> None:
+    ended_at = {
+        str(pk): at for pk, at in
+        Run.objects.filter(pk__in=[w for w in workloads if _is_uuid(w)], state__in=TERMINAL_RUN_STATES)
+        .values_list("pk", "ended_at")
+    }
     for run_id, status in workloads.items():
         if run_id in active_ids:
             continue
-        if run_id not in known_terminal and _is_uuid(run_id) and Run.objects.filter(pk=run_id).exists():
+        if run_id not in ended_at and _is_uuid(run_id) and Run.objects.filter(pk=run_id).exists():
             continue  # a run that became active after we listed the runs: next pass
         if status.state in (WorkloadState.RUNNING, WorkloadState.PENDING):
+            if ended_at.get(run_id) and _seconds_since(ended_at[run_id], now) < EXIT_GRACE_SECONDS:
+                continue  # its runner reported the end a moment ago: let it exit with its own code
             backend.kill(run_id)  # its run is over (or unknown): nothing may keep running for it
         else:
+            if run_id in ended_at:
+                _record_exit_of_ended_run(run_id, backend.inspect(run_id))  # the full picture, as for live runs
             backend.remove(run_id)
 
 
@@ -189,7 +211,7 @@ def reconcile_once(launch: Callable[[Any], None]) -> None:
     by_target: dict[str, tuple[RuntimeBackend, list[Run]]] = {}
     for run in live:
         try:
-            target = target_for_environment(run.deployment.environment)
+            target = target_for_run_config(run.deployment.environment, run.version.config)
         except RuntimeBackendError as exc:
             if run.state == RunState.QUEUED and _seconds_since(run.created_at, now) > settings.FLOWYARD.start_timeout_seconds:
                 _end(run.pk, RunState.CRASHED, RunReason.START_TIMEOUT, str(exc))
@@ -210,4 +232,4 @@ def reconcile_once(launch: Callable[[Any], None]) -> None:
                 _reconcile_run(run, backend, status, now, launch)
             except RuntimeBackendError as exc:
                 logger.warning("run %s: runtime error while reconciling: %s", run.pk, exc)
-        _clean_up(backend, workloads, {str(run.pk) for run in runs})
+        _clean_up(backend, workloads, {str(run.pk) for run in runs}, now)

@@ -1,0 +1,67 @@
+"""A version's `cloud-execution-environment` picks its runs' runtime target, or refuses them with the fix.
+
+The environment runs on a Docker target; the default target is ECS, served by a moto server over HTTP. A
+`fargate` config runs on the ECS target (and the reconciler watches it there), a config that names no runtime
+keeps the environment's own target, and a kind the environment has no target of fails the run at launch.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from controlplane.runs.launcher import run_launch
+from controlplane.runs.models import Run
+from controlplane.runs.reconciler import reconcile_once
+from controlplane.runtimes.models import RuntimeTarget
+from controlplane.runtimes.selectors import RuntimeKindUnavailable, target_for_run_config
+from flowyard_testkit.aws import ecs_target, moto_aws  # noqa: F401  (fixtures)
+
+
+@pytest.fixture
+def targets(tenant_a, ecs_target):  # noqa: F811
+    """The test environment's own target (Docker) and the default target (ECS on moto)."""
+    docker = RuntimeTarget.objects.create(name="docker-hosts", kind="docker", settings={"network_mode": "host"})
+    ecs = RuntimeTarget.objects.create(name="moto-ecs", kind="ecs", settings=ecs_target, is_default=True)
+    tenant_a.test_env.runtime = docker
+    tenant_a.test_env.save()
+    return {"docker": docker, "ecs": ecs}
+
+
+def with_config(run: Run, **changes) -> Run:
+    """The run, its version's config changed (keys as in flowyard.json)."""
+    version = run.version
+    version.config = {**version.config, **changes}
+    version.save()
+    return Run.objects.get(pk=run.pk)
+
+
+def test_fargate_runs_on_the_ecs_target_and_is_reconciled_there(tenant_a, targets, moto_aws, ecs_target):  # noqa: F811
+    run = with_config(tenant_a.run, **{"cloud-execution-environment": "fargate", "cpu": 256, "memory": 512})
+    assert run_launch(run.pk) == "STARTING"
+    run.refresh_from_db()
+    tasks = moto_aws.client("ecs").list_tasks(cluster=ecs_target["cluster"], startedBy=str(run.pk))["taskArns"]
+    assert tasks == [run.runtime_ref]
+    reconcile_once(launch=lambda run_id: None)
+    assert Run.objects.get(pk=run.pk).state == "STARTING", "found on ECS, not called lost on the Docker target"
+
+
+def test_an_environment_override_picks_the_runtime_of_that_environment(tenant_a, targets):
+    config = {**tenant_a.run.version.config, "cloud-execution-environment": "docker",
+              "environments": {"test": {"cloud-execution-environment": "ecs"}}}
+    assert target_for_run_config(tenant_a.test_env, config) == targets["ecs"]
+    with pytest.raises(RuntimeKindUnavailable, match="environment alpha-main:production has none"):
+        target_for_run_config(tenant_a.production_env, config)  # no override there, and no Docker target
+    assert target_for_run_config(tenant_a.test_env, {"name": "etl"}) == targets["docker"], "no key: as before"
+
+
+def test_a_kind_the_environment_has_no_target_of_fails_the_run_with_the_fix(tenant_a, targets):
+    run = with_config(tenant_a.run, **{"cloud-execution-environment": "local"})
+    with pytest.raises(RuntimeKindUnavailable):
+        target_for_run_config(run.deployment.environment, run.version.config)
+    assert run_launch(run.pk) == "FAILED"
+    run.refresh_from_db()
+    assert (run.state, run.reason, run.runtime_ref) == ("FAILED", "user_error", "")
+    message = run.message
+    assert "cloud-execution-environment is 'local'" in message and "local runtime target" in message
+    assert str(tenant_a.test_env) in message and "docker-hosts" in message
+    assert "To fix it" in message and "'docker'" in message and "platform staff" in message
