@@ -25,7 +25,10 @@ class TeamViewSet(ListRetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, Sco
 
     selector = staticmethod(selectors.team_list)
     output_serializer = serializers.TeamSerializer
-    input_serializers = {"create": serializers.TeamCreateSerializer, "partial_update": serializers.TeamUpdateSerializer}
+    input_serializers = {
+        "create": serializers.TeamCreateSerializer,
+        "partial_update": serializers.TeamUpdateSerializer,
+    }
     action_roles = {"list": VISIBLE, "retrieve": VISIBLE, "create": MANAGE_TEAMS, "partial_update": MANAGE_TEAMS,
                     "destroy": MANAGE_TEAMS}
     cursor_ordering = "slug"
@@ -68,7 +71,10 @@ class ProjectViewSet(ListRetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, 
 
     selector = staticmethod(selectors.project_directory)
     output_serializer = serializers.ProjectSerializer
-    input_serializers = {"create": serializers.ProjectCreateSerializer, "partial_update": serializers.ProjectUpdateSerializer}
+    input_serializers = {
+        "create": serializers.ProjectCreateSerializer,
+        "partial_update": serializers.ProjectUpdateSerializer,
+    }
     # Reads: the directory selector decides. Staff manage every project, quotas included (project_update
     # audits it); a team's admins create its projects; a project's admins change and delete it.
     action_roles = {
@@ -95,7 +101,10 @@ class ProjectMembershipViewSet(ListRetrieveMixin, CreateMixin, UpdateMixin, Dest
 
     selector = staticmethod(selectors.project_member_list)
     output_serializer = serializers.ProjectMembershipSerializer
-    input_serializers = {"create": serializers.ProjectMembershipCreateSerializer, "partial_update": serializers.RoleUpdateSerializer}
+    input_serializers = {
+        "create": serializers.ProjectMembershipCreateSerializer,
+        "partial_update": serializers.RoleUpdateSerializer,
+    }
     action_roles = {"list": Role.VIEWER, "retrieve": Role.VIEWER, "create": Role.ADMIN,
                     "partial_update": Role.ADMIN, "destroy": Role.ADMIN}
     filterset_class = filtersets.ProjectMembershipFilterSet

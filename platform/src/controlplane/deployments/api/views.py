@@ -5,19 +5,23 @@ from rest_framework.decorators import action
 
 from controlplane.api.views import CreateMixin, DestroyMixin, ListRetrieveMixin, ScopedViewSet, UpdateMixin
 from controlplane.deployments import filtersets, selectors, services
-from controlplane.deployments.api import serializers as s
+from controlplane.deployments.api import serializers
 from flowyard_spec.states import Role
-
-V, D, P, A = Role.VIEWER, Role.DEVELOPER, Role.APPROVER, Role.ADMIN
 
 
 class EnvironmentViewSet(ListRetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, ScopedViewSet):
     """Environments of a project, managed by its admins."""
 
     selector = staticmethod(selectors.environment_list)
-    output_serializer = s.EnvironmentSerializer
-    input_serializers = {"create": s.EnvironmentCreateSerializer, "partial_update": s.EnvironmentUpdateSerializer}
-    action_roles = {"list": V, "retrieve": V, "create": A, "partial_update": A, "destroy": A}
+    output_serializer = serializers.EnvironmentSerializer
+    input_serializers = {
+        "create": serializers.EnvironmentCreateSerializer,
+        "partial_update": serializers.EnvironmentUpdateSerializer,
+    }
+    action_roles = {
+        "list": Role.VIEWER, "retrieve": Role.VIEWER, "create": Role.ADMIN, "partial_update": Role.ADMIN,
+        "destroy": Role.ADMIN,
+    }
     cursor_ordering = "order"
     filterset_class = filtersets.EnvironmentFilterSet
 
@@ -35,9 +39,14 @@ class DeploymentViewSet(ListRetrieveMixin, CreateMixin, UpdateMixin, ScopedViewS
     """Deployments: developers manage those in open environments; protected ones need an admin (or a promotion)."""
 
     selector = staticmethod(selectors.deployment_list)
-    output_serializer = s.DeploymentSerializer
-    input_serializers = {"create": s.DeploymentCreateSerializer, "partial_update": s.DeploymentUpdateSerializer}
-    action_roles = {"list": V, "retrieve": V, "create": D, "partial_update": D}
+    output_serializer = serializers.DeploymentSerializer
+    input_serializers = {
+        "create": serializers.DeploymentCreateSerializer,
+        "partial_update": serializers.DeploymentUpdateSerializer,
+    }
+    action_roles = {
+        "list": Role.VIEWER, "retrieve": Role.VIEWER, "create": Role.DEVELOPER, "partial_update": Role.DEVELOPER,
+    }
     project_path = "environment.project"
     filterset_class = filtersets.DeploymentFilterSet
     admin_in_protected_environments = frozenset({"create", "partial_update"})
@@ -54,13 +63,16 @@ class PromotionViewSet(ListRetrieveMixin, CreateMixin, ScopedViewSet):
     """Promotions: developers and CI request them; approvers approve (never their own) or reject (their own too: a withdrawal)."""
 
     selector = staticmethod(selectors.promotion_list)
-    output_serializer = s.PromotionSerializer
+    output_serializer = serializers.PromotionSerializer
     input_serializers = {
-        "create": s.PromotionCreateSerializer,
-        "approve": s.PromotionDecisionSerializer,
-        "reject": s.PromotionDecisionSerializer,
+        "create": serializers.PromotionCreateSerializer,
+        "approve": serializers.PromotionDecisionSerializer,
+        "reject": serializers.PromotionDecisionSerializer,
     }
-    action_roles = {"list": V, "retrieve": V, "create": D, "approve": P, "reject": P}
+    action_roles = {
+        "list": Role.VIEWER, "retrieve": Role.VIEWER, "create": Role.DEVELOPER, "approve": Role.APPROVER,
+        "reject": Role.APPROVER,
+    }
     ci_actions = frozenset({"create"})
     project_path = "workflow.project"
     filterset_class = filtersets.PromotionFilterSet
@@ -68,14 +80,14 @@ class PromotionViewSet(ListRetrieveMixin, CreateMixin, ScopedViewSet):
     def create_object(self, data):  # noqa: D102
         return services.promotion_request(actor=self.request.user, **data)
 
-    @extend_schema(request=s.PromotionDecisionSerializer, responses=s.PromotionSerializer)
+    @extend_schema(request=serializers.PromotionDecisionSerializer, responses=serializers.PromotionSerializer)
     @action(detail=True, methods=["post"])
     def approve(self, request, pk=None):
         """Approve: the exact version is deployed to the target environment."""
         promotion = self.get_object()
         return self.respond(services.promotion_approve(actor=request.user, promotion=promotion, **self.validated_input()))
 
-    @extend_schema(request=s.PromotionDecisionSerializer, responses=s.PromotionSerializer)
+    @extend_schema(request=serializers.PromotionDecisionSerializer, responses=serializers.PromotionSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
         """Reject: nothing is deployed."""

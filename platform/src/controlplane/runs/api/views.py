@@ -6,19 +6,20 @@ from rest_framework.response import Response
 
 from controlplane.api.views import CreateMixin, ListRetrieveMixin, ScopedViewSet
 from controlplane.runs import filtersets, follow, selectors, services
-from controlplane.runs.api import serializers as s
+from controlplane.runs.api import serializers
 from flowyard_spec.states import Role, TriggerKind
-
-V, D = Role.VIEWER, Role.DEVELOPER
 
 
 class RunViewSet(ListRetrieveMixin, CreateMixin, ScopedViewSet):
     """Runs, newest first: developers trigger and cancel them, everyone on the project reads them."""
 
     selector = staticmethod(selectors.run_list)
-    output_serializer = s.RunSerializer
-    input_serializers = {"create": s.RunTriggerSerializer, "cancel": s.RunCancelSerializer}
-    action_roles = {"list": V, "retrieve": V, "create": D, "cancel": D, "tasks": V, "logs": V}
+    output_serializer = serializers.RunSerializer
+    input_serializers = {"create": serializers.RunTriggerSerializer, "cancel": serializers.RunCancelSerializer}
+    action_roles = {
+        "list": Role.VIEWER, "retrieve": Role.VIEWER, "create": Role.DEVELOPER, "cancel": Role.DEVELOPER,
+        "tasks": Role.VIEWER, "logs": Role.VIEWER,
+    }
     project_path = "deployment.environment.project"
     cursor_ordering = ("-created_at", "-id")
     filterset_class = filtersets.RunFilterSet
@@ -27,20 +28,20 @@ class RunViewSet(ListRetrieveMixin, CreateMixin, ScopedViewSet):
         trigger = TriggerKind.API if self.request.auth is not None else TriggerKind.MANUAL
         return services.run_trigger(actor=self.request.user, trigger=trigger, **data)
 
-    @extend_schema(request=None, responses=s.RunSerializer)
+    @extend_schema(request=None, responses=serializers.RunSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         """Cancel the run: at once if not launched yet, else CANCELLING until the runtime stops it."""
         return self.respond(services.run_cancel(actor=request.user, run=self.get_object()))
 
-    @extend_schema(responses=s.TaskRunSerializer(many=True))
+    @extend_schema(responses=serializers.TaskRunSerializer(many=True))
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def tasks(self, request, pk=None):
         """The run's task runs, in the order they started."""
         tasks = selectors.task_run_list(run=self.get_object())
-        return Response(s.TaskRunSerializer(tasks, many=True).data)
+        return Response(serializers.TaskRunSerializer(tasks, many=True).data)
 
-    @extend_schema(parameters=[s.LogQuerySerializer], responses=s.LogPageSerializer)
+    @extend_schema(parameters=[serializers.LogQuerySerializer], responses=serializers.LogPageSerializer)
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def logs(self, request, pk=None):
         """A page of the run's log lines after the `after` cursor, in order.
@@ -50,6 +51,6 @@ class RunViewSet(ListRetrieveMixin, CreateMixin, ScopedViewSet):
         line. Stop when `done` is true: the run has ended and every line has been returned.
         """
         run = self.get_object()
-        query = s.LogQuerySerializer(data=request.query_params)
+        query = serializers.LogQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        return Response(s.LogPageSerializer(follow.log_page(run=run, **query.validated_data)).data)
+        return Response(serializers.LogPageSerializer(follow.log_page(run=run, **query.validated_data)).data)

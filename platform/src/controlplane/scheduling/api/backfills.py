@@ -18,7 +18,6 @@ from controlplane.scheduling.filtersets import BackfillFilterSet
 from controlplane.scheduling.models import Backfill, Reprocess
 from flowyard_spec.states import Role
 
-V, D = Role.VIEWER, Role.DEVELOPER
 DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
@@ -111,7 +110,7 @@ class BackfillViewSet(ListRetrieveMixin, CreateMixin, ScopedViewSet):
     selector = staticmethod(services.backfill_list)
     output_serializer = BackfillSerializer
     input_serializers = {"create": BackfillCreateSerializer, "cancel": BackfillCancelSerializer}
-    action_roles = {"list": V, "retrieve": V, "create": D, "cancel": D}
+    action_roles = {"list": Role.VIEWER, "retrieve": Role.VIEWER, "create": Role.DEVELOPER, "cancel": Role.DEVELOPER}
     project_path = "deployment.environment.project"
     cursor_ordering = ("-created_at", "-id")
     filterset_class = BackfillFilterSet

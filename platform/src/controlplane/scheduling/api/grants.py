@@ -20,8 +20,6 @@ from controlplane.scheduling.models import TriggerGrant
 from controlplane.tenancy.selectors import project_directory, project_list
 from flowyard_spec.states import Role
 
-V, A = Role.VIEWER, Role.ADMIN
-
 
 @extend_schema_field(OpenApiTypes.STR)
 class ProjectReferenceField(serializers.Field):
@@ -90,7 +88,7 @@ class TriggerGrantViewSet(ListRetrieveMixin, CreateMixin, DestroyMixin, ScopedVi
     selector = staticmethod(grants.trigger_grant_list)
     output_serializer = TriggerGrantSerializer
     input_serializers = {"create": TriggerGrantCreateSerializer}
-    action_roles = {"list": V, "retrieve": V, "create": A, "destroy": A}
+    action_roles = {"list": Role.VIEWER, "retrieve": Role.VIEWER, "create": Role.ADMIN, "destroy": Role.ADMIN}
     filterset_class = TriggerGrantFilterSet
 
     def create_object(self, data):  # noqa: D102

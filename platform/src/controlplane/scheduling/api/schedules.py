@@ -18,8 +18,6 @@ from controlplane.scheduling.ticks import effective_schedule
 from flowyard_spec.states import Role
 
 NEXT_COUNT = 5
-V, D = Role.VIEWER, Role.DEVELOPER
-
 
 class ScheduleSerializer(serializers.Serializer):
     """A deployment's schedule as the scheduler applies it, and what it did lately."""
@@ -111,7 +109,7 @@ class ScheduleViewSet(ListRetrieveMixin, ScopedViewSet):
     selector = staticmethod(selectors.schedule_list)
     output_serializer = ScheduleSerializer
     input_serializers = {"pause": ScheduleActionSerializer, "resume": ScheduleActionSerializer}
-    action_roles = {"list": V, "retrieve": V, "pause": D, "resume": D}
+    action_roles = {"list": Role.VIEWER, "retrieve": Role.VIEWER, "pause": Role.DEVELOPER, "resume": Role.DEVELOPER}
     project_path = "environment.project"
     filterset_class = DeploymentFilterSet
     admin_in_protected_environments = frozenset({"pause", "resume"})

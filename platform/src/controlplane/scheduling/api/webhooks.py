@@ -20,8 +20,6 @@ from controlplane.scheduling.filtersets import WebhookFilterSet
 from controlplane.scheduling.models import DeploymentWebhook
 from flowyard_spec.states import Role
 
-V, D = Role.VIEWER, Role.DEVELOPER
-
 
 class WebhookSerializer(serializers.ModelSerializer):
     """A deployment's webhook: where to POST, and whether it is enabled. Never its secret."""
@@ -80,7 +78,10 @@ class WebhookViewSet(ListRetrieveMixin, UpdateMixin, DestroyMixin, ScopedViewSet
     input_serializers = {
         "create": WebhookCreateSerializer, "partial_update": WebhookUpdateSerializer, "rotate": WebhookRotateSerializer,
     }
-    action_roles = {"list": V, "retrieve": V, "create": D, "partial_update": D, "destroy": D, "rotate": D}
+    action_roles = {
+        "list": Role.VIEWER, "retrieve": Role.VIEWER, "create": Role.DEVELOPER, "partial_update": Role.DEVELOPER,
+        "destroy": Role.DEVELOPER, "rotate": Role.DEVELOPER,
+    }
     project_path = "deployment.environment.project"
     filterset_class = WebhookFilterSet
     admin_in_protected_environments = frozenset({"create", "partial_update", "destroy", "rotate"})

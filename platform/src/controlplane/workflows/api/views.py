@@ -11,7 +11,10 @@ class WorkflowViewSet(ListRetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin,
 
     selector = staticmethod(selectors.workflow_list)
     output_serializer = serializers.WorkflowSerializer
-    input_serializers = {"create": serializers.WorkflowCreateSerializer, "partial_update": serializers.WorkflowUpdateSerializer}
+    input_serializers = {
+        "create": serializers.WorkflowCreateSerializer,
+        "partial_update": serializers.WorkflowUpdateSerializer,
+    }
     action_roles = {"list": Role.VIEWER, "retrieve": Role.VIEWER, "create": Role.DEVELOPER,
                     "partial_update": Role.DEVELOPER, "destroy": Role.ADMIN}
     filterset_class = filtersets.WorkflowFilterSet
