@@ -4,7 +4,8 @@
 `/abs/path`. Each run gets `<state_dir>/<run_id>/`, which is the whole truth about it (no database, no
 memory: a new `LocalBackend` on the same state dir — a restarted control plane — sees everything):
 
-    spec.json        the launch spec, secret values (and FLOWYARD_RUN_TOKEN) replaced by "***"
+    spec.json        the launch spec, secret values (and FLOWYARD_RUN_TOKEN) replaced by "***"; its labels
+                     carry the installation id, and `list_workloads` lists only this installation's runs
     supervisor.pid   the supervisor's pid: the workload's reference        supervisor.log  its own errors
     workdir/         a copy of the source directory, the workload's cwd   home/ cache/ tmp/  HOME etc.
     pid, pid.start   the workload's pid and start time (clock ticks)      started_at, finished_at
