@@ -7,6 +7,7 @@ from collections.abc import Callable
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
+from typing_extensions import override
 
 
 class VisibleRelatedField(serializers.PrimaryKeyRelatedField):
@@ -16,13 +17,16 @@ class VisibleRelatedField(serializers.PrimaryKeyRelatedField):
         self.selector = selector
         super().__init__(**kwargs)
 
-    def get_queryset(self):  # noqa: D102 - DRF hook
+    @override
+    def get_queryset(self):
         return self.selector(user=self.context["request"].user)
 
-    def use_pk_only_optimization(self) -> bool:  # noqa: D102 - DRF hook
+    @override
+    def use_pk_only_optimization(self) -> bool:
         return False
 
-    def to_internal_value(self, data):  # noqa: D102 - DRF hook
+    @override
+    def to_internal_value(self, data):
         try:
             return super().to_internal_value(data)
         except DjangoValidationError:  # e.g. not a UUID at all
@@ -48,5 +52,6 @@ class VisibleSlugRelatedField(serializers.SlugRelatedField):
         kwargs.setdefault("slug_field", "slug")
         super().__init__(**kwargs)
 
-    def get_queryset(self):  # noqa: D102 - DRF hook
+    @override
+    def get_queryset(self):
         return self.selector(user=self.context["request"].user)

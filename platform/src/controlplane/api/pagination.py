@@ -1,6 +1,7 @@
 """Cursor pagination for every list (stable under inserts, no COUNT over big tables)."""
 
 from rest_framework.pagination import CursorPagination
+from typing_extensions import override
 
 
 class DefaultPagination(CursorPagination):
@@ -11,6 +12,7 @@ class DefaultPagination(CursorPagination):
     page_size_query_param = "limit"
     max_page_size = 500
 
-    def get_ordering(self, request, queryset, view):  # noqa: D102 - DRF hook
+    @override
+    def get_ordering(self, request, queryset, view):
         ordering = getattr(view, "cursor_ordering", self.ordering)
         return (ordering,) if isinstance(ordering, str) else tuple(ordering)

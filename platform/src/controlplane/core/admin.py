@@ -1,6 +1,7 @@
 """Admin for the audit log (read-only)."""
 
 from django.contrib import admin
+from typing_extensions import override
 
 from controlplane.core.models import AuditEvent
 
@@ -13,11 +14,14 @@ class AuditEventAdmin(admin.ModelAdmin):
     list_filter = ["action", "object_type"]
     search_fields = ["actor_label", "object_repr", "object_id"]
 
-    def has_add_permission(self, request):  # noqa: D102
+    @override
+    def has_add_permission(self, request):
         return False
 
-    def has_change_permission(self, request, obj=None):  # noqa: D102
+    @override
+    def has_change_permission(self, request, obj=None):
         return False
 
-    def has_delete_permission(self, request, obj=None):  # noqa: D102
+    @override
+    def has_delete_permission(self, request, obj=None):
         return False

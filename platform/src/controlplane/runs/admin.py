@@ -1,6 +1,7 @@
 """Admin for runs."""
 
 from django.contrib import admin
+from typing_extensions import override
 
 from controlplane.runs.models import Run
 
@@ -12,5 +13,6 @@ class RunAdmin(admin.ModelAdmin):
     list_display = ["id", "deployment", "state", "reason", "trigger", "created_at", "ended_at"]
     list_filter = ["state", "reason", "trigger"]
 
-    def has_change_permission(self, request, obj=None):  # noqa: D102
+    @override
+    def has_change_permission(self, request, obj=None):
         return False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rest_framework import authentication, exceptions
+from typing_extensions import override
 
 from controlplane.runs.models import Run
 from controlplane.tenancy.principals import RunnerPrincipal
@@ -17,7 +18,8 @@ class RunTokenAuthentication(authentication.BaseAuthentication):
 
     keyword = "Bearer"
 
-    def authenticate(self, request):  # noqa: D102 - DRF hook
+    @override
+    def authenticate(self, request):
         header = authentication.get_authorization_header(request).split()
         if len(header) != 2 or header[0].lower() != self.keyword.lower().encode():
             return None
@@ -31,5 +33,6 @@ class RunTokenAuthentication(authentication.BaseAuthentication):
             raise exceptions.AuthenticationFailed("This run has ended; its token no longer works.")
         return RunnerPrincipal(run_id=run.pk), None
 
-    def authenticate_header(self, request) -> str:  # noqa: D102 - DRF hook
+    @override
+    def authenticate_header(self, request) -> str:
         return f'{self.keyword} realm="flowyard"'

@@ -9,6 +9,7 @@ import datetime
 
 from django.utils import timezone
 from rest_framework import authentication, exceptions
+from typing_extensions import override
 
 from controlplane.tenancy.models import PersonalToken, ProjectToken
 from controlplane.tenancy.principals import CIPrincipal
@@ -28,7 +29,8 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
 
     keyword = "Bearer"
 
-    def authenticate(self, request):  # noqa: D102 - DRF hook
+    @override
+    def authenticate(self, request):
         header = authentication.get_authorization_header(request).split()
         if not header or header[0].lower() != self.keyword.lower().encode():
             return None
@@ -63,5 +65,6 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         )
         return principal, token
 
-    def authenticate_header(self, request) -> str:  # noqa: D102 - DRF hook
+    @override
+    def authenticate_header(self, request) -> str:
         return f'{self.keyword} realm="flowyard"'

@@ -1,6 +1,7 @@
 """Admin for workflows and versions."""
 
 from django.contrib import admin
+from typing_extensions import override
 
 from controlplane.workflows.models import Workflow, WorkflowVersion
 
@@ -20,5 +21,6 @@ class WorkflowVersionAdmin(admin.ModelAdmin):
     list_display = ["workflow", "image_digest", "git_branch", "git_commit_sha", "created_at"]
     list_filter = ["workflow__project"]
 
-    def has_change_permission(self, request, obj=None):  # noqa: D102
+    @override
+    def has_change_permission(self, request, obj=None):
         return False

@@ -7,6 +7,7 @@ import datetime
 from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
+from typing_extensions import override
 
 from controlplane.api.fields import UsernameField, VisibleRelatedField
 from controlplane.tenancy.models import PersonalToken, Project, ProjectMembership, ProjectToken, Team, TeamMembership
@@ -32,7 +33,8 @@ class TeamCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
 
-    def validate_slug(self, value: str) -> str:  # noqa: D102
+    @override
+    def validate_slug(self, value: str) -> str:
         if Team.objects.filter(slug=value).exists():
             raise serializers.ValidationError(f"A team with slug {value!r} already exists; pick another slug.")
         return value
@@ -62,7 +64,8 @@ class TeamMembershipCreateSerializer(serializers.Serializer):
     user = UsernameField()
     role = serializers.ChoiceField(choices=ROLE_FIELD_CHOICES)
 
-    def validate(self, attrs):  # noqa: D102
+    @override
+    def validate(self, attrs):
         if TeamMembership.objects.filter(team=attrs["team"], user=attrs["user"]).exists():
             raise serializers.ValidationError(
                 {"user": [f"{attrs['user'].username} is already in this team; change their membership's role instead."]}
@@ -106,7 +109,8 @@ class ProjectCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
 
-    def validate_slug(self, value: str) -> str:  # noqa: D102
+    @override
+    def validate_slug(self, value: str) -> str:
         if Project.objects.filter(slug=value).exists():
             raise serializers.ValidationError(f"A project with slug {value!r} already exists; pick another slug.")
         return value
@@ -148,7 +152,8 @@ class ProjectMembershipCreateSerializer(serializers.Serializer):
     user = UsernameField()
     role = serializers.ChoiceField(choices=ROLE_FIELD_CHOICES)
 
-    def validate(self, attrs):  # noqa: D102
+    @override
+    def validate(self, attrs):
         if ProjectMembership.objects.filter(project=attrs["project"], user=attrs["user"]).exists():
             raise serializers.ValidationError(
                 {"user": [f"{attrs['user'].username} is already a member; change their membership's role instead."]}
@@ -185,7 +190,8 @@ class PersonalTokenCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     expires_at = serializers.DateTimeField(required=False, allow_null=True, help_text="Default: 90 days from now.")
 
-    def validate_expires_at(self, value):  # noqa: D102
+    @override
+    def validate_expires_at(self, value):
         value = _future(value)
         limit = timezone.now() + datetime.timedelta(days=settings.FLOWYARD.personal_token_max_days)
         if value is not None and value > limit:
@@ -219,10 +225,12 @@ class ProjectTokenCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=100)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
 
-    def validate_expires_at(self, value):  # noqa: D102
+    @override
+    def validate_expires_at(self, value):
         return _future(value)
 
-    def validate(self, attrs):  # noqa: D102
+    @override
+    def validate(self, attrs):
         if ProjectToken.objects.filter(project=attrs["project"], name=attrs["name"]).exists():
             raise serializers.ValidationError({"name": ["This project already has a CI token with that name."]})
         return attrs

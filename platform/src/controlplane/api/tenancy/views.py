@@ -6,6 +6,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from typing_extensions import override
 
 from controlplane.api.access import VISIBLE, PlatformStaff, StaffOr, TeamRole
 from controlplane.api.tenancy import serializers
@@ -34,13 +35,16 @@ class TeamViewSet(ListRetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, Sco
     cursor_ordering = "slug"
     filterset_fields = ["slug"]
 
-    def create_object(self, data):  # noqa: D102
+    @override
+    def create_object(self, data):
         return services.team_create(actor=self.request.user, **data)
 
-    def update_object(self, obj, data):  # noqa: D102
+    @override
+    def update_object(self, obj, data):
         return services.team_update(actor=self.request.user, team=obj, **data)
 
-    def destroy_object(self, obj):  # noqa: D102
+    @override
+    def destroy_object(self, obj):
         services.team_delete(actor=self.request.user, team=obj)
 
 
@@ -56,13 +60,16 @@ class TeamMembershipViewSet(ListRetrieveMixin, CreateMixin, UpdateMixin, Destroy
                     "partial_update": MANAGE_TEAM_MEMBERS, "destroy": MANAGE_TEAM_MEMBERS}
     filterset_class = filtersets.TeamMembershipFilterSet
 
-    def create_object(self, data):  # noqa: D102
+    @override
+    def create_object(self, data):
         return services.team_member_set(actor=self.request.user, team=data["team"], user=data["user"], role=Role(data["role"]))
 
-    def update_object(self, obj, data):  # noqa: D102
+    @override
+    def update_object(self, obj, data):
         return services.team_member_set(actor=self.request.user, team=obj.team, user=obj.user, role=Role(data["role"]))
 
-    def destroy_object(self, obj):  # noqa: D102
+    @override
+    def destroy_object(self, obj):
         services.team_member_remove(actor=self.request.user, membership=obj)
 
 
@@ -86,13 +93,16 @@ class ProjectViewSet(ListRetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, 
     cursor_ordering = "slug"
     filterset_class = filtersets.ProjectFilterSet
 
-    def create_object(self, data):  # noqa: D102
+    @override
+    def create_object(self, data):
         return services.project_create(actor=self.request.user, **data)
 
-    def update_object(self, obj, data):  # noqa: D102
+    @override
+    def update_object(self, obj, data):
         return services.project_update(actor=self.request.user, project=obj, **data)
 
-    def destroy_object(self, obj):  # noqa: D102
+    @override
+    def destroy_object(self, obj):
         services.project_delete(actor=self.request.user, project=obj)
 
 
@@ -109,15 +119,18 @@ class ProjectMembershipViewSet(ListRetrieveMixin, CreateMixin, UpdateMixin, Dest
                     "partial_update": Role.ADMIN, "destroy": Role.ADMIN}
     filterset_class = filtersets.ProjectMembershipFilterSet
 
-    def create_object(self, data):  # noqa: D102
+    @override
+    def create_object(self, data):
         return services.project_member_set(
             actor=self.request.user, project=data["project"], user=data["user"], role=Role(data["role"])
         )
 
-    def update_object(self, obj, data):  # noqa: D102
+    @override
+    def update_object(self, obj, data):
         return services.project_member_set(actor=self.request.user, project=obj.project, user=obj.user, role=Role(data["role"]))
 
-    def destroy_object(self, obj):  # noqa: D102
+    @override
+    def destroy_object(self, obj):
         services.project_member_remove(actor=self.request.user, membership=obj)
 
 
@@ -130,13 +143,15 @@ class PersonalTokenViewSet(ListRetrieveMixin, CreateMixin, DestroyMixin, ScopedV
     create_responses = {201: serializers.PersonalTokenCreatedSerializer}
     action_roles = {"list": VISIBLE, "retrieve": VISIBLE, "create": VISIBLE, "destroy": VISIBLE}  # one's own
 
-    def create(self, request, *args, **kwargs) -> Response:  # noqa: D102 - shows the value once
+    @override  # shows the value once
+    def create(self, request, *args, **kwargs) -> Response:
         data = self.validated_input()
         token, value = services.personal_token_create(actor=request.user, **data)
         token.token = value
         return Response(serializers.PersonalTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
 
-    def destroy_object(self, obj):  # noqa: D102
+    @override
+    def destroy_object(self, obj):
         services.personal_token_revoke(actor=self.request.user, token=obj)
 
 
@@ -150,13 +165,15 @@ class ProjectTokenViewSet(ListRetrieveMixin, CreateMixin, DestroyMixin, ScopedVi
     action_roles = {"list": Role.VIEWER, "retrieve": Role.VIEWER, "create": Role.ADMIN, "destroy": Role.ADMIN}
     filterset_class = filtersets.ProjectTokenFilterSet
 
-    def create(self, request, *args, **kwargs) -> Response:  # noqa: D102 - shows the value once
+    @override  # shows the value once
+    def create(self, request, *args, **kwargs) -> Response:
         data = self.validated_input()
         token, value = services.ci_token_create(actor=request.user, **data)
         token.token = value
         return Response(serializers.ProjectTokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
 
-    def destroy_object(self, obj):  # noqa: D102
+    @override
+    def destroy_object(self, obj):
         services.ci_token_revoke(actor=self.request.user, token=obj)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django_filters
 from rest_framework import serializers
+from typing_extensions import override
 
 from controlplane.api.fields import VisibleRelatedField
 from controlplane.api.views import CreateMixin, DestroyMixin, ListRetrieveMixin, ScopedViewSet
@@ -36,12 +37,14 @@ class SecretSetSerializer(serializers.Serializer):
         help_text=f"The value, at most {services.MAX_VALUE_BYTES} bytes in UTF-8. Write-only: no response shows it.",
     )
 
-    def validate_name(self, value):  # noqa: D102
+    @override
+    def validate_name(self, value):
         if problems := services.secret_name_problems(value):
             raise serializers.ValidationError(problems)
         return value
 
-    def validate_value(self, value):  # noqa: D102 - the messages never quote the value
+    @override  # the messages never quote the value
+    def validate_value(self, value):
         if problems := services.secret_value_problems(value):
             raise serializers.ValidationError(problems)
         return value
@@ -76,8 +79,10 @@ class SecretViewSet(ListRetrieveMixin, CreateMixin, DestroyMixin, ScopedViewSet)
         """Delete a secret: runs launched afterwards no longer get it."""
         return super().destroy(request, *args, **kwargs)
 
-    def create_object(self, data):  # noqa: D102
+    @override
+    def create_object(self, data):
         return services.secret_set(actor=self.request.user, **data)
 
-    def destroy_object(self, obj):  # noqa: D102
+    @override
+    def destroy_object(self, obj):
         services.secret_delete(actor=self.request.user, secret=obj)

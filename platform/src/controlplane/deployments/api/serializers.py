@@ -1,6 +1,7 @@
 """Deployment API serializers."""
 
 from rest_framework import serializers
+from typing_extensions import override
 
 from controlplane.api.fields import VisibleRelatedField
 from controlplane.deployments.models import Deployment, Environment, Promotion
@@ -27,7 +28,8 @@ class EnvironmentCreateSerializer(serializers.Serializer):
     requires_approval = serializers.BooleanField(required=False, default=False)
     description = serializers.CharField(required=False, allow_blank=True, default="")
 
-    def validate(self, attrs):  # noqa: D102
+    @override
+    def validate(self, attrs):
         existing = Environment.objects.filter(project=attrs["project"])
         if existing.filter(name=attrs["name"]).exists():
             raise serializers.ValidationError({"name": [f"This project already has an environment {attrs['name']!r}."]})
@@ -43,7 +45,8 @@ class EnvironmentUpdateSerializer(serializers.Serializer):
     requires_approval = serializers.BooleanField(required=False)
     description = serializers.CharField(required=False, allow_blank=True)
 
-    def validate_order(self, value):  # noqa: D102
+    @override
+    def validate_order(self, value):
         environment = self.instance
         if Environment.objects.filter(project=environment.project, order=value).exclude(pk=environment.pk).exists():
             raise serializers.ValidationError("Another environment of this project has this order.")
@@ -73,7 +76,8 @@ class DeploymentCreateSerializer(serializers.Serializer):
     version = VisibleRelatedField(selector=version_list)
     is_paused = serializers.BooleanField(required=False, default=False)
 
-    def validate(self, attrs):  # noqa: D102
+    @override
+    def validate(self, attrs):
         existing = Deployment.objects.filter(workflow=attrs["workflow"], environment=attrs["environment"]).first()
         if existing is not None:
             raise serializers.ValidationError(
@@ -88,7 +92,8 @@ class DeploymentUpdateSerializer(serializers.Serializer):
     version = VisibleRelatedField(selector=version_list, required=False)
     is_paused = serializers.BooleanField(required=False)
 
-    def validate(self, attrs):  # noqa: D102
+    @override
+    def validate(self, attrs):
         if not attrs:
             raise serializers.ValidationError({"non_field_errors": ["Give a version, is_paused, or both."]})
         return attrs

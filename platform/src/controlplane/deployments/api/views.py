@@ -2,6 +2,7 @@
 
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
+from typing_extensions import override
 
 from controlplane.api.views import CreateMixin, DestroyMixin, ListRetrieveMixin, ScopedViewSet, UpdateMixin
 from controlplane.deployments import filtersets, selectors, services
@@ -25,13 +26,16 @@ class EnvironmentViewSet(ListRetrieveMixin, CreateMixin, UpdateMixin, DestroyMix
     cursor_ordering = "order"
     filterset_class = filtersets.EnvironmentFilterSet
 
-    def create_object(self, data):  # noqa: D102
+    @override
+    def create_object(self, data):
         return services.environment_create(actor=self.request.user, **data)
 
-    def update_object(self, obj, data):  # noqa: D102
+    @override
+    def update_object(self, obj, data):
         return services.environment_update(actor=self.request.user, environment=obj, **data)
 
-    def destroy_object(self, obj):  # noqa: D102
+    @override
+    def destroy_object(self, obj):
         services.environment_delete(actor=self.request.user, environment=obj)
 
 
@@ -52,10 +56,12 @@ class DeploymentViewSet(ListRetrieveMixin, CreateMixin, UpdateMixin, ScopedViewS
     admin_in_protected_environments = frozenset({"create", "partial_update"})
 
 
-    def create_object(self, data):  # noqa: D102
+    @override
+    def create_object(self, data):
         return services.deployment_set(actor=self.request.user, **data)
 
-    def update_object(self, obj, data):  # noqa: D102
+    @override
+    def update_object(self, obj, data):
         return services.deployment_update(actor=self.request.user, deployment=obj, **data)
 
 
@@ -77,7 +83,8 @@ class PromotionViewSet(ListRetrieveMixin, CreateMixin, ScopedViewSet):
     project_path = "workflow.project"
     filterset_class = filtersets.PromotionFilterSet
 
-    def create_object(self, data):  # noqa: D102
+    @override
+    def create_object(self, data):
         return services.promotion_request(actor=self.request.user, **data)
 
     @extend_schema(request=serializers.PromotionDecisionSerializer, responses=serializers.PromotionSerializer)

@@ -3,6 +3,7 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from typing_extensions import override
 
 from controlplane.api.views import CreateMixin, ListRetrieveMixin, ScopedViewSet
 from controlplane.runs import filtersets, follow, selectors, services
@@ -24,7 +25,8 @@ class RunViewSet(ListRetrieveMixin, CreateMixin, ScopedViewSet):
     cursor_ordering = ("-created_at", "-id")
     filterset_class = filtersets.RunFilterSet
 
-    def create_object(self, data):  # noqa: D102 - a token call is an API trigger, a browser session a manual one
+    @override  # a token call is an API trigger, a browser session a manual one
+    def create_object(self, data):
         trigger = TriggerKind.API if self.request.auth is not None else TriggerKind.MANUAL
         return services.run_trigger(actor=self.request.user, trigger=trigger, **data)
 

@@ -9,6 +9,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.decorators import action
+from typing_extensions import override
 
 from controlplane.api.fields import VisibleRelatedField
 from controlplane.api.views import CreateMixin, ListRetrieveMixin, ScopedViewSet
@@ -24,7 +25,8 @@ DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 class MomentField(serializers.DateTimeField):
     """An ISO 8601 date-time; a date alone means midnight UTC, and a time without an offset is UTC."""
 
-    def to_internal_value(self, value: Any) -> datetime:  # noqa: D102 - DRF hook
+    @override
+    def to_internal_value(self, value: Any) -> datetime:
         if isinstance(value, str) and DATE_ONLY.match(value.strip()):
             try:
                 return datetime.combine(datetime.fromisoformat(value.strip()).date(), time(), tzinfo=UTC)
@@ -74,15 +76,18 @@ class BackfillSerializer(serializers.ModelSerializer):
             "created_by_label", "created_at", "ended_at",
         ]
 
+    @override
     @extend_schema_field(BackfillProgressSerializer)
-    def get_progress(self, backfill: Backfill) -> dict[str, Any]:  # noqa: D102
+    def get_progress(self, backfill: Backfill) -> dict[str, Any]:
         return services.backfill_progress(backfill)
 
-    def get_blocked_reason(self, backfill: Backfill) -> str:  # noqa: D102
+    @override
+    def get_blocked_reason(self, backfill: Backfill) -> str:
         return services.backfill_blocked_reason(backfill)
 
+    @override
     @extend_schema_field(serializers.DateTimeField(allow_null=True))
-    def get_next_tick(self, backfill: Backfill) -> str | None:  # noqa: D102
+    def get_next_tick(self, backfill: Backfill) -> str | None:
         return backfill.ticks[backfill.next_index] if backfill.next_index < len(backfill.ticks) else None
 
 
@@ -118,7 +123,8 @@ class BackfillViewSet(ListRetrieveMixin, CreateMixin, ScopedViewSet):
     environment_path = "deployment.environment"
 
 
-    def create_object(self, data):  # noqa: D102
+    @override
+    def create_object(self, data):
         return services.backfill_create(actor=self.request.user, **data)
 
     @extend_schema(request=None, responses=BackfillSerializer)

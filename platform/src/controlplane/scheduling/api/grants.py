@@ -13,6 +13,7 @@ import django_filters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from typing_extensions import override
 
 from controlplane.api.views import CreateMixin, DestroyMixin, ListRetrieveMixin, ScopedViewSet
 from controlplane.scheduling import grants
@@ -34,7 +35,8 @@ class ProjectReferenceField(serializers.Field):
         self.selector = selector
         super().__init__(**kwargs)
 
-    def to_internal_value(self, data):  # noqa: D102 - DRF hook
+    @override
+    def to_internal_value(self, data):
         if not isinstance(data, str) or not data or len(data) > 100:
             self.fail("invalid")
         visible = self.selector(user=self.context["request"].user)
@@ -47,7 +49,8 @@ class ProjectReferenceField(serializers.Field):
             self.fail("not_visible")
         return project
 
-    def to_representation(self, value):  # noqa: D102 - DRF hook
+    @override
+    def to_representation(self, value):
         return str(value.pk)
 
 
@@ -91,10 +94,12 @@ class TriggerGrantViewSet(ListRetrieveMixin, CreateMixin, DestroyMixin, ScopedVi
     action_roles = {"list": Role.VIEWER, "retrieve": Role.VIEWER, "create": Role.ADMIN, "destroy": Role.ADMIN}
     filterset_class = TriggerGrantFilterSet
 
-    def create_object(self, data):  # noqa: D102
+    @override
+    def create_object(self, data):
         return grants.trigger_grant_create(actor=self.request.user, **data)
 
-    def destroy_object(self, obj):  # noqa: D102
+    @override
+    def destroy_object(self, obj):
         grants.trigger_grant_delete(actor=self.request.user, grant=obj)
 
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.decorators import action
+from typing_extensions import override
 
 from controlplane.api.views import ListRetrieveMixin, ScopedViewSet
 from controlplane.deployments.filtersets import DeploymentFilterSet
@@ -52,30 +53,38 @@ class ScheduleSerializer(serializers.Serializer):
         except ScheduleState.DoesNotExist:
             return None
 
+    @override
     @extend_schema_field(serializers.CharField(allow_null=True))
-    def get_expression(self, deployment: Deployment) -> str | None:  # noqa: D102
+    def get_expression(self, deployment: Deployment) -> str | None:
         return self._schedule(deployment).expression
 
-    def get_timezone(self, deployment: Deployment) -> str:  # noqa: D102
+    @override
+    def get_timezone(self, deployment: Deployment) -> str:
         return self._schedule(deployment).timezone
 
-    def get_active(self, deployment: Deployment) -> bool:  # noqa: D102
+    @override
+    def get_active(self, deployment: Deployment) -> bool:
         return self._schedule(deployment).active
 
-    def get_why_inactive(self, deployment: Deployment) -> str:  # noqa: D102
+    @override
+    def get_why_inactive(self, deployment: Deployment) -> str:
         return self._schedule(deployment).why_inactive
 
-    def get_catch_up(self, deployment: Deployment) -> str:  # noqa: D102
+    @override
+    def get_catch_up(self, deployment: Deployment) -> str:
         return self._schedule(deployment).catch_up
 
-    def get_catch_up_max(self, deployment: Deployment) -> int:  # noqa: D102
+    @override
+    def get_catch_up_max(self, deployment: Deployment) -> int:
         return self._schedule(deployment).catch_up_max
 
-    def get_start_deadline_seconds(self, deployment: Deployment) -> int:  # noqa: D102
+    @override
+    def get_start_deadline_seconds(self, deployment: Deployment) -> int:
         return self._schedule(deployment).start_deadline
 
+    @override
     @extend_schema_field(serializers.ListField(child=serializers.DateTimeField()))
-    def get_next_fire_times(self, deployment: Deployment) -> list[str]:  # noqa: D102
+    def get_next_fire_times(self, deployment: Deployment) -> list[str]:
         schedule = self._schedule(deployment)
         if not schedule.active:
             return []
@@ -83,17 +92,20 @@ class ScheduleSerializer(serializers.Serializer):
         after = max(filter(None, [timezone.now(), state.cursor if state else None]))
         return [moment.isoformat().replace("+00:00", "Z") for moment in schedule.next_fire_times(after, NEXT_COUNT)]
 
+    @override
     @extend_schema_field(serializers.DateTimeField(allow_null=True))
-    def get_last_fired_for(self, deployment: Deployment) -> str | None:  # noqa: D102
+    def get_last_fired_for(self, deployment: Deployment) -> str | None:
         state = self._state(deployment)
         return state.last_fired_for.isoformat().replace("+00:00", "Z") if state and state.last_fired_for else None
 
-    def get_skipped_total(self, deployment: Deployment) -> int:  # noqa: D102
+    @override
+    def get_skipped_total(self, deployment: Deployment) -> int:
         state = self._state(deployment)
         return state.skipped_total if state else 0
 
+    @override
     @extend_schema_field(serializers.JSONField(allow_null=True))
-    def get_last_skip(self, deployment: Deployment) -> dict | None:  # noqa: D102
+    def get_last_skip(self, deployment: Deployment) -> dict | None:
         state = self._state(deployment)
         return state.last_skip if state else None
 

@@ -11,6 +11,7 @@ from rest_framework.decorators import action
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+from typing_extensions import override
 
 from controlplane.api.fields import VisibleRelatedField
 from controlplane.api.views import DestroyMixin, ListRetrieveMixin, ScopedViewSet, UpdateMixin
@@ -38,8 +39,9 @@ class WebhookSerializer(serializers.ModelSerializer):
             "is_enabled", "created_by_label", "created_at", "updated_at",
         ]
 
+    @override
     @extend_schema_field(OpenApiTypes.URI)
-    def get_url(self, webhook: DeploymentWebhook) -> str:  # noqa: D102
+    def get_url(self, webhook: DeploymentWebhook) -> str:
         relative = reverse("api:webhook-delivery", kwargs={"pk": webhook.pk})
         request = self.context.get("request")
         return request.build_absolute_uri(relative) if request is not None else relative
@@ -110,10 +112,12 @@ class WebhookViewSet(ListRetrieveMixin, UpdateMixin, DestroyMixin, ScopedViewSet
         """Delete the webhook: its URL answers 404 from now on (the runs it started stay)."""
         return super().destroy(request, *args, **kwargs)
 
-    def update_object(self, obj, data):  # noqa: D102
+    @override
+    def update_object(self, obj, data):
         return services.webhook_update(actor=self.request.user, webhook=obj, **data)
 
-    def destroy_object(self, obj):  # noqa: D102
+    @override
+    def destroy_object(self, obj):
         services.webhook_delete(actor=self.request.user, webhook=obj)
 
     def _with_secret(self, webhook: DeploymentWebhook, secret: str, status_code: int) -> Response:
@@ -172,7 +176,8 @@ class WebhookDeliveryView(APIView):
         reply = {"run": str(run.pk) if run else None, "state": run.state if run else None, "replayed": result.replayed}
         return Response(reply, status=status.HTTP_200_OK if result.replayed else status.HTTP_201_CREATED)
 
-    def handle_exception(self, exc):  # noqa: D102 - a 401 says which scheme to use
+    @override  # a 401 says which scheme to use
+    def handle_exception(self, exc):
         response = super().handle_exception(exc)
         if response is not None and response.status_code == status.HTTP_401_UNAUTHORIZED:
             response["WWW-Authenticate"] = 'Bearer realm="flowyard-webhook"'

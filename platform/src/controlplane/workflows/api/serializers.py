@@ -1,6 +1,7 @@
 """Workflow API serializers."""
 
 from rest_framework import serializers
+from typing_extensions import override
 
 from controlplane.api.fields import VisibleRelatedField
 from controlplane.core.errors import ValidationFailed
@@ -34,7 +35,8 @@ class WorkflowCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=63, validators=[slug_validator])
     description = serializers.CharField(required=False, allow_blank=True, default="")
 
-    def validate(self, attrs):  # noqa: D102
+    @override
+    def validate(self, attrs):
         if Workflow.objects.filter(project=attrs["project"], name=attrs["name"]).exists():
             raise serializers.ValidationError({"name": [f"This project already has a workflow named {attrs['name']!r}."]})
         return attrs
@@ -70,5 +72,6 @@ class BuildSerializer(serializers.Serializer):
     git_message = serializers.CharField(required=False, allow_blank=True, default="")
     config = serializers.JSONField(help_text="The content of flowyard.json, validated by the workflow config schema.")
 
-    def validate_config(self, value):  # noqa: D102
+    @override
+    def validate_config(self, value):
         return _validated_config(value)

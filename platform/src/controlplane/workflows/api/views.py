@@ -1,5 +1,7 @@
 """Workflow API: workflows and their registered versions."""
 
+from typing_extensions import override
+
 from controlplane.api.views import CreateMixin, DestroyMixin, ListRetrieveMixin, ScopedViewSet, UpdateMixin
 from controlplane.workflows import filtersets, selectors, services
 from controlplane.workflows.api import serializers
@@ -19,13 +21,16 @@ class WorkflowViewSet(ListRetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin,
                     "partial_update": Role.DEVELOPER, "destroy": Role.ADMIN}
     filterset_class = filtersets.WorkflowFilterSet
 
-    def create_object(self, data):  # noqa: D102
+    @override
+    def create_object(self, data):
         return services.workflow_create(actor=self.request.user, **data)
 
-    def update_object(self, obj, data):  # noqa: D102
+    @override
+    def update_object(self, obj, data):
         return services.workflow_update(actor=self.request.user, workflow=obj, **data)
 
-    def destroy_object(self, obj):  # noqa: D102
+    @override
+    def destroy_object(self, obj):
         services.workflow_delete(actor=self.request.user, workflow=obj)
 
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from typing_extensions import override
 
 from controlplane.runtimes.models import RuntimeTarget
 from controlplane.tenancy import services
@@ -27,13 +28,15 @@ class Command(BaseCommand):
 
     help = "Create demo teams, projects and users (one per role per team). Safe to run again."
 
-    def add_arguments(self, parser):  # noqa: D102
+    @override
+    def add_arguments(self, parser):
         parser.add_argument("--url", default="http://127.0.0.1:8000", help="Where the server will listen.")
         parser.add_argument("--runtime", choices=["docker", "local"], help="Make this the default runtime target.")
         parser.add_argument("--token-dir", help="Write a CI token and a developer's personal token here (mode 600).")
 
+    @override
     @transaction.atomic
-    def handle(self, *args, url: str, runtime: str | None = None, token_dir: str | None = None, **options):  # noqa: D102
+    def handle(self, *args, url: str, runtime: str | None = None, token_dir: str | None = None, **options):
         users = get_user_model().objects
         admin = users.filter(username="admin").first()
         if admin is None:
