@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
+import sys
 from pathlib import Path
-from types import ModuleType
+from types import SimpleNamespace
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPT = REPO / "scripts" / "gen_api_docs.py"
+SCRIPTS = REPO / "scripts"
 FIX = "The API docs are out of date: run `make docs` (.venv/bin/python scripts/gen_api_docs.py) and commit the result."
 
 
-def load_generator() -> ModuleType:
-    """Import scripts/gen_api_docs.py as a module (scripts/ is not a package)."""
-    spec = importlib.util.spec_from_file_location("flowyard_gen_api_docs", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def load_generator() -> SimpleNamespace:
+    """The api_docs package beside scripts/gen_api_docs.py (scripts/ is not on the path, so put it there to import)."""
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        files = importlib.import_module("api_docs.files")
+        generation = importlib.import_module("api_docs.generation")
+        reference = importlib.import_module("api_docs.reference")
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    return SimpleNamespace(generate_schema=generation.generate_schema, setup_django=generation.setup_django,
+                           expected_files=files.expected_files, REFERENCE_PATH=files.REFERENCE_PATH,
+                           METHOD_ORDER=reference.METHOD_ORDER)
 
 
 @pytest.fixture(scope="module")
-def generator() -> ModuleType:
-    """The generator module, with Django already set up by pytest-django."""
+def generator() -> SimpleNamespace:
+    """The generator, with Django already set up by pytest-django."""
     module = load_generator()
     module.setup_django()
     return module

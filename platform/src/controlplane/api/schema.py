@@ -4,19 +4,22 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSe
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import build_basic_type
 from drf_spectacular.types import OpenApiTypes
+from typing_extensions import override
 
 
 class FlowyardAutoSchema(AutoSchema):
     """Documents `input_serializers[action]` as the request body and `output_serializer` as the response."""
 
-    def get_request_serializer(self):  # noqa: D102 - spectacular hook
+    @override
+    def get_request_serializer(self):
         inputs = getattr(self.view, "input_serializers", {})
         action = getattr(self.view, "action", None)
         if action in inputs:
             return inputs[action]
         return super().get_request_serializer()
 
-    def get_response_serializers(self):  # noqa: D102 - spectacular hook
+    @override
+    def get_response_serializers(self):
         action = getattr(self.view, "action", None)
         if action == "destroy":
             return None
@@ -33,7 +36,8 @@ class BearerTokenScheme(OpenApiAuthenticationExtension):
     target_class = "controlplane.tenancy.authentication.BearerTokenAuthentication"
     name = "bearerToken"
 
-    def get_security_definition(self, auto_schema):  # noqa: D102 - spectacular hook
+    @override
+    def get_security_definition(self, auto_schema):
         return {
             "type": "http",
             "scheme": "bearer",
@@ -46,7 +50,8 @@ class VisibleRelatedFieldType(OpenApiSerializerFieldExtension):
 
     target_class = "controlplane.api.fields.VisibleRelatedField"
 
-    def map_serializer_field(self, auto_schema, direction):  # noqa: D102 - spectacular hook
+    @override
+    def map_serializer_field(self, auto_schema, direction):
         return build_basic_type(OpenApiTypes.UUID)
 
 
@@ -55,5 +60,30 @@ class VisibleSlugRelatedFieldType(OpenApiSerializerFieldExtension):
 
     target_class = "controlplane.api.fields.VisibleSlugRelatedField"
 
-    def map_serializer_field(self, auto_schema, direction):  # noqa: D102 - spectacular hook
+    @override
+    def map_serializer_field(self, auto_schema, direction):
         return build_basic_type(OpenApiTypes.STR)
+
+
+class RunTokenScheme(OpenApiAuthenticationExtension):
+    """Documents `Authorization: Bearer fyr_…` on the runner endpoints, the only ones a run token may call.
+
+    Every other endpoint authenticates a run token too, to answer 403 "run tokens may only report on their own
+    run" rather than 401, so the scheme is listed only where it is the view's one authenticator."""
+
+    target_class = "controlplane.runs.authentication.RunTokenAuthentication"
+    name = "runToken"
+
+    @override
+    def get_security_requirement(self, auto_schema):
+        if [type(authenticator) for authenticator in auto_schema.view.get_authenticators()] == [self.target_class]:
+            return {self.name: []}
+        return None
+
+    @override
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A run's token (fyr_…), given to its runner in FLOWYARD_RUN_TOKEN; it ends with the run.",
+        }
