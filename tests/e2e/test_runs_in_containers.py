@@ -1,20 +1,19 @@
 """Runs in containers under faults: a real Celery worker over Redis, the Docker backend, a live API.
 
 Each test ends in the right terminal state within its bound; the worker's reconciler runs every second.
+The tests run on the machine's engine, except the one that restarts an engine: it restarts its own
+(flowyard_testkit.docker_engines), never the machine's dockerd.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-from pathlib import Path
 
 import pytest
 
+from flowyard_testkit.docker_engines import own_docker_engine  # noqa: F401
 from flowyard_testkit.docker_env import docker_client, registry, runtime_image, wheel_cache  # noqa: F401
-from flowyard_testkit.platform import behaviours_image, platform, wait_until  # noqa: F401
+from flowyard_testkit.platform import RUN_LABEL, behaviours_image, platform, running_platform, wait_until  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -121,14 +120,35 @@ def test_a_secret_printed_encoded_and_in_a_traceback_is_never_stored_raw(platfor
         assert form not in stored, f"{form!r} was stored"
 
 
-def test_a_docker_engine_restart_during_a_run_ends_it_as_crashed_and_the_engine_comes_back(platform, docker_client):
+@pytest.fixture(scope="module")
+def engine_with_behaviours(own_docker_engine, behaviours_image):
+    """The module's own Docker engine (never the machine's), with the behaviours image pulled by digest from the
+    test registry as a Docker host would; shared by the tests of the module that stop or restart an engine."""
+    ref, digest = behaviours_image
+    own_docker_engine.pull(f"{ref.rsplit(':', 1)[0]}@{digest}")
+    return own_docker_engine
+
+
+@pytest.fixture
+def platform_on_own_engine(live_server, behaviours_image, engine_with_behaviours, tmp_path):
+    """Like `platform`, but the default runtime target runs on the module's own engine only."""
+    engine = engine_with_behaviours
+    with running_platform(live_server, behaviours_image, engine.client(), tmp_path,
+                          target_settings=engine.target_settings) as platform:
+        yield platform
+
+
+def test_a_docker_engine_restart_during_a_run_ends_it_as_crashed_and_the_engine_comes_back(
+    platform_on_own_engine, engine_with_behaviours, docker_client
+):
+    platform, engine = platform_on_own_engine, engine_with_behaviours
     run_id = platform.trigger(platform.deploy(), mode="sleep", seconds=60)
     platform.wait_for(run_id, "RUNNING")
-    pid = int(Path("/var/run/docker.pid").read_text())
-    os.kill(pid, signal.SIGTERM)  # dockerd stops its containers on the way down
-    wait_until(lambda: not Path(f"/proc/{pid}").exists(), timeout=60, what="dockerd to stop")
-    provision = Path(__file__).resolve().parents[2] / "scripts" / "provision"
-    subprocess.run(["bash", str(provision)], check=True, timeout=300)
-    wait_until(lambda: docker_client.ping(), timeout=60, what="dockerd to answer again")
+    assert len(platform.containers(run_id)) == 1
+    assert not docker_client.containers.list(all=True, filters={"label": f"{RUN_LABEL}={run_id}"})  # not the machine's
+    engine.stop()  # SIGTERM to this test's dockerd only; it stops its containers on the way down
+    engine.start()  # returns once the engine answers again
     run = platform.wait_for(run_id, "CRASHED", "FAILED", "SUCCEEDED", "CANCELLED", timeout=90)
     assert (run["state"], run["reason"]) == ("CRASHED", "worker_lost"), run
+    wait_until(lambda: not platform.containers(run_id), timeout=30, what="the crashed run's container removed")
+    assert docker_client.ping()  # the machine's engine answered throughout

@@ -12,77 +12,19 @@ import pytest
 
 from flowyard_builder import api_client, follow
 from flowyard_builder.cli import main
-from flowyard_builder.control_plane import post_json
 from flowyard_spec.states import Role
 from flowyard_testkit.cli import Recorder, wait_until
+from flowyard_testkit.live import Runner, cli, log, now, run_event, tenant, tokens  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DEADLINE = 30.0
 
 
-def now() -> str:
-    """The current time as the runner sends it (ISO 8601, UTC)."""
-    return datetime.now(timezone.utc).isoformat()
-
-
-def log(seq: int, message: str, task_key: str = "", stream: str = "stdout") -> dict:
-    """A runner log event."""
-    return {"type": "log", "seq": seq, "at": now(), "message": message, "task_key": task_key, "stream": stream}
-
-
-def run_event(state: str, **extra) -> dict:
-    """A runner run-state event."""
-    return {"type": "run", "state": state, "at": now(), **extra}
-
-
 def clock(at: datetime | str) -> str:
     """HH:MM:SS in this machine's timezone, as the CLI prints it."""
     moment = datetime.fromisoformat(at) if isinstance(at, str) else at
     return moment.astimezone().strftime("%H:%M:%S")
-
-
-class Runner:
-    """Reports on one run like the runner in its container: POSTs event batches with the run's token."""
-
-    def __init__(self, api: str, run) -> None:
-        from flowyard_testkit.tokens import run_token_issue
-
-        self.url = f"{api}/api/v1/runner/runs/{run.pk}/events/"
-        self.token = run_token_issue(run=run)
-
-    def send(self, *events: dict) -> dict:
-        """POST one batch; returns the control plane's reply."""
-        return post_json(self.url, self.token, {"events": list(events)}).body
-
-
-@pytest.fixture
-def tenant():
-    """Team alpha with its projects, users of every role, workflows, deployments and a run with log lines."""
-    from flowyard_testkit.tenants import build_tenant
-
-    return build_tenant("alpha")
-
-
-@pytest.fixture
-def tokens(tenant):
-    """A personal token per role of the tenant."""
-    from controlplane.tenancy.services import personal_token_create
-
-    return {role: personal_token_create(actor=user, name=f"cli-{role.value}")[1] for role, user in tenant.users.items()}
-
-
-@pytest.fixture
-def cli(live_server, tokens, monkeypatch):
-    """`cli(*args, role=Role.DEVELOPER)`: main() with --api and a personal token from the environment."""
-    monkeypatch.setenv("FLOWYARD_API_URL", live_server.url)
-
-    def call(*args: str, role: Role = Role.DEVELOPER) -> int:
-        """Run the command as a user with `role`; returns its exit code."""
-        monkeypatch.setenv("FLOWYARD_TOKEN", tokens[role])
-        return main(list(args))
-
-    return call
 
 
 def make_run(tenant, deployment=None, state: str = "QUEUED", reason: str = "", minutes: float | None = None, **params):

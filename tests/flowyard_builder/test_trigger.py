@@ -9,15 +9,15 @@ import re
 import subprocess
 import sys
 import threading
-from datetime import datetime, timezone
 
 import pytest
 
 from flowyard_builder.cli import main
 from flowyard_builder.commands.trigger import parse_parameters, parse_value
-from flowyard_builder.control_plane import post_json
 from flowyard_spec.states import Role
 from flowyard_testkit.cli import Recorder, wait_until
+from flowyard_testkit.live import Runner, log, run_event, tenant, tokens  # noqa: F401
+from flowyard_testkit.live import cli as live_cli  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -25,63 +25,10 @@ DEADLINE = 30.0
 TRIGGERED = re.compile(r"triggered run ([0-9a-f-]{36}) of (\S+) in (\S+): (\w+)")
 
 
-def now() -> str:
-    """The current time as the runner sends it (ISO 8601, UTC)."""
-    return datetime.now(timezone.utc).isoformat()
-
-
-def log(seq: int, message: str, task_key: str = "", stream: str = "stdout") -> dict:
-    """A runner log event."""
-    return {"type": "log", "seq": seq, "at": now(), "message": message, "task_key": task_key, "stream": stream}
-
-
-def run_event(state: str, **extra) -> dict:
-    """A runner run-state event."""
-    return {"type": "run", "state": state, "at": now(), **extra}
-
-
-class Runner:
-    """Reports on one run like the runner in its container: POSTs event batches with the run's token."""
-
-    def __init__(self, api: str, run_id: str) -> None:
-        from controlplane.runs.models import Run
-        from flowyard_testkit.tokens import run_token_issue
-
-        self.url = f"{api}/api/v1/runner/runs/{run_id}/events/"
-        self.token = run_token_issue(run=Run(pk=run_id))
-
-    def send(self, *events: dict) -> dict:
-        """POST one batch; returns the control plane's reply."""
-        return post_json(self.url, self.token, {"events": list(events)}).body
-
-
 @pytest.fixture
-def tenant():
-    """Team alpha with its projects, users of every role, workflows, deployments and a run with log lines."""
-    from flowyard_testkit.tenants import build_tenant
-
-    return build_tenant("alpha")
-
-
-@pytest.fixture
-def tokens(tenant):
-    """A personal token per role of the tenant."""
-    from controlplane.tenancy.services import personal_token_create
-
-    return {role: personal_token_create(actor=user, name=f"cli-{role.value}")[1] for role, user in tenant.users.items()}
-
-
-@pytest.fixture
-def cli(live_server, tokens, monkeypatch):
-    """`cli(*args, role=Role.DEVELOPER)`: main() with the API address and a personal token from the environment."""
-    monkeypatch.setenv("FLOWYARD_API_URL", live_server.url)
-
-    def call(*args: str, role: Role = Role.DEVELOPER) -> int:
-        """Run the command as a user with `role`; returns its exit code."""
-        monkeypatch.setenv("FLOWYARD_TOKEN", tokens[role])
-        return main(["trigger", *args])
-
-    return call
+def cli(live_cli):
+    """`cli(*args, role=Role.DEVELOPER)`: `flowyard trigger ARGS` against the live server as a user with `role`."""
+    return lambda *args, role=Role.DEVELOPER: live_cli("trigger", *args, role=role)
 
 
 def run_count() -> int:

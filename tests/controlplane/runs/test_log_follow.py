@@ -22,7 +22,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from flowyard_spec.states import Role
-from flowyard_testkit.cli import Recorder
+from flowyard_testkit.cli import Recorder, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -101,16 +101,6 @@ class Later:
         assert not self._thread.is_alive(), "the delayed action did not finish"
         if self._error is not None:
             raise self._error
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = DEADLINE, what: str = "condition") -> Any:
-    """Poll `condition` until it is truthy; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
-    return value
 
 
 @pytest.fixture

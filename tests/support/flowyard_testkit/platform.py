@@ -3,6 +3,7 @@ sharing the test database, and a sample workflow image whose behaviour a paramet
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -10,7 +11,7 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -168,12 +169,13 @@ class Platform:
         """Register the behaviours image with `config` overrides and deploy it to `test`; the deployment id."""
         from controlplane.deployments import services as deployments
         from controlplane.workflows import services as workflows
+        from flowyard_testkit.registration import register_version
 
         self._versions += 1
         name = f"behaviours-{self._versions}"
         workflow = workflows.workflow_create(actor=None, project=self.tenant.project, name=name)
-        version, _ = workflows.version_register(
-            actor=None, workflow=workflow, image_ref=self.image[0], image_digest=self.image[1],
+        version = register_version(
+            workflow=workflow, image_ref=self.image[0], image_digest=self.image[1],
             config={**BEHAVIOURS_CONFIG, "name": name, **config},
         )
         return str(deployments.deployment_set(actor=None, workflow=workflow, environment=self.tenant.test_env,
@@ -206,27 +208,44 @@ class Platform:
         return [line["message"] for line in self.api.get(f"/api/v1/runs/{run_id}/logs/").json()["lines"]]
 
 
-@pytest.fixture
-def platform(live_server, behaviours_image, docker_client, tmp_path, request):
-    """A live control plane with a Docker runtime target and a running worker (stopped afterwards)."""
+@contextlib.contextmanager
+def running_platform(live_server, image, docker, tmp_path: Path, *, env: dict[str, str] | None = None,
+                     target_settings: dict | None = None) -> Iterator[Platform]:
+    """A live control plane whose default Docker runtime target has `target_settings` (default: the machine's
+    engine, host network), a tenant and a running worker; stopped, and the tenant's containers removed, after.
+
+    `docker` is the SDK client of the engine the target runs on; `env` overrides the worker's settings."""
     from django.db import connection
+
     from controlplane.runtimes.models import RuntimeTarget
     from flowyard_testkit.tenants import build_tenant
 
-    RuntimeTarget.objects.create(name="local-docker", kind="docker", settings={"network_mode": "host"}, is_default=True)
+    RuntimeTarget.objects.create(name="local-docker", kind="docker", settings=target_settings or {"network_mode": "host"},
+                                 is_default=True)
     tenant = build_tenant("rt")
     api_url = live_server.url.replace("localhost", "127.0.0.1")
-    env = {
+    worker_env = {
         **os.environ, "DJANGO_SETTINGS_MODULE": "controlplane.settings.test",
         "FLOWYARD_DATABASE_URL": database_url_of(connection), "FLOWYARD_PUBLIC_URL": api_url,
         "FLOWYARD_RECONCILE_SECONDS": "1", "FLOWYARD_START_TIMEOUT_SECONDS": "60",
         "FLOWYARD_HEARTBEAT_TIMEOUT_SECONDS": "20", "FLOWYARD_CANCEL_GRACE_SECONDS": "3",
-        **getattr(request, "param", {}),  # a test may override settings with indirect parametrization
+        **(env or {}),
     }
-    worker = WorkerProcess(env, tmp_path / "worker.log").start()
-    platform = Platform(tenant, behaviours_image, worker, docker_client)
-    yield platform
-    worker.stop()
-    for container in docker_client.containers.list(all=True, filters={"label": "org.flowyard.managed=true"}):
-        if container.labels.get("org.flowyard.project") == tenant.project.slug:
-            container.remove(force=True)
+    worker = WorkerProcess(worker_env, tmp_path / "worker.log").start()
+    try:
+        yield Platform(tenant, image, worker, docker)
+    finally:
+        worker.stop()
+        for container in docker.containers.list(all=True, filters={"label": "org.flowyard.managed=true"}):
+            if container.labels.get("org.flowyard.project") == tenant.project.slug:
+                container.remove(force=True)
+
+
+@pytest.fixture
+def platform(live_server, behaviours_image, docker_client, tmp_path, request):
+    """A live control plane with a Docker runtime target on the machine's engine and a running worker.
+
+    A test may override the worker's settings with indirect parametrization (a dict of environment variables)."""
+    with running_platform(live_server, behaviours_image, docker_client, tmp_path,
+                          env=getattr(request, "param", {})) as platform:
+        yield platform
