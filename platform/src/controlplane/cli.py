@@ -9,6 +9,7 @@ import sys
 def main(argv: list[str] | None = None) -> None:
     """Run a Django management command (`flowyard-admin migrate`, `createsuperuser`, `serve`, ...)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "controlplane.settings.development")
+    # Everything below reads the settings module named above, so it is imported only once that is set.
     from controlplane.config import ConfigError
 
     try:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+from django.conf import settings
+from django.urls import get_resolver
+
 
 def embedded_directories() -> list[Path]:
     """The folders the embedded defaults need before first use: the SQLite database's and the file broker's."""
-    from django.conf import settings
-
     folders = []
     for database in settings.DATABASES.values():
         name = str(database.get("NAME") or "")
@@ -35,7 +36,7 @@ def load_openapi_extensions() -> None:
     under them (a 500 after `ModuleNotFoundError: rest_framework_simplejwt`). Resolved here, it never changes
     again. The URLconf is imported first so that extensions defined next to views are registered too.
     """
-    from django.urls import get_resolver
+    # drf-spectacular reads DRF's settings when imported, so only after django.setup(), when this is called
     from drf_spectacular import openapi  # noqa: F401 - importing it registers drf-spectacular's contrib extensions
     from drf_spectacular.plumbing import OpenApiGeneratorExtension
 

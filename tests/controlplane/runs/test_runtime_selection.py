@@ -14,6 +14,7 @@ from controlplane.runs.models import Run
 from controlplane.runs.reconciler import reconcile_once
 from controlplane.runtimes.models import RuntimeTarget
 from controlplane.runtimes.selectors import RuntimeKindUnavailable, target_for_run_config
+from flowyard_spec.states import Role
 from flowyard_testkit.aws import ecs_target, moto_aws  # noqa: F401  (fixtures)
 
 
@@ -65,3 +66,41 @@ def test_a_kind_the_environment_has_no_target_of_fails_the_run_with_the_fix(tena
     assert "cloud-execution-environment is 'local'" in message and "local runtime target" in message
     assert str(tenant_a.test_env) in message and "docker-hosts" in message
     assert "To fix it" in message and "'docker'" in message and "platform staff" in message
+
+
+def test_triggering_through_the_api_a_runtime_the_environment_lacks_is_refused_before_a_run_exists(
+    tenant_a, targets, client_for
+):
+    with_config(tenant_a.run, **{"cloud-execution-environment": "local"})
+    runs_before = Run.objects.count()
+    developer = client_for(tenant_a.users[Role.DEVELOPER])
+    response = developer.post("/api/v1/runs/", {"deployment": str(tenant_a.test_deployment.pk)}, format="json")
+    assert response.status_code == 409, response.json()
+    body = response.json()
+    assert body["code"] == "runtime_unavailable"
+    assert body["extra"] == {"field": "cloud-execution-environment", "value": "local", "environment": "test"}
+    assert "To fix it" in body["message"] and "docker-hosts" in body["message"]
+    assert Run.objects.count() == runs_before, "nothing was queued"
+
+
+def test_a_scheduled_tick_of_such_a_config_is_still_recorded_and_fails_at_launch(tenant_a, targets):
+    from controlplane.runs.services import run_trigger
+    from flowyard_spec.states import TriggerKind
+
+    with_config(tenant_a.run, **{"cloud-execution-environment": "local"})
+    run = run_trigger(actor=None, deployment=tenant_a.test_deployment, trigger=TriggerKind.SCHEDULE)
+    assert run_launch(run.pk) == "FAILED", "nobody waits on a tick: the run shows the refusal instead"
+
+
+def test_cancelling_a_fargate_run_stops_its_ecs_task_not_a_docker_container(tenant_a, targets, moto_aws, ecs_target):  # noqa: F811
+    from controlplane.runs.services import run_cancel
+    from controlplane.runs.tasks import cancel_run
+
+    run = with_config(tenant_a.run, **{"cloud-execution-environment": "fargate", "cpu": 256, "memory": 512})
+    assert run_launch(run.pk) == "STARTING"
+    run.refresh_from_db()
+    assert run_cancel(actor=None, run=run).state == "CANCELLING"
+    cancel_run(str(run.pk))  # the Celery task's body, as the worker runs it
+    ecs = moto_aws.client("ecs")
+    task = ecs.describe_tasks(cluster=ecs_target["cluster"], tasks=[run.runtime_ref])["tasks"][0]
+    assert task["desiredStatus"] == "STOPPED", "the task on the ECS target was asked to stop"

@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Push; exit 1 when there is nothing to push, 2 when the push fails."""
     from flowyard_builder.images.build import docker_client  # the docker SDK loads only when needed
-    from flowyard_builder.images.registry import push_image
+    from flowyard_builder.images.registry import push_image  # it imports the docker SDK too
 
     ref = args.tag or (load_result(args.path, LAST_BUILD) or {}).get("tag")
     if not ref:

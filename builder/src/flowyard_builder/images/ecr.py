@@ -33,7 +33,7 @@ def ecr_auth_config(host: str, session: Any = None, endpoint_url: str | None = N
     registry = ecr_registry(host)
     if registry is None:
         raise ValueError(f"{host} is not an ECR registry host")
-    import boto3
+    import boto3  # boto3 takes ~0.3 s to import: only for ECR registries, not every push
     import botocore.exceptions
 
     session = session or boto3.session.Session()

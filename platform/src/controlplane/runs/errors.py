@@ -21,3 +21,10 @@ class NothingDeployed(RunError):
 
     code = "nothing_deployed"
     http_status = 409
+
+
+class RuntimeUnavailable(RunError):
+    """A run was asked whose config's cloud-execution-environment no runtime target of its environment serves."""
+
+    code = "runtime_unavailable"
+    http_status = 409

@@ -13,9 +13,10 @@ from controlplane.core.audit import actor_user_and_label, audit_record, snapshot
 from controlplane.core.errors import ValidationFailed
 from controlplane.deployments.models import Deployment
 from controlplane.runs import lifecycle
-from controlplane.runs.errors import NothingDeployed
+from controlplane.runs.errors import NothingDeployed, RuntimeUnavailable
 from controlplane.runs.models import Run
 from controlplane.runs.queue import CANCEL_RUN, LAUNCH_RUN, enqueue_run_task
+from controlplane.runtimes.selectors import RUNTIME_KEY, RuntimeKindUnavailable, requested_runtime, target_for_run_config
 from controlplane.workflows.configs import version_config
 from flowyard_spec.api import fill_time_templates
 from flowyard_spec.states import RunReason, RunState, TriggerKind
@@ -45,6 +46,10 @@ def declared_parameters(deployment: Deployment) -> dict[str, Any]:
     return version_config(deployment.version, deployment.environment.name).parameters
 
 
+CALLER_WAITS = frozenset({TriggerKind.MANUAL, TriggerKind.API, TriggerKind.WEBHOOK})
+"""Triggers whose caller waits for the answer, so a run that cannot launch is refused before it is created."""
+
+
 @transaction.atomic
 def run_trigger(
     *, actor: Any, deployment: Deployment, parameters: dict[str, Any] | None = None,
@@ -61,6 +66,8 @@ def run_trigger(
         raise NothingDeployed(
             f"Nothing is deployed to {deployment}; deploy a version before triggering a run.", code="nothing_deployed"
         )
+    if trigger in CALLER_WAITS:
+        _refuse_unservable_runtime(deployment)
     user, label = actor_user_and_label(actor)
     run = Run.objects.create(
         deployment=deployment,
@@ -77,6 +84,24 @@ def run_trigger(
     audit_record(actor=actor, action="run.triggered", obj=run, after=snapshot(run), project=deployment.environment.project)
     transaction.on_commit(lambda: enqueue_run_task(LAUNCH_RUN, run.pk))
     return run
+
+
+def _refuse_unservable_runtime(deployment: Deployment) -> None:
+    """RuntimeUnavailable when the deployed config's cloud-execution-environment has no target in the environment.
+
+    The launcher refuses such a run too (it ends FAILED, launch_failed); a caller who waits for the answer (a
+    person, a script, a webhook sender) hears it now instead, and no run is created. Schedules, backfills,
+    retries and upstream triggers have nobody waiting, so their runs are created and fail visibly at launch."""
+    environment, config = deployment.environment, deployment.version.config
+    runtime = requested_runtime(config, environment.name)
+    if runtime is None:
+        return  # the environment's own target runs it; the launcher reports a missing one
+    try:
+        target_for_run_config(environment, config)
+    except RuntimeKindUnavailable as refusal:
+        raise RuntimeUnavailable(str(refusal), extra={
+            "field": RUNTIME_KEY, "value": runtime, "environment": environment.name,
+        }) from None
 
 
 @transaction.atomic

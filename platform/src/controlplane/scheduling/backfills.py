@@ -20,8 +20,11 @@ from controlplane.core.errors import ValidationFailed
 from controlplane.deployments.models import Deployment
 from controlplane.runs.errors import NothingDeployed, TransitionRefused
 from controlplane.runs.models import Run
+from controlplane.runs.retries import retry_budget
+from controlplane.runs.services import declared_parameters, resolve_parameters, run_cancel, run_trigger
 from controlplane.scheduling.errors import BackfillEnded
 from controlplane.scheduling.models import Backfill, BackfillState, Reprocess
+from controlplane.scheduling.ticks import MAX_TICKS, effective_schedule, ticks_between
 from controlplane.tenancy.selectors import project_list
 from flowyard_spec.schedules import as_utc
 from flowyard_spec.states import ACTIVE_RUN_STATES, RunState, TriggerKind
@@ -77,8 +80,6 @@ def backfill_progress(backfill: Backfill) -> dict[str, Any]:
 
 def backfill_blocked_reason(backfill: Backfill) -> str:
     """Why a RUNNING backfill cannot create its next run ("" when nothing blocks it)."""
-    from controlplane.runs.services import declared_parameters, resolve_parameters
-
     if backfill.state != BackfillState.RUNNING or backfill.next_index >= len(backfill.ticks):
         return ""
     deployment = backfill.deployment
@@ -96,8 +97,6 @@ def backfill_blocked_reason(backfill: Backfill) -> str:
 
 def _range_ticks(deployment: Deployment, start: datetime, end: datetime) -> list[datetime]:
     """The deployment's schedule ticks in [start, end] (inactive schedules too), or ValidationFailed."""
-    from controlplane.scheduling.ticks import MAX_TICKS, effective_schedule, ticks_between
-
     schedule = effective_schedule(deployment)
     if schedule.schedule is None:
         raise ValidationFailed({"deployment": [
@@ -123,8 +122,6 @@ def backfill_create(
     reprocess: str = Reprocess.NONE, parameters: dict[str, Any] | None = None, now: datetime | None = None,
 ) -> Backfill:
     """Start a backfill of `deployment` for the schedule's ticks in [start, end]; its first runs start on commit."""
-    from controlplane.runs.services import declared_parameters, resolve_parameters
-
     now = as_utc(now or timezone.now())
     start, end = as_utc(start), as_utc(end)
     parameters = dict(parameters or {})
@@ -166,8 +163,6 @@ def _dispatch_quietly(backfill_id: Any) -> None:
 
 def _retry_pending(run: Run, now: datetime) -> bool:
     """True for a run that just ended with a retry due that is not created yet: the retry will take its slot."""
-    from controlplane.runs.retries import retry_budget
-
     return (run.ended_at is not None and run.ended_at >= now - RETRY_GRACE and not run.retries.exists()
             and retry_budget(run) is not None)
 
@@ -202,8 +197,6 @@ def backfill_dispatch(backfill_id: Any, *, now: datetime | None = None) -> Backf
 
 def _dispatch(backfill_id: Any, now: datetime) -> tuple[Backfill, int]:
     """`backfill_dispatch`, also returning how many runs it created."""
-    from controlplane.runs.services import run_trigger
-
     created = 0
     with transaction.atomic():
         backfill = Backfill.objects.select_for_update().get(pk=backfill_id)
@@ -262,8 +255,7 @@ def dispatch_backfills(*, now: datetime | None = None) -> int:
 # -- cancel --------------------------------------------------------------------------------------------------
 
 def _cancel_run(actor: Any, run: Run) -> None:
-    from controlplane.runs.services import run_cancel
-
+    """Cancel one of the backfill's live runs; one that ended meanwhile is left alone."""
     try:
         run_cancel(actor=actor, run=run)
     except TransitionRefused:  # it ended meanwhile

@@ -90,7 +90,7 @@ def main(argv: Sequence[str] | None = None, *, environ: Mapping[str, str] | None
         session.log(str(error), level="ERROR")
         return session.finish(RunState.FAILED, str(error))
     except Exception as error:  # noqa: BLE001 - the workflow's module failed to import
-        import traceback
+        import traceback  # only on this failure path; the runner's start-up stays lean
 
         session.log("cannot load the workflow: " + "".join(traceback.format_exception(error)).rstrip(), level="ERROR")
         return session.finish(RunState.FAILED, f"cannot load the workflow: {describe_error(error)}")

@@ -12,6 +12,7 @@ from typing_extensions import override
 from controlplane.api.fields import UsernameField, VisibleRelatedField
 from controlplane.tenancy.models import PersonalToken, Project, ProjectMembership, ProjectToken, Team, TeamMembership
 from controlplane.tenancy.models.teams import slug_validator
+from controlplane.tenancy.roles import role_for
 from controlplane.tenancy.selectors import project_list, team_list
 from flowyard_spec.states import Role
 
@@ -94,8 +95,6 @@ class ProjectSerializer(serializers.ModelSerializer):
 
     def get_my_role(self, project: Project) -> str | None:
         """The caller's effective role on this project."""
-        from controlplane.tenancy.roles import role_for
-
         request = self.context.get("request")
         role = role_for(request.user, project) if request else None
         return role.value if role else None

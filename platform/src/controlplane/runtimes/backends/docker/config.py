@@ -20,6 +20,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import docker
+
 SETTING_KEYS = frozenset({"hosts", "network_mode", "user", "tmpfs_size", "stop_grace_seconds", "api_timeout_seconds"})
 HOST_KEYS = frozenset({"base_url", "tls"})
 TLS_KEYS = frozenset({"ca_cert", "client_cert", "client_key", "verify"})
@@ -83,8 +85,6 @@ class HostSettings:
 
     def connect(self, timeout: float):
         """A docker SDK client for this host (asks the engine its API version: raises when it does not answer)."""
-        import docker
-
         if self.base_url is None:
             return docker.from_env(timeout=timeout)
         tls_config = None

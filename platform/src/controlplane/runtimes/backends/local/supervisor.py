@@ -148,7 +148,7 @@ def read_request(run_dir: str) -> dict[str, Any] | None:
 def _prctl():
     """libc's prctl (Linux), looked up before forking: nothing may be imported in the child before exec."""
     try:
-        import ctypes
+        import ctypes  # here, not at the top: the supervisor starts with the standard library's bare minimum
 
         return ctypes.CDLL(None, use_errno=True).prctl
     except (ImportError, OSError, AttributeError):
