@@ -334,7 +334,7 @@ def test_a_wait_is_capped_at_thirty_seconds(tenant_a, monkeypatch):
 def test_the_cli_follows_with_long_polls_and_prints_every_line_once(tenant_a, api, token, monkeypatch):
     from flowyard_builder import api_client
     from flowyard_builder.cli import main
-    from flowyard_builder.commands import runs as runs_command
+    from flowyard_builder.follow import FOLLOW_WAIT_SECONDS
 
     log_requests: list[dict[str, list[str]]] = []
     original = api_client.ApiClient.get_url
@@ -379,5 +379,5 @@ def test_the_cli_follows_with_long_polls_and_prints_every_line_once(tenant_a, ap
         "alpha line 1", "alpha line 2", "alpha line 3", *(f"m{seq}" for seq in range(4, 10))
     ]
     assert f"run {tenant_a.run.pk} SUCCEEDED" in err.text()
-    assert all(query["wait"] == [str(runs_command.FOLLOW_WAIT_SECONDS)] for query in log_requests)
+    assert all(query["wait"] == [str(FOLLOW_WAIT_SECONDS)] for query in log_requests)
     assert len(log_requests) <= len(batches) + 2  # no polling between lines: each request waited for one

@@ -25,7 +25,6 @@ from flowyard_builder.api_client import (
 from flowyard_builder.control_plane import ControlPlaneError
 from flowyard_builder.follow import (
     DEFAULT_POLL_INTERVAL,
-    FOLLOW_WAIT_SECONDS,  # noqa: F401 - still read as runs.FOLLOW_WAIT_SECONDS by tests/controlplane/runs/test_log_follow.py
     describe_end,
     follow_logs,
 )
