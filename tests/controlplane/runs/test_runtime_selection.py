@@ -104,3 +104,36 @@ def test_cancelling_a_fargate_run_stops_its_ecs_task_not_a_docker_container(tena
     ecs = moto_aws.client("ecs")
     task = ecs.describe_tasks(cluster=ecs_target["cluster"], tasks=[run.runtime_ref])["tasks"][0]
     assert task["desiredStatus"] == "STOPPED", "the task on the ECS target was asked to stop"
+
+
+def test_a_launched_run_stays_on_its_target_after_its_environment_is_moved_to_another(
+    tenant_a, targets, moto_aws, ecs_target  # noqa: F811
+):
+    from django.utils import timezone
+
+    from controlplane.runs.limits import limit_decision
+    from controlplane.runs.services import run_cancel, run_trigger
+    from controlplane.runs.tasks import cancel_run
+
+    run = with_config(tenant_a.run, **{"cloud-execution-environment": "fargate", "cpu": 256, "memory": 512})
+    assert run_launch(run.pk) == "STARTING"
+    Run.objects.filter(pk=run.pk).update(state="RUNNING", started_at=timezone.now(), heartbeat_at=timezone.now())
+    run = Run.objects.get(pk=run.pk)
+    assert run.runtime_target == targets["ecs"]
+    # The version's config no longer names a runtime, so new runs would go to the environment's Docker target.
+    version = run.version
+    version.config = {key: value for key, value in version.config.items() if key != "cloud-execution-environment"}
+    version.save()
+    targets["ecs"].max_concurrent_runs = 1
+    targets["ecs"].save()
+    reconcile_once(launch=lambda run_id: None)
+    assert Run.objects.get(pk=run.pk).state == "RUNNING", "still found on ECS, not called lost on Docker"
+    # Its slot on the ECS target is still taken: a second fargate run waits for it.
+    with_config(run, **{"cloud-execution-environment": "fargate"})
+    waiting = run_trigger(actor=None, deployment=run.deployment)
+    assert limit_decision(waiting).verdict == "wait"
+    # And cancelling stops the ECS task it runs as.
+    run_cancel(actor=None, run=run)
+    cancel_run(str(run.pk))
+    task = moto_aws.client("ecs").describe_tasks(cluster=ecs_target["cluster"], tasks=[run.runtime_ref])["tasks"][0]
+    assert task["desiredStatus"] == "STOPPED"

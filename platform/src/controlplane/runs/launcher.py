@@ -33,7 +33,7 @@ from controlplane.runtimes.backends.base import (
     TargetUnavailable,
     WorkloadState,
 )
-from controlplane.runtimes.selectors import backend_for_run_config
+from controlplane.runtimes.selectors import backend_of, target_for_run_config
 from controlplane.tenancy.tokens import RUN_PREFIX, new_token
 from controlplane.workflows.configs import run_config
 from flowyard_spec.states import RunReason, RunState, TriggerKind
@@ -132,7 +132,8 @@ def _launch(run_id: Any, waiting: list[str]) -> RunState | None:
             waiting.append(decision.message)
             return None
         try:
-            backend = backend_for_run_config(run.deployment.environment, run.version.config)  # its config's runtime
+            target = target_for_run_config(run.deployment.environment, run.version.config)  # its config's runtime
+            backend = backend_of(target)
             if backend.inspect(str(run.pk)).state != WorkloadState.MISSING:
                 backend.kill(str(run.pk))  # left by a launch that died before committing
                 backend.remove(str(run.pk))
@@ -148,6 +149,7 @@ def _launch(run_id: Any, waiting: list[str]) -> RunState | None:
             lifecycle.transition(run, RunState.FAILED, reason=reason, message=str(exc))
             run.save()
             return RunState.FAILED
+        run.runtime_target = target  # from now on it is watched and stopped there
         lifecycle.transition(run, RunState.STARTING)
         run.save()
         return RunState.STARTING

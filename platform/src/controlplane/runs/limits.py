@@ -4,7 +4,8 @@ Three limits apply, checked in this order:
 - the deployment's `concurrency` (flowyard.json, with environment overrides); its `concurrency-policy` says
   what a run over it does: "queue" waits in QUEUED, "skip" is ended at once as CANCELLED;
 - the project's `max_concurrent_runs` (set by platform staff): always waits;
-- the runtime target's `max_concurrent_runs` (the environment's target, else the default one): always waits.
+- the runtime target's `max_concurrent_runs` (the target the run's config selects, see runs/targets.py),
+  counted over the runs launched there: always waits.
 
 Only launched runs count (STARTING, RUNNING, CANCELLING): a QUEUED run holds no slot. `limit_decision(run)`
 is asked inside the launcher's claim transaction, which never needs to know which limit or policy applied:
@@ -28,6 +29,8 @@ from django.db.models import Model, Q
 from controlplane.deployments.models import Deployment
 from controlplane.runs import lifecycle
 from controlplane.runs.models import Run
+from controlplane.runs.targets import target_of_run
+from controlplane.runtimes.backends.base import LaunchFailed
 from controlplane.runtimes.models import RuntimeTarget
 from controlplane.tenancy.models import Project
 from controlplane.workflows.configs import run_config
@@ -97,13 +100,18 @@ def limit_decision(run: Run) -> Decision:
         if active >= project.max_concurrent_runs:
             return Decision(Verdict.WAIT, f"{_runs(active)} of project {project.slug} {_are(active)} already running "
                                           f"(project limit {project.max_concurrent_runs}).")
-    target = run.deployment.environment.runtime or RuntimeTarget.objects.filter(is_default=True).first()
+    try:
+        target = target_of_run(run)
+    except LaunchFailed:
+        target = None  # no target fits its config: the launcher fails the run with the reason
     if target is not None and target.max_concurrent_runs is not None:
         _hold(RuntimeTarget, target.pk)
-        on_target = Q(deployment__environment__runtime=target)
-        if target.is_default:  # environments that name no target run on the default one
-            on_target |= Q(deployment__environment__runtime__isnull=True)
-        active = launched.filter(on_target).count()
+        # Launched runs record their target; older ones (launched before it was recorded) count where their
+        # environment points, environments that name no target on the default one.
+        by_environment = Q(deployment__environment__runtime=target)
+        if target.is_default:
+            by_environment |= Q(deployment__environment__runtime__isnull=True)
+        active = launched.filter(Q(runtime_target=target) | Q(runtime_target__isnull=True) & by_environment).count()
         if active >= target.max_concurrent_runs:
             return Decision(Verdict.WAIT, f"{_runs(active)} on runtime target {target.name} {_are(active)} already "
                                           f"running (target limit {target.max_concurrent_runs}).")

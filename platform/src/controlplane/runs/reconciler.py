@@ -34,9 +34,10 @@ from django.utils import timezone
 from controlplane.runs import lifecycle
 from controlplane.runs.log_lines import store_system_lines
 from controlplane.runs.models import Run, RunLogLine
+from controlplane.runs.targets import target_of_run
 from controlplane.runtimes.backends.base import RuntimeBackend, RuntimeBackendError, RuntimeStatus, WorkloadState
 from controlplane.runtimes.models import RuntimeTarget
-from controlplane.runtimes.selectors import backend_of, target_for_run_config
+from controlplane.runtimes.selectors import backend_of
 from controlplane.workflows.configs import run_config
 from flowyard_spec.states import TERMINAL_RUN_STATES, RunReason, RunState
 
@@ -206,12 +207,12 @@ def reconcile_once(launch: Callable[[Any], None]) -> None:
     now = timezone.now()
     live = list(
         Run.objects.exclude(state__in=TERMINAL_RUN_STATES).exclude(state=RunState.SCHEDULED)
-        .select_related("deployment__environment__runtime", "version")
+        .select_related("deployment__environment__runtime", "version", "runtime_target")
     )
     by_target: dict[str, tuple[RuntimeBackend, list[Run]]] = {}
     for run in live:
         try:
-            target = target_for_run_config(run.deployment.environment, run.version.config)
+            target = target_of_run(run)
         except RuntimeBackendError as exc:
             if run.state == RunState.QUEUED and _seconds_since(run.created_at, now) > settings.FLOWYARD.start_timeout_seconds:
                 _end(run.pk, RunState.CRASHED, RunReason.START_TIMEOUT, str(exc))

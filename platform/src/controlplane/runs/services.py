@@ -89,7 +89,7 @@ def run_trigger(
 def _refuse_unservable_runtime(deployment: Deployment) -> None:
     """RuntimeUnavailable when the deployed config's cloud-execution-environment has no target in the environment.
 
-    The launcher refuses such a run too (it ends FAILED, launch_failed); a caller who waits for the answer (a
+    The launcher refuses such a run too (it ends FAILED, the refusal in its message); a caller who waits for the answer (a
     person, a script, a webhook sender) hears it now instead, and no run is created. Schedules, backfills,
     retries and upstream triggers have nobody waiting, so their runs are created and fail visibly at launch."""
     environment, config = deployment.environment, deployment.version.config

@@ -11,8 +11,8 @@ from controlplane.runs.launcher import run_launch
 from controlplane.runs.models import Run
 from controlplane.runs.queue import CANCEL_RUN, LAUNCH_RUN
 from controlplane.runs.reconciler import reconcile_once
+from controlplane.runs.targets import backend_of_run
 from controlplane.runtimes.backends.base import RuntimeBackendError
-from controlplane.runtimes.selectors import backend_for_run_config
 
 logger = logging.getLogger(__name__)
 
@@ -27,11 +27,12 @@ def launch_run(run_id: str) -> str | None:
 @shared_task(name=CANCEL_RUN)
 def cancel_run(run_id: str) -> None:
     """Ask the runtime to stop a CANCELLING run's workload (SIGTERM, then SIGKILL after the grace)."""
-    run = Run.objects.select_related("deployment__environment__runtime", "version").filter(pk=run_id).first()
+    run = Run.objects.select_related("deployment__environment__runtime", "version", "runtime_target").filter(
+        pk=run_id).first()
     if run is None or run.state != "CANCELLING":
         return
     try:
-        backend_for_run_config(run.deployment.environment, run.version.config).terminate(  # where it was launched
+        backend_of_run(run).terminate(  # on the target it was launched on
             str(run.pk), grace_seconds=settings.FLOWYARD.cancel_grace_seconds
         )
     except RuntimeBackendError as exc:  # the reconciler asks again on its next pass

@@ -54,6 +54,11 @@ class Run(UUIDModel):
     peak_memory_bytes = models.BigIntegerField(null=True, blank=True)
     cpu_seconds = models.FloatField(null=True, blank=True)
     runtime_ref = models.CharField(max_length=255, blank=True, help_text="Container id or ECS task ARN.")
+    runtime_target = models.ForeignKey(
+        "runtimes.RuntimeTarget", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs",
+        help_text="The target the run was launched on; it is watched and stopped there, whatever its environment "
+                  "says later. Empty until launched.",
+    )
     token_hash = models.CharField(max_length=64, blank=True, help_text="Hash of the run's own API token.")
 
     class Meta:
