@@ -112,10 +112,13 @@ def test_a_repository_is_validated_built_pushed_registered_and_runs(
     assert "HI on 2026-02-02" in output
     assert "SUCCEEDED" in output
 
-    # Triggered through the API and started with the run's token, the container reports back.
+    # Triggered through the API and started with the run's token, the container reports back. (The config asks
+    # for docker, so the platform needs a Docker target to accept the trigger; no worker launches it here.)
     from controlplane.runs.models import Run
+    from controlplane.runtimes.models import RuntimeTarget
     from flowyard_testkit.tokens import run_token_issue
 
+    RuntimeTarget.objects.create(name="docker", kind="docker", settings={"network_mode": "host"}, is_default=True)
     triggered = developer.post(
         "/api/v1/runs/", {"deployment": test_deployment["id"], "parameters": {"day": "2026-03-03"}}, format="json"
     )

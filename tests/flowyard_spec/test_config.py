@@ -58,7 +58,7 @@ def test_flowyards_own_fields_have_defaults():
     assert config.retries == 0
     assert config.timeout is None and config.concurrency is None
     assert config.secrets == [] and config.triggers.on_success == []
-    assert config.cloud_execution_environment == "docker"
+    assert config.cloud_execution_environment is None, "unset: the environment's target decides"
     assert config.schedule_enabled is False and config.schedule is None
 
 

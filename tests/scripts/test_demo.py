@@ -1,4 +1,4 @@
-"""`scripts/demo` (what `make demo` runs) stops cleanly: on SIGTERM at any point it stops what it started, in
+"""`scripts/demo` (what `make demo` runs) runs the example end to end and stops cleanly: on SIGTERM at any point it stops what it started, in
 order, prints the ready banner at most once and exits 0, leaving no process, no listener and no live run.
 
 Each test runs the real script on its own address and data directory, with local processes as the runtime
@@ -8,6 +8,7 @@ Each test runs the real script on its own address and data directory, with local
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -128,6 +129,9 @@ def test_sigterm_while_the_demo_waits_for_its_scheduled_run_cancels_it_stops_eve
     demo.wait_for_output("Waiting for the next scheduled run")
     output = demo.text()
     assert output.index(READY) < output.index("Triggering a run"), "ready is printed before the loop is shown"
+    first_run = output[output.index("Triggering a run"):output.index("The schedule:")]
+    assert re.search(r"run [0-9a-f-]{36} SUCCEEDED", first_run), f"the demo's run did not succeed:\n{first_run}"
+    assert "Hello Ada" in first_run, "its log lines were followed"
     started = time.monotonic()
     output = assert_stopped_cleanly(demo, demo.terminate())
     assert "Stopping: cancelling the demo's live runs" in output

@@ -158,8 +158,10 @@ class WorkflowConfig(BaseModel):
                                    description="Whether `schedule` starts runs.")
     schedule: ScheduleText = Field(None, description="cron(...) or rate(...) as in AWS EventBridge, or 5-field cron.")
     parameters: dict[str, Any] = Field(default_factory=dict, description="Parameter name → value passed to the flow.")
-    cloud_execution_environment: Runtime = Field("docker", alias="cloud-execution-environment",
-                                                 description="Where runs execute: docker, fargate, ecs or local.")
+    cloud_execution_environment: Runtime | None = Field(
+        None, alias="cloud-execution-environment",
+        description="Which kind of runtime target runs it: docker, fargate, ecs or local; unset: whatever target "
+                    "the environment runs on.")
     memory: MemoryMiB = Field(2048, description="Memory in MiB (4096), or a string with a unit ('512Mi', '2Gi').")
     cpu: CpuUnits = Field(1024, description="CPU in ECS units (1024 = one vCPU), or a string of vCPUs ('0.5').")
     entrypoint: Entrypoint = Field(None, description="'module:function' of a flow, or a command as a list; "
