@@ -81,7 +81,7 @@ class DockerEngine:
         self.containerd_socket = base / "containerd.sock"
         self.log_path = base / "dockerd.log"
         self.containerd_log_path = base / "containerd.log"
-        self.namespace = f"flowyard-test-{base.name}"
+        self.namespace = f"flowyard-test-{uuid.uuid4().hex[:12]}"  # containerd: alphanumeric runs joined by one . _ or -
         self.dockerd: subprocess.Popen | None = None
         self.containerd: subprocess.Popen | None = None
         self._client = None
