@@ -34,6 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="project slug (default: $FLOWYARD_PROJECT)")
     parser.add_argument("--image-ref", metavar="REF", help="pushed image reference (default: from the last push)")
     parser.add_argument("--digest", metavar="SHA256", help="pushed image digest sha256:… (default: from the last push)")
+    parser.add_argument("--git-branch", metavar="NAME",
+                        help="the branch built (default: git's; CI checkouts are often detached, so CI passes it)")
+    parser.add_argument("--git-commit", metavar="SHA", help="the commit built (default: git's HEAD)")
+    parser.add_argument("--git-author", metavar="NAME", help="who made the change (default: the commit's author)")
     parser.add_argument("--json", action="store_true", help="print the control plane's answer as JSON on stdout")
     parser.set_defaults(handler=run)
 
@@ -60,9 +64,9 @@ def registration_payload(args: argparse.Namespace) -> dict[str, Any]:
         "image_ref": image_ref,
         "image_digest": digest,
         "git_repository": git.repository or "",
-        "git_commit_sha": git.commit_sha or "",
-        "git_branch": git.branch or "",
-        "git_author": git.author or "",
+        "git_commit_sha": getattr(args, "git_commit", None) or git.commit_sha or "",
+        "git_branch": getattr(args, "git_branch", None) or git.branch or "",
+        "git_author": getattr(args, "git_author", None) or git.author or "",
         "git_message": git.message or "",
         "config": config,
     }
