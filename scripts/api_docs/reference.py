@@ -41,8 +41,10 @@ Every endpoint but the API root needs an authenticated caller; anonymous request
 - **Personal tokens** (`fyp_…`) act as their user, with exactly that user's roles. Create one with
   `POST /api/v1/tokens/`; revoke it with `DELETE /api/v1/tokens/{{id}}/`.
 - **CI tokens** (`fyc_…`) belong to one project and may only register versions (`POST /api/v1/registrations/`
-  or `POST /api/v1/versions/`) and request promotions (`POST /api/v1/promotions/`) in that project; every other
-  call is refused with `403`. A project admin creates one with `POST /api/v1/ci-tokens/`.
+  or `POST /api/v1/versions/`), request promotions (`POST /api/v1/promotions/`), start a smoke run in an
+  environment that does not require approval (`POST /api/v1/runs/`) and read the runs they started
+  (`GET /api/v1/runs/{{id}}/` and its `logs/`), in that project; every other call is refused with `403`. A
+  project admin creates one with `POST /api/v1/ci-tokens/`.
 - **Run tokens** (`fyr_…`) are given to a run's runner (`FLOWYARD_RUN_TOKEN`) and may only report on that run
   (`POST /api/v1/runner/runs/{{id}}/events/`); they stop working when the run ends.
 

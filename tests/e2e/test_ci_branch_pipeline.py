@@ -2,6 +2,8 @@
 detached (as GitLab checks out), the real Docker engine and registry on 127.0.0.1:5000, and a live control
 plane. The pipeline validates, builds `<registry image>:<short sha>`, pushes, registers the version with the
 pipeline's commit, branch and author, and `test` runs it; running the same pipeline again registers nothing new.
+With --smoke (FLOWYARD_SMOKE=1) it starts a run in test on a real worker and Docker target, follows it, and
+its exit code is the run's outcome.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from flowyard_testkit.docker_env import docker_client, git, image_cleanup, registry, runtime_image, wheel_cache  # noqa: F401
+from flowyard_testkit.platform import running_platform
 from flowyard_testkit.tenants import build_tenant
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -111,3 +114,24 @@ def test_a_merge_request_pipeline_is_refused_before_anything_is_built_until_prev
     assert refused.returncode == 3
     assert "deploying to the preview environment mr-12 is not available" in refused.stderr
     assert "nothing was done" in refused.stderr and not (repo / ".flowyard").exists()
+
+
+def test_a_branch_pipeline_with_smoke_runs_the_build_in_test_and_exits_with_its_outcome(
+    checkout, live_server, registry, runtime_image, wheel_cache, image_cleanup, docker_client, tmp_path  # noqa: F811
+):
+    from controlplane.runs.models import Run
+
+    repo, sha = checkout
+    image_cleanup.append(f"{registry}/flowyard-test/ci-hello:{sha[:8]}")
+    with running_platform(live_server, None, docker_client, tmp_path) as platform:
+        tenant = platform.tenant
+        environ = pipeline_environment(sha, live_server, registry, tenant.ci_token_value, tenant.project.slug,
+                                       FLOWYARD_SMOKE="1")
+        result = run_ci(repo, environ)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "step 6/6: smoke" in result.stderr
+        assert "Hello Ada, today is" in result.stdout, "the smoke run's log is followed in the job log"
+        run = Run.objects.get(deployment__workflow__name="hello", deployment__environment__name="test")
+        assert run.state == "SUCCEEDED" and run.version.git_commit_sha == sha
+        assert f"run {run.pk} SUCCEEDED" in result.stderr
+        assert run.triggered_by_label.startswith("ci-token:")

@@ -170,7 +170,9 @@ def test_a_ci_token_requests_a_promotion_in_its_own_project(tenant_a):
 
 CI_REFUSED = {
     "list runs": lambda t: ("get", "/api/v1/runs/", None),
-    "trigger a run": lambda t: ("post", "/api/v1/runs/", {"deployment": str(t.test_deployment.pk)}),
+    "trigger a run in production": lambda t: ("post", "/api/v1/runs/", {"deployment": str(t.production_deployment.pk)}),
+    "cancel a run": lambda t: ("post", f"/api/v1/runs/{t.run.pk}/cancel/", {}),
+    "read a run somebody else started": lambda t: ("get", f"/api/v1/runs/{t.run.pk}/", None),
     "approve a promotion": lambda t: ("post", f"/api/v1/promotions/{t.promotion.pk}/approve/", {}),
     "act as a person": lambda t: ("get", "/api/v1/me/", None),
 }

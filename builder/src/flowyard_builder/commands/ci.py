@@ -10,8 +10,13 @@ import os
 import sys
 
 from flowyard_builder import exit_codes
+from flowyard_builder.api_client import ApiClient, report_error, state_exit_code
 from flowyard_builder.ci.context import CiError, detect
 from flowyard_builder.ci.plan import TEST_ENVIRONMENT, Plan, Step, decide
+from flowyard_builder.commands.register import describe_registration, registration_payload
+from flowyard_builder.control_plane import ControlPlaneError, InvalidRequest, register_version
+from flowyard_builder.follow import describe_end, follow_logs
+from flowyard_builder.images.errors import InvalidWorkflow
 
 NOT_YET = {
     Step.REQUEST_PROMOTION: "requesting the promotion test → production from the default branch's pipeline",
@@ -63,15 +68,12 @@ def _unsupported(plan: Plan) -> str | None:
             return NOT_YET[step]
     if plan.does(Step.DEPLOY) and plan.environment != TEST_ENVIRONMENT:
         return f"deploying to the preview environment {plan.environment}"
-    if plan.does(Step.SMOKE):
-        return "the smoke run (--smoke / FLOWYARD_SMOKE=1)"
     return None
 
 
 def carry_out(plan: Plan, path: str) -> int:
-    """Run the plan's steps in order through the `flowyard` commands; stop at the first that fails."""
-    from flowyard_builder.cli import main  # the command table, which includes this module
-
+    """Run the plan's steps in order; stop at the first that fails. The exit code is the failed step's, or with
+    a smoke run the run's outcome (0 only when it SUCCEEDED)."""
     missing = _missing_settings(plan)
     if missing:
         print(f"flowyard ci: {', '.join(missing)} not set: add them as CI/CD variables (the token masked and "
@@ -82,23 +84,82 @@ def carry_out(plan: Plan, path: str) -> int:
         print(f"flowyard ci: {unsupported} is not available in this version of Flowyard yet; nothing was done. "
               "`flowyard ci plan` shows the steps.", file=sys.stderr)
         return exit_codes.REFUSED
-    context = plan.context
-    commands = {
-        Step.VALIDATE: ["validate", path],
-        Step.BUILD: ["build", "--tag", context.image_tag, path],
-        Step.PUSH: ["push", path],
-        Step.REGISTER: ["register", "--git-commit", context.commit_sha, "--git-branch", context.branch,
-                        *(["--git-author", context.author] if context.author else []), path],
-    }
+    pipeline = Pipeline(plan, path)
     for number, step in enumerate(plan.steps, 1):
-        if step is Step.DEPLOY:
-            print(f"flowyard ci: step {number}/{len(plan.steps)}: deployed to {plan.environment} by the "
-                  "registration (branch builds go to test)", file=sys.stderr)
-            continue
-        print(f"flowyard ci: step {number}/{len(plan.steps)}: {step.value}", file=sys.stderr)
-        code = main(commands[step])
+        print(f"flowyard ci: step {number}/{len(plan.steps)}: {step.value}", file=sys.stderr, flush=True)
+        code = pipeline.run_step(step)
         if code != exit_codes.OK:
             print(f"flowyard ci: {step.value} failed (exit {code}); the steps after it did not run", file=sys.stderr)
             return code
-    print(f"flowyard ci: done: {context.image_tag}", file=sys.stderr)
+    print(f"flowyard ci: done: {plan.context.image_tag}", file=sys.stderr)
     return exit_codes.OK
+
+
+class Pipeline:
+    """The steps of one plan, sharing what earlier steps learnt (the registration's deployment)."""
+
+    def __init__(self, plan: Plan, path: str) -> None:
+        self.plan = plan
+        self.path = path
+        self.api_url = os.environ.get("FLOWYARD_API_URL", "")
+        self.token = os.environ.get("FLOWYARD_CI_TOKEN", "")
+        self.deployment: dict | None = None
+
+    def run_step(self, step: Step) -> int:
+        """Do `step`; its exit code."""
+        from flowyard_builder.cli import main  # the command table, which includes this module
+
+        context = self.plan.context
+        if step is Step.VALIDATE:
+            return main(["validate", self.path])
+        if step is Step.BUILD:
+            return main(["build", "--tag", context.image_tag, self.path])
+        if step is Step.PUSH:
+            return main(["push", self.path])
+        if step is Step.REGISTER:
+            return self._register()
+        if step is Step.DEPLOY:
+            if self.deployment is None:
+                print(f"flowyard ci: the control plane did not deploy the build to {self.plan.environment} (does "
+                      f"the project have a {self.plan.environment} environment?)", file=sys.stderr)
+                return exit_codes.REFUSED
+            print(f"flowyard ci: deployed to {self.plan.environment} ({self.deployment['id']})", file=sys.stderr)
+            return exit_codes.OK
+        if step is Step.SMOKE:
+            return self._smoke()
+        raise AssertionError(f"no way to run step {step}")  # _unsupported() refused it before anything ran
+
+    def _register(self) -> int:
+        context = self.plan.context
+        args = argparse.Namespace(path=self.path, api=self.api_url, token=self.token,
+                                  project=os.environ.get("FLOWYARD_PROJECT"), image_ref=None, digest=None,
+                                  git_commit=context.commit_sha, git_branch=context.branch,
+                                  git_author=context.author or None)
+        try:
+            response = register_version(self.api_url, self.token, registration_payload(args))
+        except InvalidWorkflow as exc:
+            print(f"flowyard ci: {exc}", file=sys.stderr)
+            return exit_codes.INVALID_INPUT
+        except ControlPlaneError as exc:
+            print(f"flowyard ci: the control plane refused the registration: {exc}", file=sys.stderr)
+            for name, problems in exc.fields.items():
+                for problem in problems:
+                    print(f"  {name}: {problem}", file=sys.stderr)
+            return exit_codes.INVALID_INPUT if isinstance(exc, InvalidRequest) else exit_codes.REFUSED
+        print(describe_registration(response))
+        deployment = response.body.get("deployment")
+        self.deployment = deployment if isinstance(deployment, dict) else None
+        return exit_codes.OK
+
+    def _smoke(self) -> int:
+        client = ApiClient(self.api_url, self.token)
+        try:
+            run = client.post("/runs/", {"deployment": self.deployment["id"]})
+            print(f"flowyard ci: smoke run {run['id']} in {self.plan.environment}: {run['state']}", file=sys.stderr,
+                  flush=True)
+            follow_logs(client, run["id"], follow=True)
+            run = client.run(run["id"])
+        except ControlPlaneError as exc:
+            return report_error("flowyard ci", exc)
+        print(describe_end(run), file=sys.stderr)
+        return state_exit_code(run["state"])

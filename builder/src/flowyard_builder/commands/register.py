@@ -72,7 +72,8 @@ def registration_payload(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _describe(response: Response) -> str:
+def describe_registration(response: Response) -> str:
+    """One line saying what the registration did."""
     version = response.body.get("version") or {}
     label = f"version {version.get('id', '?')} ({version.get('image_digest', '?')})"
     if response.body.get("created") is False or response.status == 200:
@@ -106,5 +107,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"status": response.status, **response.body}, indent=2, sort_keys=True))
     else:
-        print(_describe(response))
+        print(describe_registration(response))
     return exit_codes.OK

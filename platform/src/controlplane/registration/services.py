@@ -22,7 +22,8 @@ BRANCH_BUILD_ENVIRONMENT = "test"
 
 @dataclass(frozen=True)
 class Registration:
-    """The outcome of a registration: the version, whether it is new, and where it was deployed."""
+    """The outcome of a registration: the version, whether it is new, and its `test` deployment (made now, or
+    already there for a known digest)."""
 
     version: WorkflowVersion
     created: bool
@@ -60,8 +61,10 @@ def version_register(
     check_quotas(project, config)
     workflow, workflow_created = Workflow.objects.get_or_create(project=project, name=workflow_name)
     existing = WorkflowVersion.objects.filter(workflow=workflow, image_digest=image_digest).first()
-    if existing is not None:
-        return Registration(version=existing, created=False, deployment=None)
+    if existing is not None:  # changes nothing; reports where that build runs in test, if it does
+        in_test = Deployment.objects.filter(workflow=workflow, environment__name=BRANCH_BUILD_ENVIRONMENT,
+                                            version=existing).select_related("environment").first()
+        return Registration(version=existing, created=False, deployment=in_test)
     check_trigger_cycles(project, workflow_name, config)  # raising rolls back the workflow created above
     user, label = actor_user_and_label(actor)
     version = WorkflowVersion.objects.create(

@@ -31,5 +31,5 @@ class RegistrationResultSerializer(serializers.Serializer):
     deployment = serializers.SerializerMethodField()
 
     def get_deployment(self, result) -> dict | None:
-        """The `test` deployment a branch build was deployed to, if any."""
+        """The `test` deployment running this build: deployed now, or already there for a known digest."""
         return DeploymentSerializer(result.deployment).data if result.deployment else None

@@ -8,19 +8,24 @@ from typing_extensions import override
 from controlplane.api.views import CreateMixin, ListRetrieveMixin, ScopedViewSet
 from controlplane.runs import filtersets, follow, selectors, services
 from controlplane.runs.api import serializers
+from controlplane.runs.api.access import DEVELOPER_OR_CI_SMOKE, VIEWER_OR_CI_OWN_RUN
 from flowyard_spec.states import Role, TriggerKind
 
 
 class RunViewSet(ListRetrieveMixin, CreateMixin, ScopedViewSet):
-    """Runs, newest first: developers trigger and cancel them, everyone on the project reads them."""
+    """Runs, newest first: developers trigger and cancel them, everyone on the project reads them.
+
+    A CI token of the project may start a smoke run outside protected environments and follow that run.
+    """
 
     selector = staticmethod(selectors.run_list)
     output_serializer = serializers.RunSerializer
     input_serializers = {"create": serializers.RunTriggerSerializer, "cancel": serializers.RunCancelSerializer}
     action_roles = {
-        "list": Role.VIEWER, "retrieve": Role.VIEWER, "create": Role.DEVELOPER, "cancel": Role.DEVELOPER,
-        "tasks": Role.VIEWER, "logs": Role.VIEWER,
+        "list": Role.VIEWER, "retrieve": VIEWER_OR_CI_OWN_RUN, "create": DEVELOPER_OR_CI_SMOKE,
+        "cancel": Role.DEVELOPER, "tasks": Role.VIEWER, "logs": VIEWER_OR_CI_OWN_RUN,
     }
+    ci_actions = frozenset({"create", "retrieve", "logs"})
     project_path = "deployment.environment.project"
     cursor_ordering = ("-created_at", "-id")
     filterset_class = filtersets.RunFilterSet
