@@ -17,6 +17,7 @@ from flowyard_builder.commands.register import describe_registration, registrati
 from flowyard_builder.control_plane import ControlPlaneError, InvalidRequest, register_version
 from flowyard_builder.follow import describe_end, follow_logs
 from flowyard_builder.images.errors import InvalidWorkflow
+from flowyard_builder.images.results import LAST_REGISTRATION, load_result, save_result
 
 NOT_YET = {
     Step.REQUEST_PROMOTION: "requesting the promotion test → production from the default branch's pipeline",
@@ -38,8 +39,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--smoke", action="store_true", default=os.environ.get("FLOWYARD_SMOKE", "") == "1",
                         help="after deploying, start a run and follow it; the exit code is its outcome "
                              "(default: on when FLOWYARD_SMOKE=1)")
+    parser.add_argument("--steps", metavar="STEP,…", type=_steps,
+                        help="do only these of the plan's steps (e.g. build,push), for pipelines that split them "
+                             "across jobs; what one job learns is kept in PATH/.flowyard/ for the next")
     parser.add_argument("--json", action="store_true", help="with plan: print the decision as JSON")
     parser.set_defaults(handler=handle)
+
+
+def _steps(value: str) -> frozenset[Step]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    known = {step.value for step in Step}
+    unknown = [name for name in names if name not in known]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown step {', '.join(unknown) or '(none)'}; steps are "
+                                         f"{', '.join(step.value for step in Step)}")
+    return frozenset(Step(name) for name in names)
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -53,11 +67,11 @@ def handle(args: argparse.Namespace) -> int:
         print(json.dumps(plan.as_dict(), indent=2, sort_keys=True) if args.json else "\n".join(plan.describe()))
         return exit_codes.OK
     print("\n".join(plan.describe()), file=sys.stderr)
-    return carry_out(plan, args.path)
+    return carry_out(plan, args.path, only=args.steps)
 
 
-def _missing_settings(plan: Plan) -> list[str]:
-    if not plan.does(Step.REGISTER):
+def _missing_settings(plan: Plan, steps: tuple[Step, ...]) -> list[str]:
+    if not {Step.REGISTER, Step.SMOKE} & set(steps):
         return []
     return [name for name in ("FLOWYARD_API_URL", "FLOWYARD_CI_TOKEN", "FLOWYARD_PROJECT") if not os.environ.get(name)]
 
@@ -66,15 +80,20 @@ def _unsupported(plan: Plan) -> str | None:
     for step in plan.steps:
         if step in NOT_YET:
             return NOT_YET[step]
-    if plan.does(Step.DEPLOY) and plan.environment != TEST_ENVIRONMENT:
+    if plan.does(Step.DEPLOY) and plan.environment != TEST_ENVIRONMENT:  # the whole plan, so it fails at validate
         return f"deploying to the preview environment {plan.environment}"
     return None
 
 
-def carry_out(plan: Plan, path: str) -> int:
-    """Run the plan's steps in order; stop at the first that fails. The exit code is the failed step's, or with
-    a smoke run the run's outcome (0 only when it SUCCEEDED)."""
-    missing = _missing_settings(plan)
+def carry_out(plan: Plan, path: str, only: frozenset[Step] | None = None) -> int:
+    """Run the plan's steps (those in `only`, if given) in order; stop at the first that fails. The exit code is
+    the failed step's, or with a smoke run the run's outcome (0 only when it SUCCEEDED)."""
+    steps = tuple(step for step in plan.steps if only is None or step in only)
+    if only is not None and not steps:
+        print(f"flowyard ci: this pipeline's plan has none of the steps {', '.join(sorted(only))}; nothing to do",
+              file=sys.stderr)
+        return exit_codes.OK
+    missing = _missing_settings(plan, steps)
     if missing:
         print(f"flowyard ci: {', '.join(missing)} not set: add them as CI/CD variables (the token masked and "
               "protected)", file=sys.stderr)
@@ -85,7 +104,8 @@ def carry_out(plan: Plan, path: str) -> int:
               "`flowyard ci plan` shows the steps.", file=sys.stderr)
         return exit_codes.REFUSED
     pipeline = Pipeline(plan, path)
-    for number, step in enumerate(plan.steps, 1):
+    for step in steps:
+        number = plan.steps.index(step) + 1
         print(f"flowyard ci: step {number}/{len(plan.steps)}: {step.value}", file=sys.stderr, flush=True)
         code = pipeline.run_step(step)
         if code != exit_codes.OK:
@@ -103,7 +123,9 @@ class Pipeline:
         self.path = path
         self.api_url = os.environ.get("FLOWYARD_API_URL", "")
         self.token = os.environ.get("FLOWYARD_CI_TOKEN", "")
-        self.deployment: dict | None = None
+        earlier = load_result(path, LAST_REGISTRATION) or {}  # an earlier job of this pipeline, via an artifact
+        self.deployment: dict | None = (earlier.get("deployment") if earlier.get("commit_sha") == plan.context.commit_sha
+                                        else None)
 
     def run_step(self, step: Step) -> int:
         """Do `step`; its exit code."""
@@ -149,9 +171,16 @@ class Pipeline:
         print(describe_registration(response))
         deployment = response.body.get("deployment")
         self.deployment = deployment if isinstance(deployment, dict) else None
+        save_result(self.path, LAST_REGISTRATION, {"commit_sha": context.commit_sha, "deployment": self.deployment,
+                                                   "version": response.body.get("version")})
         return exit_codes.OK
 
     def _smoke(self) -> int:
+        if self.deployment is None:
+            print(f"flowyard ci: nothing to smoke: no registration of this pipeline deployed to "
+                  f"{self.plan.environment} (run the register step first, or pass PATH/.flowyard/ on as an "
+                  "artifact)", file=sys.stderr)
+            return exit_codes.INVALID_INPUT
         client = ApiClient(self.api_url, self.token)
         try:
             run = client.post("/runs/", {"deployment": self.deployment["id"]})

@@ -1,4 +1,5 @@
-"""What the last `flowyard build` and `flowyard push` produced, kept in PATH/.flowyard/ for the next command."""
+"""What the last `flowyard build`, `push` and `ci` registration produced, kept in PATH/.flowyard/ for the next
+command (or the next CI job, as an artifact)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 STATE_DIR = ".flowyard"
 LAST_BUILD = "last-build.json"
 LAST_PUSH = "last-push.json"
+LAST_REGISTRATION = "last-registration.json"
 
 
 def save_result(path: str | os.PathLike[str], name: str, data: dict[str, Any]) -> Path:
