@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from flowyard_testkit.docker_env import docker_client, git, image_cleanup, registry, runtime_image, wheel_cache  # noqa: F401
+from flowyard_testkit.pipelines import own_image_repository
 from flowyard_testkit.platform import running_platform
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -62,7 +63,7 @@ def test_a_feature_branch_pipeline_ships_that_commit_and_its_smoke_run_succeeds(
     from controlplane.workflows.models import WorkflowVersion
 
     repo, sha = repository
-    image = f"{registry}/flowyard-test/gitlab-hello"
+    image = own_image_repository(registry, "gitlab-hello")
     image_cleanup.append(f"{image}:{sha[:8]}")
     with running_platform(live_server, None, docker_client, tmp_path) as platform:
         tenant = platform.tenant
@@ -78,7 +79,8 @@ def test_a_feature_branch_pipeline_ships_that_commit_and_its_smoke_run_succeeds(
         version = WorkflowVersion.objects.get(workflow__project=tenant.project, workflow__name="hello")
         assert (version.git_commit_sha, version.git_branch) == (sha, "feature/greet")
         assert version.image_ref == f"{image}:{sha[:8]}"
-        run = Run.objects.get(deployment__workflow__name="hello", deployment__environment__name="test")
+        run = Run.objects.get(deployment__workflow__name="hello", deployment__environment__name="test",
+                              trigger="api")  # the example also runs every minute in test on its schedule
         assert run.state == "SUCCEEDED" and run.version == version
         assert "Hello Ada" in output, "the smoke run's log is in the job's log"
         assert tenant.ci_token_value not in output, "the token is never echoed"
