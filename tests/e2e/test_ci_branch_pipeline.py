@@ -1,4 +1,4 @@
-"""`flowyard ci` in a GitLab branch pipeline, for real: the example workflow in a git repository checked out
+"""`flowyard ci` in GitLab branch and default-branch pipelines, for real: the example workflow in a git repository checked out
 detached (as GitLab checks out), the real Docker engine and registry on 127.0.0.1:5000, and a live control
 plane. The pipeline validates, builds `<registry image>:<short sha>`, pushes, registers the version with the
 pipeline's commit, branch and author, and `test` runs it; running the same pipeline again registers nothing new.
@@ -126,3 +126,30 @@ def test_a_branch_pipeline_with_smoke_runs_the_build_in_test_and_exits_with_its_
         assert run.state == "SUCCEEDED" and run.version.git_commit_sha == sha
         assert f"run {run.pk} SUCCEEDED" in result.stderr
         assert run.triggered_by_label.startswith("ci-token:")
+
+
+def test_a_default_branch_pipeline_leaves_a_pending_promotion_of_exactly_that_digest(
+    tmp_path, live_server, registry, runtime_image, wheel_cache, image_cleanup  # noqa: F811
+):
+    from controlplane.deployments.models import Promotion
+    from flowyard_builder.images.results import LAST_PUSH, load_result
+
+    repo, sha = example_checkout(tmp_path)
+    tenant = build_tenant("ci")
+    image = own_image_repository(registry)
+    image_cleanup.append(f"{image}:{sha[:8]}")
+    environ = job_environment(**gitlab_push(sha, CI_COMMIT_REF_NAME="main", CI_COMMIT_BRANCH="main"),
+                              **flowyard_settings(live_server, tenant.ci_token_value, tenant.project.slug, image))
+    result = run_flowyard_ci(repo, environ)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "a push to the default branch main" in result.stderr and "step 6/6: request_promotion" in result.stderr
+    promotion = Promotion.objects.get(workflow__project=tenant.project, workflow__name="hello")
+    assert promotion.state == "PENDING" and promotion.target_environment.name == "production"
+    assert promotion.version.image_digest == load_result(repo, LAST_PUSH)["image_digest"], "exactly what was pushed"
+    assert (promotion.version.git_commit_sha, promotion.requested_for) == (sha, "ada")
+    assert f"promotion {promotion.pk} of {sha[:8]} from test to production: PENDING" in result.stdout
+    assert not promotion.workflow.deployments.filter(environment__name="production").exists(), "never deployed there"
+
+    again = run_flowyard_ci(repo, environ)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert Promotion.objects.filter(workflow__project=tenant.project, workflow__name="hello").count() == 1

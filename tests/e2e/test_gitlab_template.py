@@ -100,3 +100,31 @@ def test_an_invalid_workflow_stops_the_pipeline_at_validate_naming_the_field(rep
     assert "FAIL  flowyard:validate" in output and "memory" in output, output[-4000:]
     assert "flowyard:build starting" not in output, "nothing is built after a failed validate"
     assert not WorkflowVersion.objects.filter(workflow__name="hello").exists()
+
+
+def test_a_default_branch_pipeline_leaves_a_pending_promotion_of_exactly_that_digest(
+    repository, live_server, registry, runtime_image, wheel_cache, image_cleanup  # noqa: F811
+):
+    from controlplane.deployments.models import Promotion
+    from flowyard_builder.images.results import LAST_PUSH, load_result
+    from flowyard_testkit.tenants import build_tenant
+
+    repo, sha = repository
+    git(repo, "branch", "-m", "main")  # the merge landed: gitlab-ci-local's default branch is main
+    tenant = build_tenant("gl")
+    image = own_image_repository(registry, "gitlab-hello")
+    image_cleanup.append(f"{image}:{sha[:8]}")
+    result = run_pipeline(repo, {
+        "FLOWYARD_API_URL": live_server.url.replace("localhost", "127.0.0.1"),
+        "FLOWYARD_CI_TOKEN": tenant.ci_token_value, "FLOWYARD_PROJECT": tenant.project.slug,
+        "FLOWYARD_REGISTRY_IMAGE": image, "FLOWYARD_SMOKE": "1",
+    })
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    for job in ("flowyard:validate", "flowyard:build", "flowyard:register"):
+        assert f"PASS  {job}" in output, f"{job} did not pass:\n{output[-6000:]}"
+    assert "flowyard:smoke starting" not in output, "no smoke run on the default branch"
+    promotion = Promotion.objects.get(workflow__project=tenant.project, workflow__name="hello")
+    assert promotion.state == "PENDING" and promotion.target_environment.name == "production"
+    assert promotion.version.image_digest == load_result(repo, LAST_PUSH)["image_digest"]
+    assert promotion.version.git_commit_sha == sha

@@ -111,8 +111,8 @@ def test_the_default_branch_registers_and_asks_for_production_and_never_deploys_
                else github("push", {"ref": "refs/heads/main", "repository": REPOSITORY}, GITHUB_REF_NAME="main"))
     plan = decide(detect(environ), smoke=True)
     assert plan.context.event is Event.DEFAULT_BRANCH
-    assert plan.steps == (Step.VALIDATE, Step.BUILD, Step.PUSH, Step.REGISTER, Step.REQUEST_PROMOTION)
-    assert plan.promotion == ("test", "production") and plan.environment is None, "no deploy, no smoke in production"
+    assert plan.steps == (*SHIP_TO, Step.REQUEST_PROMOTION), "no smoke"
+    assert plan.promotion == ("test", "production") and plan.environment == "test", "production only by promotion"
 
 
 def test_the_default_branch_is_the_one_the_forge_names_not_always_main(github):

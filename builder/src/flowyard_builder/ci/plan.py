@@ -7,7 +7,7 @@ The decision table (rows: what started the pipeline; the same for GitLab and Git
 | push to a non-default branch   | validate, build, push, register, deploy, (smoke)           | test        |
 | merge request / pull request   | validate, build, push, register, deploy, (smoke)           | mr-<number> |
 | … from a fork                  | validate, build (no token, nothing leaves the job)         | —           |
-| push to the default branch     | validate, build, push, register, request test → production | —           |
+| push to the default branch     | validate, build, push, register, deploy, request promotion | test → prod |
 | anything else (tag, schedule)  | validate                                                   | —           |
 
 `production` is never a deployment target: it is reached only through an approved promotion.
@@ -115,7 +115,8 @@ def decide(context: PipelineContext, *, smoke: bool = False) -> Plan:
         return Plan(context, (*SHIP, Step.DEPLOY, *tail), environment=preview_environment(context.merge_request),
                     why="a merge request is tried in its own preview environment")
     if context.event is Event.DEFAULT_BRANCH:
-        return Plan(context, (*SHIP, Step.REQUEST_PROMOTION), promotion=(TEST_ENVIRONMENT, PRODUCTION_ENVIRONMENT),
-                    why="the default branch is what production should run: its version is proposed for production, "
-                        "which an approver approves (production is never deployed by CI directly)")
+        return Plan(context, (*SHIP, Step.DEPLOY, Step.REQUEST_PROMOTION), environment=TEST_ENVIRONMENT,
+                    promotion=(TEST_ENVIRONMENT, PRODUCTION_ENVIRONMENT),
+                    why="the default branch is what production should run: its build goes to test and is proposed "
+                        "for production, which an approver approves (CI never deploys production itself)")
     return Plan(context, (Step.VALIDATE,), why=f"a {context.trigger or 'pipeline'} of {context.branch} ships nothing")

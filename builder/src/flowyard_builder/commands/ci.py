@@ -19,11 +19,6 @@ from flowyard_builder.follow import describe_end, follow_logs
 from flowyard_builder.images.errors import InvalidWorkflow
 from flowyard_builder.images.results import LAST_REGISTRATION, load_result, save_result
 
-NOT_YET = {
-    Step.REQUEST_PROMOTION: "requesting the promotion test → production from the default branch's pipeline",
-}
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `ci` command."""
     parser = subparsers.add_parser(
@@ -77,9 +72,6 @@ def _missing_settings(plan: Plan, steps: tuple[Step, ...]) -> list[str]:
 
 
 def _unsupported(plan: Plan) -> str | None:
-    for step in plan.steps:
-        if step in NOT_YET:
-            return NOT_YET[step]
     if plan.does(Step.DEPLOY) and plan.environment != TEST_ENVIRONMENT:  # the whole plan, so it fails at validate
         return f"deploying to the preview environment {plan.environment}"
     return None
@@ -124,8 +116,9 @@ class Pipeline:
         self.api_url = os.environ.get("FLOWYARD_API_URL", "")
         self.token = os.environ.get("FLOWYARD_CI_TOKEN", "")
         earlier = load_result(path, LAST_REGISTRATION) or {}  # an earlier job of this pipeline, via an artifact
-        self.deployment: dict | None = (earlier.get("deployment") if earlier.get("commit_sha") == plan.context.commit_sha
-                                        else None)
+        same_commit = earlier.get("commit_sha") == plan.context.commit_sha
+        self.deployment: dict | None = earlier.get("deployment") if same_commit else None
+        self.promotion: dict | None = earlier.get("promotion") if same_commit else None
 
     def run_step(self, step: Step) -> int:
         """Do `step`; its exit code."""
@@ -149,6 +142,8 @@ class Pipeline:
             return exit_codes.OK
         if step is Step.SMOKE:
             return self._smoke()
+        if step is Step.REQUEST_PROMOTION:
+            return self._report_promotion()
         raise AssertionError(f"no way to run step {step}")  # _unsupported() refused it before anything ran
 
     def _register(self) -> int:
@@ -158,7 +153,11 @@ class Pipeline:
                                   git_commit=context.commit_sha, git_branch=context.branch,
                                   git_author=context.author or None)
         try:
-            response = register_version(self.api_url, self.token, registration_payload(args))
+            payload = registration_payload(args)
+            if self.plan.does(Step.REQUEST_PROMOTION):  # asked in the same call, so both happen or neither
+                payload.update(request_promotion=True, requested_for=context.author,
+                               merge_request_url=context.merge_request_url)
+            response = register_version(self.api_url, self.token, payload)
         except InvalidWorkflow as exc:
             print(f"flowyard ci: {exc}", file=sys.stderr)
             return exit_codes.INVALID_INPUT
@@ -171,8 +170,20 @@ class Pipeline:
         print(describe_registration(response))
         deployment = response.body.get("deployment")
         self.deployment = deployment if isinstance(deployment, dict) else None
+        promotion = response.body.get("promotion")
+        self.promotion = promotion if isinstance(promotion, dict) else None
         save_result(self.path, LAST_REGISTRATION, {"commit_sha": context.commit_sha, "deployment": self.deployment,
-                                                   "version": response.body.get("version")})
+                                                   "promotion": self.promotion, "version": response.body.get("version")})
+        return exit_codes.OK
+
+    def _report_promotion(self) -> int:
+        if self.promotion is None:
+            print("flowyard ci: the registration did not request the promotion (run the register step in this "
+                  "job, or pass PATH/.flowyard/ on as an artifact)", file=sys.stderr)
+            return exit_codes.INVALID_INPUT
+        source, target = self.plan.promotion or ("test", "production")
+        print(f"promotion {self.promotion.get('id')} of {self.plan.context.short_sha} from {source} to {target}: "
+              f"{self.promotion.get('state')}; an approver approves it in Flowyard")
         return exit_codes.OK
 
     def _smoke(self) -> int:

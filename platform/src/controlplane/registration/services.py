@@ -10,7 +10,8 @@ from django.db import transaction
 
 from controlplane.core.audit import actor_user_and_label, audit_record, snapshot
 from controlplane.core.errors import ValidationFailed
-from controlplane.deployments.models import Deployment, Environment
+from controlplane.deployments.models import Deployment, Environment, Promotion, PromotionState
+from controlplane.deployments.services import promotion_request
 from controlplane.registration.quotas import check_quotas
 from controlplane.scheduling.trigger_graph import check_trigger_cycles
 from controlplane.tenancy.models import Project
@@ -18,6 +19,7 @@ from controlplane.workflows.models import Workflow, WorkflowVersion
 from flowyard_spec.config import config_hash
 
 BRANCH_BUILD_ENVIRONMENT = "test"
+PROMOTION_TARGET = "production"
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class Registration:
     version: WorkflowVersion
     created: bool
     deployment: Deployment | None
+    promotion: Promotion | None = None
 
 
 def _deploy_branch_build(actor: Any, workflow: Workflow, version: WorkflowVersion) -> Deployment | None:
@@ -42,8 +45,45 @@ def _deploy_branch_build(actor: Any, workflow: Workflow, version: WorkflowVersio
     return deployment
 
 
+def _request_promotion(actor: Any, registration: Registration, requested_for: str, merge_request_url: str) -> Registration:
+    """Ask for test → production of the registered version (deployed in test), or find the pending one that did.
+
+    Another version's pending promotion is a conflict (promotion_pending): approve or reject that one first."""
+    version = registration.version
+    if registration.deployment is None or registration.deployment.version_id != version.pk:
+        raise ValidationFailed({"request_promotion": [
+            f"This build is not what runs in {BRANCH_BUILD_ENVIRONMENT} (register it with its git branch), so it "
+            f"cannot be promoted to {PROMOTION_TARGET}."]})
+    pending = Promotion.objects.filter(workflow=version.workflow, version=version, state=PromotionState.PENDING,
+                                       target_environment__name=PROMOTION_TARGET).first()
+    if pending is None:
+        target = Environment.objects.filter(project=version.workflow.project, name=PROMOTION_TARGET).first()
+        if target is None:
+            raise ValidationFailed({"request_promotion": [f"Project {version.workflow.project.slug} has no "
+                                                          f"{PROMOTION_TARGET} environment to promote to."]})
+        pending = promotion_request(actor=actor, workflow=version.workflow,
+                                    source_environment=registration.deployment.environment, target_environment=target,
+                                    version=version, requested_for=requested_for, merge_request_url=merge_request_url)
+    return Registration(version=version, created=registration.created, deployment=registration.deployment,
+                        promotion=pending)
+
+
 @transaction.atomic
 def version_register(
+    *, actor: Any, project: Project, workflow_name: str, image_digest: str, config: dict[str, Any],
+    deploy_branch_build: bool = True, request_promotion: bool = False, requested_for: str = "",
+    merge_request_url: str = "", **git_and_image: Any,
+) -> Registration:
+    """Register a build (see `_register`); with `request_promotion`, also ask to promote it from test to
+    production, as a default-branch pipeline does. The promotion is refused with everything else rolled back."""
+    registration = _register(actor=actor, project=project, workflow_name=workflow_name, image_digest=image_digest,
+                             config=config, deploy_branch_build=deploy_branch_build, **git_and_image)
+    if request_promotion:
+        registration = _request_promotion(actor, registration, requested_for, merge_request_url)
+    return registration
+
+
+def _register(
     *, actor: Any, project: Project, workflow_name: str, image_digest: str, config: dict[str, Any],
     deploy_branch_build: bool = True, **git_and_image: Any,
 ) -> Registration:
