@@ -50,6 +50,8 @@ def test_a_branch_pipeline_ships_the_commit_to_test_once(
     version = versions_of_hello(tenant.project).get()
     assert (version.git_commit_sha, version.git_branch, version.git_author) == (sha, "feature/greet", "ada"), \
         "the pipeline's commit and branch, though the checkout is detached"
+    assert version.ci_pipeline_url == "https://gitlab.example.com/analytics/hello/-/pipelines/7"
+    assert version.merge_request_iid is None, "a branch push belongs to no merge request"
     assert version.image_ref == tag
     assert docker_client.images.get(tag).labels["org.flowyard.commit"] == sha
     assert version.deployments.get().environment.name == "test"

@@ -154,9 +154,10 @@ class Pipeline:
                                   git_author=context.author or None)
         try:
             payload = registration_payload(args)
+            payload.update(ci_pipeline_url=context.pipeline_url, merge_request_iid=context.merge_request,
+                           merge_request_url=context.merge_request_url)
             if self.plan.does(Step.REQUEST_PROMOTION):  # asked in the same call, so both happen or neither
-                payload.update(request_promotion=True, requested_for=context.author,
-                               merge_request_url=context.merge_request_url)
+                payload.update(request_promotion=True, requested_for=context.author)
             response = register_version(self.api_url, self.token, payload)
         except InvalidWorkflow as exc:
             print(f"flowyard ci: {exc}", file=sys.stderr)

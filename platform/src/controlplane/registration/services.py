@@ -77,7 +77,8 @@ def version_register(
     """Register a build (see `_register`); with `request_promotion`, also ask to promote it from test to
     production, as a default-branch pipeline does. The promotion is refused with everything else rolled back."""
     registration = _register(actor=actor, project=project, workflow_name=workflow_name, image_digest=image_digest,
-                             config=config, deploy_branch_build=deploy_branch_build, **git_and_image)
+                             config=config, deploy_branch_build=deploy_branch_build,
+                             merge_request_url=merge_request_url, **git_and_image)
     if request_promotion:
         registration = _request_promotion(actor, registration, requested_for, merge_request_url)
     return registration

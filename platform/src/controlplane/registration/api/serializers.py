@@ -28,7 +28,6 @@ class RegistrationSerializer(BuildSerializer):
     requested_for = serializers.CharField(
         max_length=200, required=False, allow_blank=True, default="",
         help_text="Who made the change (the merge request's author), who may then not approve it.")
-    merge_request_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
 
 
 class RegistrationResultSerializer(serializers.Serializer):

@@ -55,7 +55,8 @@ class VersionSerializer(serializers.ModelSerializer):
         model = WorkflowVersion
         fields = [
             "id", "workflow", "image_ref", "image_digest", "git_repository", "git_commit_sha", "git_branch",
-            "git_author", "git_message", "config", "config_hash", "registered_by_label", "created_at",
+            "git_author", "git_message", "ci_pipeline_url", "merge_request_iid", "merge_request_url", "config",
+            "config_hash", "registered_by_label", "created_at",
         ]
 
 
@@ -70,6 +71,11 @@ class BuildSerializer(serializers.Serializer):
     git_branch = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     git_author = serializers.CharField(max_length=255, required=False, allow_blank=True, default="")
     git_message = serializers.CharField(required=False, allow_blank=True, default="")
+    ci_pipeline_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="",
+                                           help_text="The CI pipeline that built it.")
+    merge_request_iid = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None,
+                                                 help_text="The merge (pull) request it was built for.")
+    merge_request_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
     config = serializers.JSONField(help_text="The content of flowyard.json, validated by the workflow config schema.")
 
     @override

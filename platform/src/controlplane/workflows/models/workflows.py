@@ -38,6 +38,10 @@ class WorkflowVersion(UUIDModel):
     git_branch = models.CharField(max_length=255, blank=True)
     git_author = models.CharField(max_length=255, blank=True)
     git_message = models.TextField(blank=True)
+    ci_pipeline_url = models.URLField(max_length=500, blank=True, help_text="The CI pipeline that built it.")
+    merge_request_iid = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The merge (pull) request it was built for, by its number in the repository.")
+    merge_request_url = models.URLField(max_length=500, blank=True)
     config = models.JSONField(default=dict, help_text="The flowyard.json the image was built from.")
     config_hash = models.CharField(max_length=64, blank=True)
     registered_by = models.ForeignKey(
