@@ -47,6 +47,7 @@ def test_a_branch_pipeline_ships_the_commit_to_test_once(
     assert "gitlab pipeline: a push to branch feature/greet at " + sha[:8] + " by ada" in first.stderr
     for number, step in enumerate(["validate", "build", "push", "register"], 1):
         assert f"step {number}/5: {step}" in first.stderr
+    assert "; deployed to test" in first.stdout, "the environment by name, as the job log shows it"
     version = versions_of_hello(tenant.project).get()
     assert (version.git_commit_sha, version.git_branch, version.git_author) == (sha, "feature/greet", "ada"), \
         "the pipeline's commit and branch, though the checkout is detached"

@@ -53,7 +53,7 @@ class FakeControlPlane:
 
 def created_answer(created: bool = True) -> dict:
     return {"version": {"id": 7, "image_digest": DIGEST, "git_branch": "feature/etl"}, "created": created,
-            "deployment": {"id": 3, "environment": "test"} if created else None}
+            "deployment": {"id": 3, "environment": "5b1e…", "environment_name": "test"} if created else None}
 
 
 @pytest.fixture

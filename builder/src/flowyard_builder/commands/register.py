@@ -81,9 +81,7 @@ def describe_registration(response: Response) -> str:
     deployment = response.body.get("deployment")
     where = ""
     if isinstance(deployment, dict):
-        environment = deployment.get("environment")
-        name = environment.get("name") if isinstance(environment, dict) else environment
-        where = f"; deployed to {name or 'test'}"
+        where = f"; deployed to {deployment.get('environment_name') or 'an environment'}"
     return f"registered {label}{where}"
 
 
