@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from flowyard_testkit.docker_env import docker_client, git, image_cleanup, registry, runtime_image, wheel_cache  # noqa: F401
-from flowyard_testkit.pipelines import own_image_repository
+from flowyard_testkit.pipelines import example_checkout, flowyard_settings, job_environment, own_image_repository
 from flowyard_testkit.platform import running_platform
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -33,15 +33,12 @@ def repository(tmp_path) -> tuple[Path, str]:
     """A team's repository: examples/hello and a .gitlab-ci.yml that includes the template; on feature/greet."""
     if not GITLAB_CI_LOCAL.exists():
         pytest.fail(f"{GITLAB_CI_LOCAL} is missing: run scripts/provision (it installs gitlab-ci-local)", pytrace=False)
-    repo = tmp_path / "hello"
-    shutil.copytree(ROOT / "examples" / "hello", repo)
+    repo, _ = example_checkout(tmp_path, detached=False)
     (repo / "ci").mkdir()
     shutil.copy(TEMPLATE, repo / "ci" / "flowyard.gitlab-ci.yml")
     (repo / ".gitlab-ci.yml").write_text("include:\n  - local: ci/flowyard.gitlab-ci.yml\n")
-    (repo / ".gitignore").write_text(".flowyard/\n.gitlab-ci-local/\n")
-    git(repo, "init", "-q", "-b", "feature/greet")
     git(repo, "add", ".")
-    git(repo, "commit", "-q", "-m", "Say hello")
+    git(repo, "commit", "-q", "-m", "Ship it with Flowyard's template")
     return repo, git(repo, "rev-parse", "HEAD")
 
 
@@ -49,8 +46,7 @@ def run_pipeline(repo: Path, variables: dict[str, str]) -> subprocess.CompletedP
     """gitlab-ci-local's pipeline in `repo`, with `variables` as the project's CI/CD variables.
 
     gitlab-ci-local sets GITLAB_CI=false to tell itself apart; the pipeline gets "true", as on GitLab."""
-    environ = {key: value for key, value in os.environ.items() if not key.startswith(("GITLAB_", "CI_"))}
-    environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environ.get('PATH', '')}"  # flowyard is installed
+    environ = job_environment(PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
     arguments = [f"--variable={name}={value}" for name, value in {"GITLAB_CI": "true", **variables}.items()]
     return subprocess.run([str(GITLAB_CI_LOCAL), "--no-color", *arguments], cwd=repo, env=environ,
                           capture_output=True, text=True, timeout=PIPELINE_SECONDS)
@@ -67,11 +63,8 @@ def test_a_feature_branch_pipeline_ships_that_commit_and_its_smoke_run_succeeds(
     image_cleanup.append(f"{image}:{sha[:8]}")
     with running_platform(live_server, None, docker_client, tmp_path) as platform:
         tenant = platform.tenant
-        result = run_pipeline(repo, {
-            "FLOWYARD_API_URL": live_server.url.replace("localhost", "127.0.0.1"),
-            "FLOWYARD_CI_TOKEN": tenant.ci_token_value, "FLOWYARD_PROJECT": tenant.project.slug,
-            "FLOWYARD_REGISTRY_IMAGE": image, "FLOWYARD_SMOKE": "1",
-        })
+        result = run_pipeline(repo, flowyard_settings(live_server, tenant.ci_token_value, tenant.project.slug, image,
+                                                     FLOWYARD_SMOKE="1"))
         output = result.stdout + result.stderr
         assert result.returncode == 0, output[-6000:]
         for job in ("flowyard:validate", "flowyard:build", "flowyard:register", "flowyard:smoke"):
@@ -114,11 +107,8 @@ def test_a_default_branch_pipeline_leaves_a_pending_promotion_of_exactly_that_di
     tenant = build_tenant("gl")
     image = own_image_repository(registry, "gitlab-hello")
     image_cleanup.append(f"{image}:{sha[:8]}")
-    result = run_pipeline(repo, {
-        "FLOWYARD_API_URL": live_server.url.replace("localhost", "127.0.0.1"),
-        "FLOWYARD_CI_TOKEN": tenant.ci_token_value, "FLOWYARD_PROJECT": tenant.project.slug,
-        "FLOWYARD_REGISTRY_IMAGE": image, "FLOWYARD_SMOKE": "1",
-    })
+    result = run_pipeline(repo, flowyard_settings(live_server, tenant.ci_token_value, tenant.project.slug, image,
+                                                     FLOWYARD_SMOKE="1"))
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-6000:]
     for job in ("flowyard:validate", "flowyard:build", "flowyard:register"):

@@ -13,8 +13,8 @@ from flowyard_builder import exit_codes
 from flowyard_builder.api_client import ApiClient, report_error, state_exit_code
 from flowyard_builder.ci.context import CiError, detect
 from flowyard_builder.ci.plan import TEST_ENVIRONMENT, Plan, Step, decide
-from flowyard_builder.commands.register import describe_registration, registration_payload
-from flowyard_builder.control_plane import ControlPlaneError, InvalidRequest, register_version
+from flowyard_builder.commands.register import build_payload, describe_registration, report_refusal
+from flowyard_builder.control_plane import ControlPlaneError, register_version
 from flowyard_builder.follow import describe_end, follow_logs
 from flowyard_builder.images.errors import InvalidWorkflow
 from flowyard_builder.images.results import LAST_REGISTRATION, load_result, save_result
@@ -148,12 +148,9 @@ class Pipeline:
 
     def _register(self) -> int:
         context = self.plan.context
-        args = argparse.Namespace(path=self.path, api=self.api_url, token=self.token,
-                                  project=os.environ.get("FLOWYARD_PROJECT"), image_ref=None, digest=None,
-                                  git_commit=context.commit_sha, git_branch=context.branch,
-                                  git_author=context.author or None)
         try:
-            payload = registration_payload(args)
+            payload = build_payload(self.path, project=os.environ["FLOWYARD_PROJECT"], git_commit=context.commit_sha,
+                                    git_branch=context.branch, git_author=context.author or None)
             payload.update(ci_pipeline_url=context.pipeline_url, merge_request_iid=context.merge_request,
                            merge_request_url=context.merge_request_url)
             if self.plan.does(Step.REQUEST_PROMOTION):  # asked in the same call, so both happen or neither
@@ -163,11 +160,7 @@ class Pipeline:
             print(f"flowyard ci: {exc}", file=sys.stderr)
             return exit_codes.INVALID_INPUT
         except ControlPlaneError as exc:
-            print(f"flowyard ci: the control plane refused the registration: {exc}", file=sys.stderr)
-            for name, problems in exc.fields.items():
-                for problem in problems:
-                    print(f"  {name}: {problem}", file=sys.stderr)
-            return exit_codes.INVALID_INPUT if isinstance(exc, InvalidRequest) else exit_codes.REFUSED
+            return report_refusal("flowyard ci: the control plane refused the registration", exc)
         print(describe_registration(response))
         deployment = response.body.get("deployment")
         self.deployment = deployment if isinstance(deployment, dict) else None

@@ -43,33 +43,53 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def registration_payload(args: argparse.Namespace) -> dict[str, Any]:
-    """The registration body from the options, PATH's flowyard.json, git and the last push; InvalidWorkflow if incomplete."""
+    """The registration body from the command's options; InvalidWorkflow if an option is missing (see build_payload)."""
     missing = [option for option, value in (("--api", args.api), ("--token", args.token), ("--project", args.project)) if not value]
     if missing:
         raise InvalidWorkflow(f"missing {', '.join(missing)} (or FLOWYARD_API_URL / FLOWYARD_CI_TOKEN / FLOWYARD_PROJECT)")
-    config = load_raw_config(args.path)
-    last_push = load_result(args.path, LAST_PUSH) or {}
-    image_ref = args.image_ref or last_push.get("image_ref")
-    digest = args.digest or last_push.get("image_digest")
+    return build_payload(args.path, project=args.project, image_ref=args.image_ref, digest=args.digest,
+                         git_commit=args.git_commit, git_branch=args.git_branch, git_author=args.git_author)
+
+
+def build_payload(
+    path: str, *, project: str, image_ref: str | None = None, digest: str | None = None,
+    git_commit: str | None = None, git_branch: str | None = None, git_author: str | None = None,
+) -> dict[str, Any]:
+    """The registration body from PATH's flowyard.json, its last push (unless an image is given) and git, whose
+    commit, branch and author the arguments override; InvalidWorkflow when there is no valid image to register."""
+    config = load_raw_config(path)
+    last_push = load_result(path, LAST_PUSH) or {}
+    image_ref = image_ref or last_push.get("image_ref")
+    digest = digest or last_push.get("image_digest")
     if not image_ref or not digest:
-        raise InvalidWorkflow(f"no image to register: give --image-ref and --digest, or run `flowyard push` in {args.path} first")
+        raise InvalidWorkflow(f"no image to register: give --image-ref and --digest, or run `flowyard push` in {path} first")
     if not DIGEST.fullmatch(digest):
         raise InvalidWorkflow(f"--digest {digest!r} is not a sha256:<64 hex> digest")
     from flowyard_builder.images.git_metadata import read_git_metadata  # GitPython loads only when needed
 
-    git = read_git_metadata(args.path)
+    git = read_git_metadata(path)
     return {
-        "project": args.project,
+        "project": project,
         "workflow": config["name"],
         "image_ref": image_ref,
         "image_digest": digest,
         "git_repository": git.repository or "",
-        "git_commit_sha": getattr(args, "git_commit", None) or git.commit_sha or "",
-        "git_branch": getattr(args, "git_branch", None) or git.branch or "",
-        "git_author": getattr(args, "git_author", None) or git.author or "",
+        "git_commit_sha": git_commit or git.commit_sha or "",
+        "git_branch": git_branch or git.branch or "",
+        "git_author": git_author or git.author or "",
         "git_message": git.message or "",
         "config": config,
     }
+
+
+def report_refusal(command: str, exc: ControlPlaneError) -> int:
+    """Print the control plane's refusal of a registration, each field's problem on its own line; the exit code
+    (1 for a 400 answer, 3 when it refused otherwise or did not answer)."""
+    print(f"{command}: {exc}", file=sys.stderr)
+    for name, problems in exc.fields.items():
+        for problem in problems:
+            print(f"  {name}: {problem}", file=sys.stderr)
+    return exit_codes.INVALID_INPUT if isinstance(exc, InvalidRequest) else exit_codes.REFUSED
 
 
 def describe_registration(response: Response) -> str:
@@ -95,13 +115,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         response = register_version(args.api, args.token, payload)
     except ControlPlaneError as exc:
-        print(f"flowyard register: {exc}", file=sys.stderr)
-        for name, problems in exc.fields.items():
-            for problem in problems:
-                print(f"  {name}: {problem}", file=sys.stderr)
+        code = report_refusal("flowyard register", exc)
         if args.json and exc.status is not None:
             print(json.dumps({"status": exc.status, **exc.body}, indent=2, sort_keys=True))
-        return exit_codes.INVALID_INPUT if isinstance(exc, InvalidRequest) else exit_codes.REFUSED
+        return code
     if args.json:
         print(json.dumps({"status": response.status, **response.body}, indent=2, sort_keys=True))
     else:

@@ -3,6 +3,7 @@ and deploy a branch build to `test`. The API's `/registrations/` (CI) and `/vers
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,8 +65,7 @@ def _request_promotion(actor: Any, registration: Registration, requested_for: st
         pending = promotion_request(actor=actor, workflow=version.workflow,
                                     source_environment=registration.deployment.environment, target_environment=target,
                                     version=version, requested_for=requested_for, merge_request_url=merge_request_url)
-    return Registration(version=version, created=registration.created, deployment=registration.deployment,
-                        promotion=pending)
+    return dataclasses.replace(registration, promotion=pending)
 
 
 @transaction.atomic
