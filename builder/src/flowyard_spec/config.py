@@ -146,6 +146,26 @@ class Triggers(BaseModel):
                     "another project whose admin allowed this project to trigger it.")
 
 
+BranchPattern = Annotated[str, Field(min_length=1, max_length=255)]
+
+
+class CiNarrowing(BaseModel):
+    """What this workflow's CI pipelines may deploy: narrower than the project's release rules, never wider (a
+    pattern or a `true` here cannot deploy what the project's rules do not)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    deploy_branches: list[BranchPattern] | None = Field(
+        None, alias="deploy-branches",
+        description="Branch patterns (fnmatch: *, ?, [...]) whose builds are deployed, within the project's own; "
+                    "[] deploys no branch build (they are registered only).")
+    previews: bool = Field(True, strict=True,
+                           description="false: merge requests of this workflow get no preview environment.")
+    request_promotion: bool = Field(
+        True, alias="request-promotion", strict=True,
+        description="false: a default-branch build does not request its promotion to production.")
+
+
 class WorkflowConfig(BaseModel):
     """The content of a workflow repository's flowyard.json."""
 
@@ -186,6 +206,8 @@ class WorkflowConfig(BaseModel):
         "queue", alias="concurrency-policy",
         description="What happens to a run when `concurrency` runs are already going: queue (wait) or skip (cancel).")
     triggers: Triggers = Field(default_factory=Triggers, description="Workflows to start after this one.")
+    ci: CiNarrowing | None = Field(
+        None, description="Narrow what CI deploys of this workflow (within the project's release rules).")
     environments: dict[Slug, "EnvironmentOverrides"] = Field(
         default_factory=dict, description="Per-environment overrides (test, production, …) of the fields above.")
 
@@ -265,7 +287,7 @@ def _override_fields() -> dict[str, Any]:
     """Every WorkflowConfig field but name and environments, optional and defaulting to 'not overridden'."""
     fields: dict[str, Any] = {}
     for field_name, info in WorkflowConfig.model_fields.items():
-        if field_name in {"name", "environments", "schema_ref"}:
+        if field_name in {"name", "environments", "schema_ref", "ci"}:
             continue
         annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
         fields[field_name] = (annotation, Field(None, alias=info.alias, description=info.description))

@@ -32,6 +32,8 @@ FOREIGN_OBJECT = {
     "webhook": lambda t: t.extra["webhook"],
     "webhook-delivery": lambda t: t.extra["webhook"],
     "trigger-grant": lambda t: t.extra["trigger_grant"],
+    "release-rules": lambda t: t.extra["release_rules"],
+    "preview": lambda t: t.extra["preview"],
 }
 # Routes whose credential is not a user at all: a session of team A means nothing there, so team B's object
 # answers the missing-credential refusal (never its data) instead of 404.

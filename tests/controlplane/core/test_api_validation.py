@@ -48,6 +48,9 @@ INVALID = {
     ("webhook-list", "post"): (None, lambda t: {"deployment": "not-a-uuid"}, "deployment"),
     ("webhook-detail", "patch"): (lambda t: t.extra["webhook"], lambda t: {"is_enabled": "maybe"}, "is_enabled"),
     ("webhook-delivery", "post"): (lambda t: t.extra["webhook"], lambda t: {"nope": 1}, "parameters"),
+    ("preview-teardown", "post"): (None, lambda t: {"project": t.project.slug, "merge_request_iid": 0}, "merge_request_iid"),
+    ("release-rules-detail", "patch"): (
+        lambda t: t.extra["release_rules"], lambda t: {"branch_environment": "production"}, "branch_environment"),
 }
 # Sent with the run's own token rather than as a user.
 AS_RUNNER = {("runner-events", "post")}

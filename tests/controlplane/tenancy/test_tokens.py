@@ -7,6 +7,8 @@ import hashlib
 import logging
 
 import pytest
+
+from controlplane.core.models import AuditEvent
 from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -188,7 +190,12 @@ def test_a_ci_token_may_not(what, tenant_a, fingerprint):
     assert response.json()["code"] == "permission_denied"
     after = fingerprint()
     after.pop("tenancy.ProjectToken"), before.pop("tenancy.ProjectToken")  # using a token records its last use
+    audit_before, audit_after = before.pop("core.AuditEvent"), after.pop("core.AuditEvent")
     assert after == before
+    assert len(audit_after) == len(audit_before) + 1  # the refusal itself is on record
+    refusal = AuditEvent.objects.latest("pk")
+    assert refusal.action == "ci.refused" and refusal.actor_label == f"ci-token:gitlab@{tenant_a.project.slug}"
+    assert refusal.project == tenant_a.project and refusal.after["path"] == url.split("?")[0]
 
 
 def test_a_ci_token_cannot_reference_another_projects_workflow(tenant_a, tenant_b):

@@ -11,5 +11,5 @@ from controlplane.workflows.models import Workflow, WorkflowVersion
 def register_version(*, workflow: Workflow, actor: Any = None, **build: Any) -> WorkflowVersion:
     """Register a build of an existing workflow (image_ref, image_digest, config, git fields); no deploy."""
     return version_register(
-        actor=actor, project=workflow.project, workflow_name=workflow.name, deploy_branch_build=False, **build
+        actor=actor, project=workflow.project, workflow_name=workflow.name, deploy=False, **build
     ).version

@@ -149,6 +149,13 @@ def build_tenant(prefix: str) -> Tenant:
     from controlplane.scheduling.models import Backfill
 
     # A backfill whose two ticks were both handled (skipped): listed and cancellable, and it never creates a run.
+    from controlplane.deployments.models import ReleaseRules
+    from controlplane.registration.previews import preview_ensure
+
+    release_rules = ReleaseRules.objects.get(project=project)
+    preview = preview_ensure(actor=developer, project=project, rules=release_rules, base=test_env, merge_request=7,
+                             merge_request_url="https://git.example.invalid/data/etl/-/merge_requests/7",
+                             branch="feature/preview", author="ada")
     backfill = Backfill.objects.create(
         deployment=test_deployment, start="2026-01-01T00:00:00+00:00", end="2026-01-01T01:00:00+00:00",
         ticks=["2026-01-01T00:00:00+00:00", "2026-01-01T01:00:00+00:00"], next_index=2, skipped_ticks=2,
@@ -163,5 +170,6 @@ def build_tenant(prefix: str) -> Tenant:
         report_test_deployment=report_test_deployment, promotion=promotion, run=run, task_run=task_run,
         log_lines=log_lines, ci_token=ci_token, ci_token_value=ci_token_value, personal_token=personal_token,
         personal_token_value=personal_token_value,
-        extra={"backfill": backfill, "trigger_grant": trigger_grant, "webhook": webhook, "webhook_secret": webhook_secret},
+        extra={"backfill": backfill, "trigger_grant": trigger_grant, "webhook": webhook, "webhook_secret": webhook_secret,
+               "release_rules": release_rules, "preview": preview},
     )

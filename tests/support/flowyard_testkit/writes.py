@@ -88,6 +88,8 @@ PROJECT_WRITES: tuple[Write, ...] = (
     }, A, 201),
     Write("run-list", "post", None, lambda t: {"deployment": _id(t.test_deployment), "parameters": {"limit": 5}}, D, 201),
     Write("registration-list", "post", None, lambda t: registration_body(t), D, 201),
+    Write("preview-teardown", "post", None, lambda t: {"project": t.project.slug, "merge_request_iid": 7}, D, 200),
+    Write("release-rules-detail", "patch", lambda t: t.extra["release_rules"], lambda t: {"preview_limit": 3}, A, 200),
     Write("run-cancel", "post", lambda t: t.run, lambda t: {}, D, 200),
     Write("schedule-pause", "post", lambda t: t.test_deployment, lambda t: {}, D, 200),
     Write("schedule-pause", "post", lambda t: t.production_deployment, lambda t: {}, A, 200),

@@ -14,6 +14,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from flowyard_spec.pipelines import PipelineEvent
+
 SHORT_SHA_LENGTH = 8
 
 
@@ -24,13 +26,7 @@ class Forge(StrEnum):
     GITHUB = "github"
 
 
-class Event(StrEnum):
-    """What started the pipeline, as far as Flowyard cares."""
-
-    BRANCH_PUSH = "branch_push"  # a push to a branch other than the default one
-    MERGE_REQUEST = "merge_request"  # a merge-request (GitLab) or pull-request (GitHub) pipeline
-    DEFAULT_BRANCH = "default_branch"  # a push to the default branch, e.g. after a merge
-    OTHER = "other"  # tags, schedules, manual runs on a detached ref: validate only
+Event = PipelineEvent  # what started the pipeline: the contract the control plane's release rules read
 
 
 class CiError(Exception):

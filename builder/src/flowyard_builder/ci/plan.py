@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from flowyard_builder.ci.context import Event, PipelineContext
+from flowyard_spec.pipelines import preview_environment_name as preview_environment
 
 TEST_ENVIRONMENT = "test"
 PRODUCTION_ENVIRONMENT = "production"
@@ -35,11 +36,6 @@ class Step(StrEnum):
     DEPLOY = "deploy"
     REQUEST_PROMOTION = "request_promotion"
     SMOKE = "smoke"
-
-
-def preview_environment(merge_request: int) -> str:
-    """The name of a merge request's preview environment."""
-    return f"mr-{merge_request}"
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,9 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from controlplane.api.refusals import record_ci_refusal
 from controlplane.core.errors import FlowyardError
+from controlplane.tenancy.principals import is_ci
 
 
 def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -44,6 +46,9 @@ def _validation_response(fields: dict[str, list[str]]) -> Response:
 def flowyard_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Render Flowyard, Django and DRF errors in the one shape clients can rely on."""
     if isinstance(exc, FlowyardError):
+        request = context.get("request")
+        if exc.http_status == status.HTTP_403_FORBIDDEN and request is not None and is_ci(request.user):
+            record_ci_refusal(request, exc.message)
         return Response(_body(exc.code, exc.message, exc.extra), status=exc.http_status)
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}

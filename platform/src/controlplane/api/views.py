@@ -69,7 +69,8 @@ class ScopedViewSet(viewsets.GenericViewSet):
             raise PermissionDenied("Run tokens may only report on their own run.")
         if is_ci(request.user) and self.action not in self.ci_actions:
             raise PermissionDenied(
-                "CI tokens may only register versions and request promotions; use a personal token for this."
+                "CI tokens may only register versions, request promotions, start and follow smoke runs and tear "
+                "down previews; use a personal token for this."
             )
         if self.action == "list":
             self.access_checked = True  # the selector returns only what the caller may see

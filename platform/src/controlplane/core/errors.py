@@ -35,3 +35,10 @@ class PermissionDenied(FlowyardError):
 
     code = "permission_denied"
     http_status = 403
+
+
+class NotFound(FlowyardError):
+    """The named object does not exist, or belongs to a project the caller cannot see."""
+
+    code = "not_found"
+    http_status = 404

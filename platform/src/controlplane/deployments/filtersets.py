@@ -2,17 +2,18 @@
 
 import django_filters
 
-from controlplane.deployments.models import Deployment, Environment, Promotion, PromotionState
+from controlplane.deployments.models import Deployment, Environment, Promotion, PromotionState, ReleaseRules
 
 
 class EnvironmentFilterSet(django_filters.FilterSet):
-    """Filter environments by project or name."""
+    """Filter environments by project, name, kind (standard or preview) or whether a preview is still live."""
 
     project = django_filters.UUIDFilter(field_name="project_id")
+    live = django_filters.BooleanFilter(field_name="torn_down_at", lookup_expr="isnull")
 
     class Meta:
         model = Environment
-        fields = ["project", "name"]
+        fields = ["project", "name", "kind", "live"]
 
 
 class DeploymentFilterSet(django_filters.FilterSet):
@@ -38,3 +39,14 @@ class PromotionFilterSet(django_filters.FilterSet):
     class Meta:
         model = Promotion
         fields = ["project", "workflow", "state"]
+
+
+class ReleaseRulesFilterSet(django_filters.FilterSet):
+    """Filter release rules by project (id or slug)."""
+
+    project = django_filters.UUIDFilter(field_name="project_id")
+    project_slug = django_filters.CharFilter(field_name="project__slug")
+
+    class Meta:
+        model = ReleaseRules
+        fields = ["project", "project_slug"]

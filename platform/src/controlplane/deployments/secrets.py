@@ -135,8 +135,9 @@ def environment_secret_values(environment: Environment, names: Iterable[str] | N
     """The decrypted secrets of `environment`, name → value, for the launcher to inject. Never log the result.
 
     With `names` (the version config's `secrets`), only those, and SecretsMissing lists any the environment
-    lacks; without, every secret of the environment.
+    lacks; without, every secret of the environment. A preview environment's secrets are its base's (test's).
     """
+    environment = environment.settings_source
     secrets = EnvironmentSecret.objects.filter(environment=environment).select_related("environment__project")
     wanted = None if names is None else set(names)
     if wanted is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from controlplane.deployments.models import Deployment, Environment, Promotion
+from controlplane.deployments.models import Deployment, Environment, Promotion, ReleaseRules
 from controlplane.tenancy.selectors import project_list
 
 
@@ -25,3 +25,8 @@ def promotion_list(*, user: object) -> QuerySet[Promotion]:
     return Promotion.objects.filter(workflow__project__in=project_list(user=user)).select_related(
         "workflow__project", "version", "source_environment", "target_environment"
     )
+
+
+def release_rules_list(*, user: object) -> QuerySet[ReleaseRules]:
+    """Release rules of the projects the user can see."""
+    return ReleaseRules.objects.filter(project__in=project_list(user=user)).select_related("project__team")

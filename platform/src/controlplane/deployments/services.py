@@ -11,7 +11,7 @@ from controlplane.core.audit import actor_user_and_label, audit_record, snapshot
 from controlplane.core.errors import ValidationFailed
 from controlplane.core.services import model_update
 from controlplane.deployments.errors import DeploymentConflict, SelfApprovalRefused
-from controlplane.deployments.models import Deployment, Environment, Promotion, PromotionState
+from controlplane.deployments.models import Deployment, Environment, Promotion, PromotionState, ReleaseRules
 from controlplane.tenancy.models import Project
 from controlplane.workflows.models import Workflow, WorkflowVersion
 
@@ -22,8 +22,16 @@ DEFAULT_ENVIRONMENTS = (
 
 
 def environments_create_defaults(*, project: Project) -> list[Environment]:
-    """Create `test` and `production` for a new project (part of project_create; audited there)."""
+    """Create `test` and `production` and the default release rules for a new project (part of project_create;
+    audited there)."""
+    ReleaseRules.objects.get_or_create(project=project)
     return [Environment.objects.create(project=project, **spec) for spec in DEFAULT_ENVIRONMENTS]
+
+
+@transaction.atomic
+def release_rules_update(*, actor: Any, rules: ReleaseRules, **changes: Any) -> ReleaseRules:
+    """Change a project's release rules (validated by the API: CI never gets a protected environment)."""
+    return model_update(actor=actor, obj=rules, changes=changes, action="release_rules.updated", project=rules.project)
 
 
 @transaction.atomic
@@ -47,6 +55,10 @@ def environment_update(*, actor: Any, environment: Environment, **changes: Any) 
 @transaction.atomic
 def environment_delete(*, actor: Any, environment: Environment) -> None:
     """Delete an environment nothing is deployed to."""
+    if environment.is_preview:
+        raise DeploymentConflict(
+            f"{environment.name} is a merge request's preview: tear it down instead (POST /api/v1/previews/teardown/); "
+            "its runs stay as history.", code="preview_environment")
     if environment.deployments.exists():
         raise DeploymentConflict(
             f"Environment {environment.name} has deployments; remove them first.", code="environment_in_use"
@@ -134,6 +146,10 @@ def promotion_request(
     for field, environment in (("source_environment", source_environment), ("target_environment", target_environment)):
         if environment.project_id != workflow.project_id:
             problems[field] = [f"Environment {environment.name} belongs to another project than the workflow."]
+    for field, environment in (("source_environment", source_environment), ("target_environment", target_environment)):
+        if not problems and environment.is_preview:
+            problems[field] = [f"{environment.name} is a merge request's preview; promotions go from test to "
+                               "production (merge the request: its default-branch build is proposed)."]
     if not problems and target_environment.order <= source_environment.order:
         problems["target_environment"] = [
             f"Promotions go forward: {target_environment.name} (order {target_environment.order}) does not come "

@@ -43,7 +43,7 @@ def resolve_parameters(
 
 def declared_parameters(deployment: Deployment) -> dict[str, Any]:
     """The parameters the deployed version declares in the deployment's environment (overrides merged)."""
-    return version_config(deployment.version, deployment.environment.name).parameters
+    return version_config(deployment.version, deployment.environment.config_name).parameters
 
 
 CALLER_WAITS = frozenset({TriggerKind.MANUAL, TriggerKind.API, TriggerKind.WEBHOOK})
@@ -93,7 +93,7 @@ def _refuse_unservable_runtime(deployment: Deployment) -> None:
     person, a script, a webhook sender) hears it now instead, and no run is created. Schedules, backfills,
     retries and upstream triggers have nobody waiting, so their runs are created and fail visibly at launch."""
     environment, config = deployment.environment, deployment.version.config
-    runtime = requested_runtime(config, environment.name)
+    runtime = requested_runtime(config, environment.config_name)
     if runtime is None:
         return  # the environment's own target runs it; the launcher reports a missing one
     try:

@@ -38,7 +38,7 @@ def default_target() -> RuntimeTarget | None:
 
 def target_for_environment(environment: Environment) -> RuntimeTarget:
     """The environment's runtime target, or the default target; LaunchFailed when there is neither."""
-    target = environment.runtime or default_target()
+    target = environment.settings_source.runtime or default_target()  # a preview runs where its base does
     if target is None:
         raise LaunchFailed(
             f"Environment {environment} has no runtime target and there is no default one; platform staff can "
@@ -57,7 +57,7 @@ def requested_runtime(config: Mapping[str, Any], environment_name: str) -> str |
 
 
 def _refusal(environment: Environment, runtime: str, kind: str) -> RuntimeKindUnavailable:
-    has = environment.runtime or default_target()
+    has = environment.settings_source.runtime or default_target()
     a_kind = f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind}"
     where = f"its runtime target is {has}" if has is not None else "it has no runtime target and there is no default"
     instead = (f" set {RUNTIME_KEY} to {RUNTIME_OF_TARGET_KIND.get(has.kind, has.kind)!r} to run on {has.name}, or"
@@ -65,7 +65,7 @@ def _refusal(environment: Environment, runtime: str, kind: str) -> RuntimeKindUn
     return RuntimeKindUnavailable(
         f"{RUNTIME_KEY} is {runtime!r}, which runs on {a_kind} runtime target, but environment {environment} has "
         f"none ({where}). To fix it,{instead} remove {RUNTIME_KEY} from flowyard.json (or from its environments."
-        f"{environment.name} overrides) to use the environment's target, or ask platform staff to give "
+        f"{environment.config_name} overrides) to use the environment's target, or ask platform staff to give "
         f"environment {environment} {a_kind} runtime target (admin: Environments → runtime) or make one the default."
     )
 
@@ -76,11 +76,11 @@ def target_for_run_config(environment: Environment, config: Mapping[str, Any]) -
     Raises `RuntimeKindUnavailable` when the config's cloud-execution-environment asks for a kind the environment
     has no target of, and LaunchFailed when there is no target at all. Usable at trigger time to refuse early.
     """
-    runtime = requested_runtime(config, environment.name)
+    runtime = requested_runtime(config, environment.config_name)
     if runtime is None:
         return target_for_environment(environment)
     kind = TARGET_KIND_OF_RUNTIME.get(runtime, runtime)
-    for candidate in (environment.runtime, default_target()):
+    for candidate in (environment.settings_source.runtime, default_target()):
         if candidate is not None and candidate.kind == kind:
             return candidate
     raise _refusal(environment, runtime, kind)

@@ -42,19 +42,22 @@ def effective_schedule(deployment: Deployment) -> EffectiveSchedule:
     It is active only when a version is deployed, the deployment is not paused, and the config enables the
     schedule. Schedules are on by default only in protected environments (`requires_approval`: production,
     reached by promotion); in an open one (test, where branch builds land) the environment's own override
-    must turn it on, so a branch build never runs on production's schedule.
+    must turn it on, so a branch build never runs on production's schedule. A merge request's preview
+    environment never fires a schedule: its runs start from CI (the smoke run) or by hand.
     """
     environment = deployment.environment
     if deployment.version is None:
         return EffectiveSchedule(None, "UTC", False, "nothing is deployed", DEFAULT_CATCH_UP, DEFAULT_CATCH_UP_MAX,
                                  DEFAULT_START_DEADLINE_SECONDS)
-    override = parsed_config(deployment.version).environments.get(environment.name)
+    override = parsed_config(deployment.version).environments.get(environment.config_name)
     explicit_on = bool(override is not None and "schedule_enabled" in override.model_fields_set
                        and override.schedule_enabled)
-    config = parsed_config(deployment.version, environment.name)
+    config = parsed_config(deployment.version, environment.config_name)
     schedule = config.parsed_schedule()
     if schedule is None:
         why = "the config has no schedule"
+    elif environment.is_preview:
+        why = f"schedules are off in preview environments ({environment.name}): start its runs by hand or from CI"
     elif not config.schedule_enabled:
         why = "schedule-enabled is false"
     elif not environment.requires_approval and not explicit_on:

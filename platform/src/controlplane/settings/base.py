@@ -156,6 +156,9 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": max(5.0, 5 * FLOWYARD.scheduler_seconds),
                     "queue": FLOWYARD.scheduler_queue or FLOWYARD.task_queue},
     },
+    # Merge requests' previews after their project's preview_ttl_days without a pipeline.
+    "expire-previews": {"task": "controlplane.registration.tasks.expire_previews", "schedule": 3600.0,
+                        "options": {"expires": 3000.0, "queue": FLOWYARD.task_queue}},
 }
 
 LOGGING = {

@@ -27,7 +27,7 @@ def run_config(run: Any) -> WorkflowConfig:
     `run` is a `runs.models.Run` (typed loosely: runs sit above workflows). It is the version the run was
     started with, not whatever is deployed now.
     """
-    return version_config(run.version, run.deployment.environment.name)
+    return version_config(run.version, run.deployment.environment.config_name)
 
 
 def parsed_config(version: WorkflowVersion, environment_name: str | None = None) -> WorkflowConfig:

@@ -4,11 +4,12 @@ from rest_framework import serializers
 from typing_extensions import override
 
 from controlplane.api.fields import VisibleRelatedField
-from controlplane.deployments.models import Deployment, Environment, Promotion
+from controlplane.deployments.models import Deployment, Environment, EnvironmentKind, Promotion, ReleaseRules
 from controlplane.deployments.selectors import environment_list
 from controlplane.tenancy.models.teams import slug_validator
 from controlplane.tenancy.selectors import project_list
 from controlplane.workflows.selectors import version_list, workflow_list
+from flowyard_spec.pipelines import PREVIEW_PREFIX
 
 
 class EnvironmentSerializer(serializers.ModelSerializer):
@@ -16,7 +17,9 @@ class EnvironmentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Environment
-        fields = ["id", "project", "name", "order", "requires_approval", "description", "created_at", "updated_at"]
+        fields = ["id", "project", "name", "order", "requires_approval", "description", "kind", "base_environment",
+                  "merge_request_iid", "merge_request_url", "source_branch", "author", "last_pipeline_at",
+                  "torn_down_at", "created_at", "updated_at"]
 
 
 class EnvironmentCreateSerializer(serializers.Serializer):
@@ -31,9 +34,13 @@ class EnvironmentCreateSerializer(serializers.Serializer):
     @override
     def validate(self, attrs):
         existing = Environment.objects.filter(project=attrs["project"])
+        if attrs["name"].startswith(PREVIEW_PREFIX):
+            raise serializers.ValidationError({"name": [
+                f"Names starting with {PREVIEW_PREFIX!r} belong to merge requests' preview environments, which CI "
+                "makes; choose another name."]})
         if existing.filter(name=attrs["name"]).exists():
             raise serializers.ValidationError({"name": [f"This project already has an environment {attrs['name']!r}."]})
-        if existing.filter(order=attrs["order"]).exists():
+        if existing.filter(order=attrs["order"], kind=EnvironmentKind.STANDARD).exists():
             raise serializers.ValidationError({"order": ["Another environment of this project has this order."]})
         return attrs
 
@@ -48,7 +55,10 @@ class EnvironmentUpdateSerializer(serializers.Serializer):
     @override
     def validate_order(self, value):
         environment = self.instance
-        if Environment.objects.filter(project=environment.project, order=value).exclude(pk=environment.pk).exists():
+        if environment.is_preview:
+            raise serializers.ValidationError("A preview environment's order is its base environment's.")
+        if Environment.objects.filter(project=environment.project, order=value, kind=EnvironmentKind.STANDARD) \
+                .exclude(pk=environment.pk).exists():
             raise serializers.ValidationError("Another environment of this project has this order.")
         return value
 
@@ -126,3 +136,44 @@ class PromotionDecisionSerializer(serializers.Serializer):
     """Input to approve or reject a promotion."""
 
     comment = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ReleaseRulesSerializer(serializers.ModelSerializer):
+    """A project's release rules: where each kind of CI pipeline's build goes."""
+
+    class Meta:
+        model = ReleaseRules
+        fields = ["id", "project", "branch_environment", "branch_patterns", "merge_request_previews", "preview_limit",
+                  "preview_ttl_days", "default_branch_promotion", "updated_at"]
+
+
+class ReleaseRulesUpdateSerializer(serializers.Serializer):
+    """Input to change a project's release rules (project admins)."""
+
+    branch_environment = serializers.CharField(
+        max_length=63, required=False, allow_blank=True,
+        help_text="An environment of the project that does not require approval; empty: branch builds are "
+                  "registered only.")
+    branch_patterns = serializers.ListField(
+        child=serializers.CharField(min_length=1, max_length=255), required=False, max_length=50,
+        help_text="fnmatch patterns of the branches whose builds are deployed, e.g. [\"*\"] or [\"feature/*\"].")
+    merge_request_previews = serializers.BooleanField(required=False)
+    preview_limit = serializers.IntegerField(min_value=1, max_value=100, required=False)
+    preview_ttl_days = serializers.IntegerField(min_value=1, max_value=365, required=False)
+    default_branch_promotion = serializers.BooleanField(required=False)
+
+    def validate_branch_environment(self, value: str) -> str:
+        """An existing open standing environment of the project (CI never deploys to production)."""
+        if not value:
+            return value
+        environment = Environment.objects.filter(project=self.instance.project, name=value).first()
+        if environment is None or environment.is_preview:
+            names = ", ".join(Environment.objects.filter(project=self.instance.project, kind=EnvironmentKind.STANDARD)
+                              .values_list("name", flat=True))
+            raise serializers.ValidationError(f"Project {self.instance.project.slug} has no environment {value!r} "
+                                              f"(it has {names}).")
+        if environment.requires_approval:
+            raise serializers.ValidationError(
+                f"{value} requires approval: CI never deploys to it directly, whatever the rules say; builds reach "
+                "it through an approved promotion. Pick an open environment such as test.")
+        return value

@@ -9,4 +9,5 @@ router.register("environments", views.EnvironmentViewSet, basename="environment"
 router.register("deployments", views.DeploymentViewSet, basename="deployment")
 router.register("promotions", views.PromotionViewSet, basename="promotion")
 router.register("secrets", secrets.SecretViewSet, basename="secret")
+router.register("release-rules", views.ReleaseRulesViewSet, basename="release-rules")
 urlpatterns = router.urls

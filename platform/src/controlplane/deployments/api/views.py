@@ -100,3 +100,19 @@ class PromotionViewSet(ListRetrieveMixin, CreateMixin, ScopedViewSet):
         """Reject: nothing is deployed."""
         promotion = self.get_object()
         return self.respond(services.promotion_reject(actor=request.user, promotion=promotion, **self.validated_input()))
+
+
+class ReleaseRulesViewSet(ListRetrieveMixin, UpdateMixin, ScopedViewSet):
+    """Each project's release rules: where CI deploys branch, merge-request and default-branch builds. Project
+    admins change them; CI never deploys to an environment that requires approval."""
+
+    selector = staticmethod(selectors.release_rules_list)
+    output_serializer = serializers.ReleaseRulesSerializer
+    input_serializers = {"partial_update": serializers.ReleaseRulesUpdateSerializer}
+    action_roles = {"list": Role.VIEWER, "retrieve": Role.VIEWER, "partial_update": Role.ADMIN}
+    filterset_class = filtersets.ReleaseRulesFilterSet
+    cursor_ordering = "created_at"
+
+    @override
+    def update_object(self, obj, data):
+        return services.release_rules_update(actor=self.request.user, rules=obj, **data)

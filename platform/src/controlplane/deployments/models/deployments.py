@@ -8,8 +8,16 @@ from controlplane.tenancy.models import Project
 from controlplane.tenancy.models.teams import slug_validator
 
 
+class EnvironmentKind(models.TextChoices):
+    """A standing stage of the promotion order, or a merge request's short-lived preview."""
+
+    STANDARD = "standard"
+    PREVIEW = "preview"
+
+
 class Environment(UUIDModel):
-    """A stage a version passes through (`test`, then `production`), ordered for promotion."""
+    """A stage a version passes through (`test`, then `production`), ordered for promotion; or a merge request's
+    preview (`mr-<number>`), which uses its base environment's secrets, runtime and config overrides."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="environments")
     name = models.CharField(max_length=63, validators=[slug_validator])
@@ -22,16 +30,53 @@ class Environment(UUIDModel):
         "runtimes.RuntimeTarget", null=True, blank=True, on_delete=models.PROTECT, related_name="environments",
         help_text="Where this environment's runs are launched; empty means the default target.",
     )
+    kind = models.CharField(max_length=10, choices=EnvironmentKind.choices, default=EnvironmentKind.STANDARD)
+    base_environment = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="previews",
+        help_text="A preview's base (test): its secrets, runtime target and config overrides are the preview's.",
+    )
+    merge_request_iid = models.PositiveIntegerField(null=True, blank=True)
+    merge_request_url = models.URLField(max_length=500, blank=True)
+    source_branch = models.CharField(max_length=255, blank=True)
+    author = models.CharField(max_length=255, blank=True, help_text="Who opened the merge request (forge login).")
+    last_pipeline_at = models.DateTimeField(
+        null=True, blank=True, help_text="A preview's latest pipeline; after the TTL without one it is torn down.",
+    )
+    torn_down_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the preview was torn down (its runs and history are kept).",
+    )
 
     class Meta:
-        ordering = ["project__slug", "order"]
+        ordering = ["project__slug", "order", "name"]
         constraints = [
             models.UniqueConstraint(fields=["project", "name"], name="unique_environment_name_per_project"),
-            models.UniqueConstraint(fields=["project", "order"], name="unique_environment_order_per_project"),
+            models.UniqueConstraint(fields=["project", "order"], condition=models.Q(kind="standard"),
+                                    name="unique_environment_order_per_project"),
         ]
 
     def __str__(self) -> str:
         return f"{self.project.slug}:{self.name}"
+
+    @property
+    def is_preview(self) -> bool:
+        """True for a merge request's preview environment."""
+        return self.kind == EnvironmentKind.PREVIEW
+
+    @property
+    def is_live(self) -> bool:
+        """False once a preview has been torn down: nothing may be deployed or run there any more."""
+        return self.torn_down_at is None
+
+    @property
+    def settings_source(self) -> "Environment":
+        """The environment whose secrets and runtime target this one uses: a preview's base (test, never
+        production), everyone else itself."""
+        return self.base_environment if self.is_preview and self.base_environment is not None else self
+
+    @property
+    def config_name(self) -> str:
+        """Whose `environments.<name>` overrides of flowyard.json apply here: a preview takes its base's."""
+        return self.settings_source.name
 
 
 class Deployment(UUIDModel):
