@@ -57,6 +57,7 @@ class PipelineContext:
     merge_request: int | None = None
     merge_request_url: str = ""
     from_fork: bool = False  # a merge request from another repository: it must not get the project's secrets
+    closed: bool = False  # the merge request was closed or merged (GitHub's pull_request `closed`): tear down
     trigger: str = ""  # the CI's own word for what started it (CI_PIPELINE_SOURCE, GITHUB_EVENT_NAME)
 
     @property
@@ -167,6 +168,7 @@ def _github(environ: Mapping[str, str]) -> PipelineContext:
             **{**common, "author": (pull.get("user") or {}).get("login") or common["author"]},
             event=Event.MERGE_REQUEST, commit_sha=head["sha"], branch=head["ref"], merge_request=number,
             merge_request_url=pull.get("html_url", ""), from_fork=bool(head_repo and head_repo != repository),
+            closed=event.get("action") == "closed",
         )
     sha = _required(environ, "GITHUB_SHA", forge)
     ref_type = environ.get("GITHUB_REF_TYPE", "branch")

@@ -6,11 +6,14 @@ The decision table (rows: what started the pipeline; the same for GitLab and Git
 |--------------------------------|------------------------------------------------------------|-------------|
 | push to a non-default branch   | validate, build, push, register, deploy, (smoke)           | test        |
 | merge request / pull request   | validate, build, push, register, deploy, (smoke)           | mr-<number> |
+| … closed or merged             | teardown (GitHub's pull_request `closed`; GitLab's stop job) | mr-<number> |
 | … from a fork                  | validate, build (no token, nothing leaves the job)         | —           |
 | push to the default branch     | validate, build, push, register, deploy, request promotion | test → prod |
 | anything else (tag, schedule)  | validate                                                   | —           |
 
-`production` is never a deployment target: it is reached only through an approved promotion.
+`production` is never a deployment target: it is reached only through an approved promotion. Where the build
+really goes is the project's release rules' answer (the control plane's); this table is what the default rules do,
+and the registration's answer says when the project's rules, or flowyard.json's `ci` block, chose otherwise.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from flowyard_builder.ci.context import Event, PipelineContext
+from flowyard_builder.ci.context import CiError, Event, PipelineContext
 from flowyard_spec.pipelines import preview_environment_name as preview_environment
 
 TEST_ENVIRONMENT = "test"
@@ -36,6 +39,7 @@ class Step(StrEnum):
     DEPLOY = "deploy"
     REQUEST_PROMOTION = "request_promotion"
     SMOKE = "smoke"
+    TEARDOWN = "teardown"
 
 
 @dataclass(frozen=True)
@@ -91,14 +95,28 @@ class Plan:
             Step.REQUEST_PROMOTION: (f"request the promotion {self.promotion[0]} → {self.promotion[1]} of the "
                                      f"version built from {context.short_sha}" if self.promotion else ""),
             Step.SMOKE: f"smoke run in {self.environment}, followed to its end",
+            Step.TEARDOWN: f"tear down the preview environment {self.environment} (runs cancelled, history kept)",
         }[step]
 
 
 SHIP = (Step.VALIDATE, Step.BUILD, Step.PUSH, Step.REGISTER)
 
 
+def teardown(context: PipelineContext) -> Plan:
+    """The plan of a merge request's stop job (`flowyard ci teardown`): tear its preview down."""
+    if context.event is not Event.MERGE_REQUEST or context.merge_request is None:
+        raise CiError(f"`flowyard ci teardown` runs in a merge-request pipeline (its stop job); this is "
+                      f"{context.event.value.replace('_', ' ')} of {context.branch}, which has no preview environment")
+    if context.from_fork:
+        return Plan(context, (), why="the merge request comes from a fork: it never had a preview environment")
+    return Plan(context, (Step.TEARDOWN,), environment=preview_environment(context.merge_request),
+                why="the merge request is closed or merged: its preview environment goes")
+
+
 def decide(context: PipelineContext, *, smoke: bool = False) -> Plan:
     """The plan for `context`; `smoke` adds a followed run where the plan deploys somewhere."""
+    if context.event is Event.MERGE_REQUEST and context.closed:
+        return teardown(context)
     tail = (Step.SMOKE,) if smoke else ()
     if context.event is Event.BRANCH_PUSH:
         return Plan(context, (*SHIP, Step.DEPLOY, *tail), environment=TEST_ENVIRONMENT,

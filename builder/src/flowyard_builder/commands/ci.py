@@ -1,6 +1,7 @@
-"""`flowyard ci [run|plan]`: what CI calls. It reads the pipeline from the CI's variables, decides what to do
-(flowyard_builder.ci.plan) and does it with the same steps a person runs by hand: validate, build, push,
-register. `flowyard ci plan` prints the decision and does nothing."""
+"""`flowyard ci [run|plan|teardown]`: what CI calls. It reads the pipeline from the CI's variables, decides what to
+do (flowyard_builder.ci.plan) and does it with the same steps a person runs by hand: validate, build, push,
+register (where the build then goes is the project's release rules' answer). `flowyard ci plan` prints the
+decision and does nothing; `flowyard ci teardown` removes a merge request's preview environment."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import sys
 from flowyard_builder import exit_codes
 from flowyard_builder.api_client import ApiClient, report_error, state_exit_code
 from flowyard_builder.ci.context import CiError, detect
-from flowyard_builder.ci.plan import TEST_ENVIRONMENT, Plan, Step, decide
+from flowyard_builder.ci.plan import Plan, Step, decide, teardown
 from flowyard_builder.commands.register import build_payload, describe_registration, report_refusal
 from flowyard_builder.control_plane import ControlPlaneError, register_version
 from flowyard_builder.follow import describe_end, follow_logs
@@ -28,8 +29,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "Needs FLOWYARD_API_URL, FLOWYARD_CI_TOKEN and FLOWYARD_PROJECT; the image goes to "
                     "$FLOWYARD_REGISTRY_IMAGE (GitLab: $CI_REGISTRY_IMAGE) tagged with the short commit sha.",
     )
-    parser.add_argument("action", nargs="?", choices=["run", "plan"], default="run",
-                        help="run (default) the steps, or plan: print them without doing anything")
+    parser.add_argument("action", nargs="?", choices=["run", "plan", "teardown"], default="run",
+                        help="run (default) the steps; plan: print them without doing anything; teardown: remove "
+                             "this merge request's preview environment (its stop job, on close or merge)")
     parser.add_argument("path", nargs="?", default=".", metavar="PATH", help="the workflow repository (default: .)")
     parser.add_argument("--smoke", action="store_true", default=os.environ.get("FLOWYARD_SMOKE", "") == "1",
                         help="after deploying, start a run and follow it; the exit code is its outcome "
@@ -54,7 +56,8 @@ def _steps(value: str) -> frozenset[Step]:
 def handle(args: argparse.Namespace) -> int:
     """Detect the pipeline, decide, then print (plan) or do (run) the steps."""
     try:
-        plan = decide(detect(os.environ), smoke=args.smoke)
+        context = detect(os.environ)
+        plan = teardown(context) if args.action == "teardown" else decide(context, smoke=args.smoke)
     except CiError as exc:
         print(f"flowyard ci: {exc}", file=sys.stderr)
         return exit_codes.INVALID_INPUT
@@ -66,15 +69,9 @@ def handle(args: argparse.Namespace) -> int:
 
 
 def _missing_settings(plan: Plan, steps: tuple[Step, ...]) -> list[str]:
-    if not {Step.REGISTER, Step.SMOKE} & set(steps):
+    if not {Step.REGISTER, Step.SMOKE, Step.TEARDOWN} & set(steps):
         return []
     return [name for name in ("FLOWYARD_API_URL", "FLOWYARD_CI_TOKEN", "FLOWYARD_PROJECT") if not os.environ.get(name)]
-
-
-def _unsupported(plan: Plan) -> str | None:
-    if plan.does(Step.DEPLOY) and plan.environment != TEST_ENVIRONMENT:  # the whole plan, so it fails at validate
-        return f"deploying to the preview environment {plan.environment}"
-    return None
 
 
 def carry_out(plan: Plan, path: str, only: frozenset[Step] | None = None) -> int:
@@ -90,11 +87,6 @@ def carry_out(plan: Plan, path: str, only: frozenset[Step] | None = None) -> int
         print(f"flowyard ci: {', '.join(missing)} not set: add them as CI/CD variables (the token masked and "
               "protected)", file=sys.stderr)
         return exit_codes.INVALID_INPUT
-    unsupported = _unsupported(plan)
-    if unsupported:  # refused before anything is built, rather than after the push
-        print(f"flowyard ci: {unsupported} is not available in this version of Flowyard yet; nothing was done. "
-              "`flowyard ci plan` shows the steps.", file=sys.stderr)
-        return exit_codes.REFUSED
     pipeline = Pipeline(plan, path)
     for step in steps:
         number = plan.steps.index(step) + 1
@@ -117,8 +109,10 @@ class Pipeline:
         self.token = os.environ.get("FLOWYARD_CI_TOKEN", "")
         earlier = load_result(path, LAST_REGISTRATION) or {}  # an earlier job of this pipeline, via an artifact
         same_commit = earlier.get("commit_sha") == plan.context.commit_sha
+        self.registered = same_commit
         self.deployment: dict | None = earlier.get("deployment") if same_commit else None
         self.promotion: dict | None = earlier.get("promotion") if same_commit else None
+        self.why: str = earlier.get("why", "") if same_commit else ""
 
     def run_step(self, step: Step) -> int:
         """Do `step`; its exit code."""
@@ -134,17 +128,14 @@ class Pipeline:
         if step is Step.REGISTER:
             return self._register()
         if step is Step.DEPLOY:
-            if self.deployment is None:
-                print(f"flowyard ci: the control plane did not deploy the build to {self.plan.environment} (does "
-                      f"the project have a {self.plan.environment} environment?)", file=sys.stderr)
-                return exit_codes.REFUSED
-            print(f"flowyard ci: deployed to {self.plan.environment} ({self.deployment['id']})", file=sys.stderr)
-            return exit_codes.OK
+            return self._report_deployment()
         if step is Step.SMOKE:
             return self._smoke()
         if step is Step.REQUEST_PROMOTION:
             return self._report_promotion()
-        raise AssertionError(f"no way to run step {step}")  # _unsupported() refused it before anything ran
+        if step is Step.TEARDOWN:
+            return self._teardown()
+        raise AssertionError(f"no way to run step {step}")
 
     def _register(self) -> int:
         context = self.plan.context
@@ -152,9 +143,8 @@ class Pipeline:
             payload = build_payload(self.path, project=os.environ["FLOWYARD_PROJECT"], git_commit=context.commit_sha,
                                     git_branch=context.branch, git_author=context.author or None)
             payload.update(ci_pipeline_url=context.pipeline_url, merge_request_iid=context.merge_request,
-                           merge_request_url=context.merge_request_url)
-            if self.plan.does(Step.REQUEST_PROMOTION):  # asked in the same call, so both happen or neither
-                payload.update(request_promotion=True, requested_for=context.author)
+                           merge_request_url=context.merge_request_url, event=context.event.value,
+                           requested_for=context.author)  # the release rules decide; a promotion in the same call
             response = register_version(self.api_url, self.token, payload)
         except InvalidWorkflow as exc:
             print(f"flowyard ci: {exc}", file=sys.stderr)
@@ -166,12 +156,46 @@ class Pipeline:
         self.deployment = deployment if isinstance(deployment, dict) else None
         promotion = response.body.get("promotion")
         self.promotion = promotion if isinstance(promotion, dict) else None
+        self.why, self.registered = str(response.body.get("why") or ""), True
         save_result(self.path, LAST_REGISTRATION, {"commit_sha": context.commit_sha, "deployment": self.deployment,
-                                                   "promotion": self.promotion, "version": response.body.get("version")})
+                                                   "promotion": self.promotion, "why": self.why,
+                                                   "version": response.body.get("version")})
+        return exit_codes.OK
+
+    def _report_deployment(self) -> int:
+        if self.deployment is not None:
+            name = self.deployment.get("environment_name") or self.plan.environment
+            print(f"flowyard ci: deployed to {name} ({self.deployment['id']})", file=sys.stderr)
+            return exit_codes.OK
+        if self.registered:  # the project's release rules (or flowyard.json's ci block) said no
+            print(f"flowyard ci: not deployed: {self.why or 'the project release rules deploy nothing here'}",
+                  file=sys.stderr)
+            return exit_codes.OK
+        print("flowyard ci: nothing was registered in this pipeline (run the register step first, or pass "
+              "PATH/.flowyard/ on as an artifact)", file=sys.stderr)
+        return exit_codes.INVALID_INPUT
+
+    def _teardown(self) -> int:
+        context = self.plan.context
+        client = ApiClient(self.api_url, self.token)
+        try:
+            preview = client.post("/previews/teardown/", {"project": os.environ["FLOWYARD_PROJECT"],
+                                                          "merge_request_iid": context.merge_request})
+        except ControlPlaneError as exc:
+            if exc.status != 404:
+                return report_error("flowyard ci teardown", exc)
+            print(f"flowyard ci: merge request !{context.merge_request} has no preview environment "
+                  f"{self.plan.environment}; nothing to tear down", file=sys.stderr)
+            return exit_codes.OK
+        print(f"flowyard ci: preview environment {preview['name']} torn down at {preview['torn_down_at']} (its runs "
+              "and logs stay readable)", file=sys.stderr)
         return exit_codes.OK
 
     def _report_promotion(self) -> int:
         if self.promotion is None:
+            if self.registered:  # the project's release rules (or flowyard.json's ci block) ask for none
+                print(f"flowyard ci: no promotion requested: {self.why}", file=sys.stderr)
+                return exit_codes.OK
             print("flowyard ci: the registration did not request the promotion (run the register step in this "
                   "job, or pass PATH/.flowyard/ on as an artifact)", file=sys.stderr)
             return exit_codes.INVALID_INPUT
@@ -181,6 +205,9 @@ class Pipeline:
         return exit_codes.OK
 
     def _smoke(self) -> int:
+        if self.deployment is None and self.registered:
+            print(f"flowyard ci: no smoke run: the build was not deployed ({self.why})", file=sys.stderr)
+            return exit_codes.OK
         if self.deployment is None:
             print(f"flowyard ci: nothing to smoke: no registration of this pipeline deployed to "
                   f"{self.plan.environment} (run the register step first, or pass PATH/.flowyard/ on as an "
@@ -189,7 +216,8 @@ class Pipeline:
         client = ApiClient(self.api_url, self.token)
         try:
             run = client.post("/runs/", {"deployment": self.deployment["id"]})
-            print(f"flowyard ci: smoke run {run['id']} in {self.plan.environment}: {run['state']}", file=sys.stderr,
+            where = self.deployment.get("environment_name") or self.plan.environment
+            print(f"flowyard ci: smoke run {run['id']} in {where}: {run['state']}", file=sys.stderr,
                   flush=True)
             follow_logs(client, run["id"], follow=True)
             run = client.run(run["id"])
