@@ -1,4 +1,4 @@
-"""`flowyard ci` in GitLab branch and default-branch pipelines, for real: the example workflow in a git repository checked out
+"""`flowyard ci` in GitLab branch, merge-request and default-branch pipelines, for real: the example workflow in a git repository checked out
 detached (as GitLab checks out), the real Docker engine and registry on 127.0.0.1:5000, and a live control
 plane. The pipeline validates, builds `<registry image>:<short sha>`, pushes, registers the version with the
 pipeline's commit, branch and author, and `test` runs it; running the same pipeline again registers nothing new.
@@ -90,22 +90,46 @@ def test_a_ci_token_of_another_project_is_refused_and_nothing_is_registered(
     assert not versions_of_hello(ours.project).exists() and not versions_of_hello(theirs.project).exists()
 
 
-def test_a_merge_request_pipeline_is_refused_before_anything_is_built_until_previews_exist(
-    tmp_path, live_server, registry  # noqa: F811
+def merge_request(sha, iid):
+    """GitLab's variables for a merge-request pipeline of merge request `iid` from feature/greet."""
+    return gitlab_push(sha, CI_PIPELINE_SOURCE="merge_request_event", CI_MERGE_REQUEST_IID=str(iid),
+                       CI_MERGE_REQUEST_SOURCE_BRANCH_NAME="feature/greet", CI_MERGE_REQUEST_PROJECT_ID="42",
+                       CI_MERGE_REQUEST_SOURCE_PROJECT_ID="42",
+                       CI_MERGE_REQUEST_PROJECT_URL="https://gitlab.example.com/analytics/hello")
+
+
+def test_a_merge_request_pipeline_ships_to_its_preview_within_the_limit_and_teardown_removes_it(
+    tmp_path, live_server, registry, runtime_image, wheel_cache, image_cleanup  # noqa: F811
 ):
+    from controlplane.deployments.models import Environment, ReleaseRules
+
     repo, sha = example_checkout(tmp_path)
-    tenant = build_tenant("ci")
-    environ = job_environment(
-        **gitlab_push(sha, CI_PIPELINE_SOURCE="merge_request_event", CI_MERGE_REQUEST_IID="12",
-                      CI_MERGE_REQUEST_SOURCE_BRANCH_NAME="feature/greet", CI_MERGE_REQUEST_PROJECT_ID="42",
-                      CI_MERGE_REQUEST_SOURCE_PROJECT_ID="42"),
-        **flowyard_settings(live_server, tenant.ci_token_value, tenant.project.slug, own_image_repository(registry)))
-    plan = run_flowyard_ci(repo, environ, "plan")
-    assert plan.returncode == 0 and "5. deploy it to mr-12" in plan.stdout
-    refused = run_flowyard_ci(repo, environ)
-    assert refused.returncode == 3
-    assert "deploying to the preview environment mr-12 is not available" in refused.stderr
-    assert "nothing was done" in refused.stderr and not (repo / ".flowyard").exists()
+    tenant = build_tenant("ci")  # has one live preview already: mr-7
+    image = own_image_repository(registry)
+    image_cleanup.append(f"{image}:{sha[:8]}")
+    settings = flowyard_settings(live_server, tenant.ci_token_value, tenant.project.slug, image)
+    environ = job_environment(**merge_request(sha, 12), **settings)
+
+    shipped = run_flowyard_ci(repo, environ)
+    assert shipped.returncode == 0, shipped.stdout + shipped.stderr
+    assert "deployed to mr-12" in shipped.stderr
+    preview = Environment.objects.get(project=tenant.project, name="mr-12")
+    assert (preview.kind, preview.source_branch, preview.author) == ("preview", "feature/greet", "ada")
+    assert preview.merge_request_url == "https://gitlab.example.com/analytics/hello/-/merge_requests/12"
+    assert preview.deployments.get().version.git_commit_sha == sha
+    assert versions_of_hello(tenant.project).get().merge_request_iid == 12
+
+    ReleaseRules.objects.filter(project=tenant.project).update(preview_limit=2)  # mr-7 and mr-12 are live
+    refused = run_flowyard_ci(repo, job_environment(**merge_request(sha, 13), **settings))
+    assert refused.returncode == 3, refused.stdout + refused.stderr
+    assert "preview_limit of 2" in refused.stderr
+    assert not Environment.objects.filter(project=tenant.project, name="mr-13").exists()
+
+    torn_down = run_flowyard_ci(repo, environ, "teardown")
+    assert torn_down.returncode == 0, torn_down.stdout + torn_down.stderr
+    assert "preview environment mr-12 torn down" in torn_down.stderr
+    preview.refresh_from_db()
+    assert preview.torn_down_at is not None and preview.deployments.get().version is None
 
 
 def test_a_branch_pipeline_with_smoke_runs_the_build_in_test_and_exits_with_its_outcome(

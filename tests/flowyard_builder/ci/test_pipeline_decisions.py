@@ -9,7 +9,7 @@ import json
 import pytest
 
 from flowyard_builder.ci.context import CiError, Event, Forge, MissingCiVariable, NoCiDetected, detect
-from flowyard_builder.ci.plan import Step, decide
+from flowyard_builder.ci.plan import Step, decide, teardown
 
 SHA = "3f1c2a9d8e7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d"
 HEAD_SHA = "aa11bb22cc33dd44ee55ff66aa77bb88cc99dd00"
@@ -180,3 +180,27 @@ def test_the_plan_reads_as_steps_in_the_job_log():
     lines = decide(detect(gitlab_merge_request()), smoke=True).describe()
     assert lines[0] == "gitlab pipeline: merge request !12 from feature/greet at 3f1c2a9d by ada"
     assert lines[-2:] == ["  5. deploy it to mr-12", "  6. smoke run in mr-12, followed to its end"]
+
+
+def test_a_closed_github_pull_request_tears_its_preview_down(github):
+    payload = pull_request() | {"action": "closed"}
+    plan = decide(detect(github("pull_request", payload, GITHUB_REF_NAME="12/merge")), smoke=True)
+    assert plan.steps == (Step.TEARDOWN,) and plan.environment == "mr-12"
+    assert "closed or merged" in plan.why
+
+
+def test_the_gitlab_stop_job_tears_the_preview_down():
+    plan = teardown(detect(gitlab_merge_request(iid="31")))
+    assert plan.steps == (Step.TEARDOWN,) and plan.environment == "mr-31"
+
+
+@pytest.mark.parametrize("forge", ["gitlab", "github"])
+def test_teardown_outside_a_merge_request_pipeline_says_why(forge, github):
+    environ = gitlab() if forge == "gitlab" else github("push", {"ref": "refs/heads/x", "repository": REPOSITORY})
+    with pytest.raises(CiError, match="runs in a merge-request pipeline"):
+        teardown(detect(environ))
+
+
+def test_a_forks_merge_request_has_no_preview_to_tear_down():
+    plan = teardown(detect(gitlab_merge_request(source_project="977")))
+    assert plan.steps == () and "fork" in plan.why
