@@ -95,7 +95,8 @@ def carry_out(plan: Plan, path: str, only: frozenset[Step] | None = None) -> int
         if code != exit_codes.OK:
             print(f"flowyard ci: {step.value} failed (exit {code}); the steps after it did not run", file=sys.stderr)
             return code
-    print(f"flowyard ci: done: {plan.context.image_tag}", file=sys.stderr)
+    print(f"flowyard ci: done: {plan.context.image_tag}" if plan.does(Step.BUILD) else "flowyard ci: done",
+          file=sys.stderr)
     return exit_codes.OK
 
 
