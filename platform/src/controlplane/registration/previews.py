@@ -38,6 +38,7 @@ def live_previews(project: Project) -> list[Environment]:
                 .order_by("created_at"))
 
 
+@transaction.atomic
 def preview_ensure(
     *, actor: Any, project: Project, rules: ReleaseRules, base: Environment, merge_request: int,
     merge_request_url: str = "", branch: str = "", author: str = "",
@@ -45,8 +46,8 @@ def preview_ensure(
     """The live preview of `merge_request`: made on its first pipeline (or brought back after a teardown) within
     the project's preview limit, its labels and last pipeline time refreshed on every later one.
 
-    Call inside the registration's transaction: the project row is locked so that two first pipelines of
-    different merge requests cannot both take the last free place.
+    Part of the registration's transaction: the project row is locked so that two first pipelines of different
+    merge requests cannot both take the last free place.
     """
     Project.objects.select_for_update().filter(pk=project.pk).first()
     name = preview_environment_name(merge_request)
