@@ -204,3 +204,9 @@ def test_teardown_outside_a_merge_request_pipeline_says_why(forge, github):
 def test_a_forks_merge_request_has_no_preview_to_tear_down():
     plan = teardown(detect(gitlab_merge_request(source_project="977")))
     assert plan.steps == () and "fork" in plan.why
+
+
+def test_a_teardown_needs_no_registry_image():
+    environ = gitlab_merge_request()
+    del environ["CI_REGISTRY_IMAGE"]
+    assert teardown(detect(environ, needs_image=False)).steps == (Step.TEARDOWN,)

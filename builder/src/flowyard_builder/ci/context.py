@@ -81,14 +81,20 @@ def _required(environ: Mapping[str, str], name: str, forge: Forge) -> str:
 
 def _registry_image(environ: Mapping[str, str], default: str, forge: Forge) -> str:
     image = environ.get("FLOWYARD_REGISTRY_IMAGE", "").strip() or default
-    if not image:
+    if not image and environ.get(_NO_IMAGE_NEEDED) != "1":
         raise MissingCiVariable(f"FLOWYARD_REGISTRY_IMAGE is not set and {forge.value} gives no registry image: set "
                                 "it to the image repository to push to, e.g. registry.example.com/team/workflow")
     return image.lower()
 
 
-def detect(environ: Mapping[str, str]) -> PipelineContext:
-    """The pipeline described by `environ` (os.environ in a CI job)."""
+_NO_IMAGE_NEEDED = "_FLOWYARD_NO_IMAGE_NEEDED"
+
+
+def detect(environ: Mapping[str, str], *, needs_image: bool = True) -> PipelineContext:
+    """The pipeline described by `environ` (os.environ in a CI job). `needs_image=False` (a teardown, which builds
+    nothing) accepts a pipeline without a registry image."""
+    if not needs_image:
+        environ = {**environ, _NO_IMAGE_NEEDED: "1"}
     if environ.get("GITLAB_CI", "").lower() == "true":
         return _gitlab(environ)
     if environ.get("GITHUB_ACTIONS", "").lower() == "true":

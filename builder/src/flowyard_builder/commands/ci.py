@@ -56,7 +56,7 @@ def _steps(value: str) -> frozenset[Step]:
 def handle(args: argparse.Namespace) -> int:
     """Detect the pipeline, decide, then print (plan) or do (run) the steps."""
     try:
-        context = detect(os.environ)
+        context = detect(os.environ, needs_image=args.action != "teardown")
         plan = teardown(context) if args.action == "teardown" else decide(context, smoke=args.smoke)
     except CiError as exc:
         print(f"flowyard ci: {exc}", file=sys.stderr)
@@ -84,8 +84,9 @@ def carry_out(plan: Plan, path: str, only: frozenset[Step] | None = None) -> int
         return exit_codes.OK
     missing = _missing_settings(plan, steps)
     if missing:
-        print(f"flowyard ci: {', '.join(missing)} not set: add them as CI/CD variables (the token masked and "
-              "protected)", file=sys.stderr)
+        print(f"flowyard ci: {', '.join(missing)} not set: add them as CI/CD variables (the token masked; "
+              "protected only if just protected branches ship, as protected variables reach no other pipeline)",
+              file=sys.stderr)
         return exit_codes.INVALID_INPUT
     pipeline = Pipeline(plan, path)
     for step in steps:
