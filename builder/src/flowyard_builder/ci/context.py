@@ -173,7 +173,7 @@ def _github(environ: Mapping[str, str]) -> PipelineContext:
         return PipelineContext(
             **{**common, "author": (pull.get("user") or {}).get("login") or common["author"]},
             event=Event.MERGE_REQUEST, commit_sha=head["sha"], branch=head["ref"], merge_request=number,
-            merge_request_url=pull.get("html_url", ""), from_fork=bool(head_repo and head_repo != repository),
+            merge_request_url=pull.get("html_url", ""), from_fork=bool(head_repo and head_repo.lower() != repository.lower()),
             closed=event.get("action") == "closed",
         )
     sha = _required(environ, "GITHUB_SHA", forge)
