@@ -272,29 +272,30 @@ def test_a_pull_request_gets_its_preview_and_a_smoke_run_there_and_closing_it_te
     image_cleanup.append(f"{image}:{sha[:8]}")
     events = tmp_path / "events"
     events.mkdir()
-    url = f"https://github.com/{GITHUB_REPOSITORY}/pull/7"
+    url = f"https://github.com/{GITHUB_REPOSITORY}/pull/8"
     with running_platform(live_server, None, docker_client, tmp_path) as platform:
         tenant = platform.tenant
         settings = flowyard_settings(live_server, tenant.ci_token_value, tenant.project.slug, image)
+        assert not Environment.objects.filter(project=tenant.project, name="mr-8").exists()
 
         # pull_request opened: the reusable workflow's ship job (flowyard ci run, smoke on)
-        opened = run_flowyard_ci(repo, job_environment(**github_pull_request(sha, events, number=7), **settings,
+        opened = run_flowyard_ci(repo, job_environment(**github_pull_request(sha, events, number=8), **settings,
                                                        FLOWYARD_SMOKE="1"))
         output = opened.stdout + opened.stderr
         assert opened.returncode == 0, output
-        assert f"github pipeline: merge request !7 from feature/greet at {sha[:8]} by edsger" in opened.stderr
-        assert "step 6/6: smoke" in opened.stderr and "deployed to mr-7" in opened.stderr
+        assert f"github pipeline: merge request !8 from feature/greet at {sha[:8]} by edsger" in opened.stderr
+        assert "step 6/6: smoke" in opened.stderr and "deployed to mr-8" in opened.stderr
         assert "Hello Ada" in opened.stdout, "the smoke run's log is followed in the job log"
         assert tenant.ci_token_value not in output
-        preview = Environment.objects.get(project=tenant.project, name="mr-7")
-        assert (preview.kind, preview.base_environment.name, preview.merge_request_iid) == ("preview", "test", 7)
+        preview = Environment.objects.get(project=tenant.project, name="mr-8")
+        assert (preview.kind, preview.base_environment.name, preview.merge_request_iid) == ("preview", "test", 8)
         assert (preview.merge_request_url, preview.source_branch, preview.author) == (url, "feature/greet", "edsger")
         assert preview.torn_down_at is None
         deployment = Deployment.objects.get(environment=preview, workflow__name="hello")
         version = deployment.version
         assert version.git_commit_sha == sha, "the pull request's head, not GitHub's merge commit (GITHUB_SHA)"
-        assert (version.git_branch, version.merge_request_iid, version.merge_request_url) == ("feature/greet", 7, url)
-        assert set(version.deployments.values_list("environment__name", flat=True)) == {"mr-7"}, \
+        assert (version.git_branch, version.merge_request_iid, version.merge_request_url) == ("feature/greet", 8, url)
+        assert set(version.deployments.values_list("environment__name", flat=True)) == {"mr-8"}, \
             "a pull request's build goes to its preview only"
         run = Run.objects.get(deployment=deployment)  # the only one: a preview never fires the example's schedule
         assert run.state == "SUCCEEDED" and run.version == version and run.trigger == "api"
@@ -305,13 +306,13 @@ def test_a_pull_request_gets_its_preview_and_a_smoke_run_there_and_closing_it_te
         bare = tmp_path / "no-checkout"
         bare.mkdir()
         closed_env = job_environment(
-            **github_pull_request(sha, events, number=7, action="closed"),
+            **github_pull_request(sha, events, number=8, action="closed"),
             **{name: value for name, value in settings.items() if name != "FLOWYARD_REGISTRY_IMAGE"},
             DOCKER_HOST="unix:///nonexistent/docker.sock")
         closed = run_flowyard_ci(bare, closed_env, timeout=120)
         assert closed.returncode == 0, closed.stdout + closed.stderr
         assert re.findall(r"step \d+/\d+: (\w+)", closed.stderr) == ["teardown"], closed.stderr
-        assert "preview environment mr-7 torn down at" in closed.stderr
+        assert "preview environment mr-8 torn down at" in closed.stderr
         preview.refresh_from_db()
         deployment.refresh_from_db()
         run.refresh_from_db()
