@@ -141,3 +141,21 @@ def test_rejecting_deploys_nothing(tenant_a, client_for):
         client_for(tenant_a.users[Role.DEVELOPER]), tenant_a.workflow, tenant_a.test_env, tenant_a.production_env
     )
     assert again.status_code == 201, "once rejected, the promotion may be requested again"
+
+
+def test_an_environment_that_needs_two_approvals_deploys_at_the_second_distinct_one(tenant_a, client_for):
+    from controlplane.deployments.models import Environment
+
+    Environment.objects.filter(pk=tenant_a.production_env.pk).update(required_approvals=2)
+    before = Deployment.objects.get(workflow=tenant_a.workflow, environment=tenant_a.production_env).version
+    first = approve(client_for(tenant_a.users[Role.APPROVER]), tenant_a.promotion.pk, comment="one")
+    assert first.status_code == 200, first.json()
+    assert first.json()["state"] == "PENDING" and first.json()["required_approvals"] == 2
+    assert [a["user"] for a in first.json()["approvals"]] == [tenant_a.users[Role.APPROVER].username]
+    again = approve(client_for(tenant_a.users[Role.APPROVER]), tenant_a.promotion.pk)
+    assert again.status_code == 409 and again.json()["code"] == "already_approved"
+    assert Deployment.objects.get(workflow=tenant_a.workflow, environment=tenant_a.production_env).version == before
+    second = approve(client_for(tenant_a.admin), tenant_a.promotion.pk, comment="two")
+    assert second.json()["state"] == "APPROVED"
+    assert Deployment.objects.get(workflow=tenant_a.workflow, environment=tenant_a.production_env).version \
+        == tenant_a.promotion.version

@@ -191,11 +191,18 @@ def test_release_rules_never_point_ci_at_production(tenant_a, client_for):
     assert ReleaseRules.objects.get(pk=rules.pk).branch_environment == "test"
 
 
-def test_a_preview_is_never_a_promotion_source(tenant_a, client_for):
+def test_a_preview_promotes_from_tests_place_and_is_never_a_promotion_target(tenant_a, client_for):
     preview = tenant_a.extra["preview"]
-    Deployment.objects.create(workflow=tenant_a.workflow, environment=preview, version=tenant_a.v2)
-    response = client_for(tenant_a.users[Role.DEVELOPER]).post("/api/v1/promotions/", {
-        "workflow": str(tenant_a.workflow.pk), "source_environment": str(preview.pk),
-        "target_environment": str(tenant_a.production_env.pk)}, format="json")
-    assert response.status_code == 400
-    assert "preview" in response.json()["extra"]["fields"]["source_environment"][0]
+    Deployment.objects.create(workflow=tenant_a.report, environment=preview, version=tenant_a.report_v1)
+    developer = client_for(tenant_a.users[Role.DEVELOPER])
+    to_preview = developer.post("/api/v1/promotions/", {
+        "workflow": str(tenant_a.report.pk), "source_environment": str(tenant_a.test_env.pk),
+        "target_environment": str(preview.pk)}, format="json")
+    assert to_preview.status_code == 400
+    assert "preview" in to_preview.json()["extra"]["fields"]["target_environment"][0]
+    from_preview = developer.post("/api/v1/promotions/", {
+        "workflow": str(tenant_a.report.pk), "source_environment": str(preview.pk),
+        "target_environment": str(tenant_a.production_env.pk),
+        "merge_request_url": preview.merge_request_url}, format="json")
+    assert from_preview.status_code == 201, from_preview.json()
+    assert from_preview.json()["version"] == str(tenant_a.report_v1.pk), "what ran in the preview"

@@ -11,7 +11,14 @@ from controlplane.core.audit import actor_user_and_label, audit_record, snapshot
 from controlplane.core.errors import ValidationFailed
 from controlplane.core.services import model_update
 from controlplane.deployments.errors import DeploymentConflict, SelfApprovalRefused
-from controlplane.deployments.models import Deployment, Environment, Promotion, PromotionState, ReleaseRules
+from controlplane.deployments.models import (
+    Deployment,
+    Environment,
+    Promotion,
+    PromotionApproval,
+    PromotionState,
+    ReleaseRules,
+)
 from controlplane.tenancy.models import Project
 from controlplane.workflows.models import Workflow, WorkflowVersion
 
@@ -146,14 +153,14 @@ def promotion_request(
     for field, environment in (("source_environment", source_environment), ("target_environment", target_environment)):
         if environment.project_id != workflow.project_id:
             problems[field] = [f"Environment {environment.name} belongs to another project than the workflow."]
-    for field, environment in (("source_environment", source_environment), ("target_environment", target_environment)):
-        if not problems and environment.is_preview:
-            problems[field] = [f"{environment.name} is a merge request's preview; promotions go from test to "
-                               "production (merge the request: its default-branch build is proposed)."]
-    if not problems and target_environment.order <= source_environment.order:
+    if not problems and target_environment.is_preview:
+        problems["target_environment"] = [f"{target_environment.name} is a merge request's preview: builds reach it "
+                                          "from its merge request's pipeline, never by promotion."]
+    stage = source_environment.settings_source  # a preview stands at its base's (test's) place
+    if not problems and target_environment.order <= stage.order:
         problems["target_environment"] = [
             f"Promotions go forward: {target_environment.name} (order {target_environment.order}) does not come "
-            f"after {source_environment.name} (order {source_environment.order})."
+            f"after {source_environment.name} (order {stage.order})."
         ]
     source = Deployment.objects.filter(workflow=workflow, environment=source_environment).first()
     if not problems and (source is None or source.version is None):
@@ -167,10 +174,13 @@ def promotion_request(
     if problems:
         raise ValidationFailed(problems)
     if Promotion.objects.filter(
-        workflow=workflow, target_environment=target_environment, state=PromotionState.PENDING
+        workflow=workflow, target_environment=target_environment, state=PromotionState.PENDING,
+        merge_request_url=merge_request_url,
     ).exists():
         raise DeploymentConflict(
-            f"A promotion of {workflow.name} to {target_environment.name} is already pending; approve or reject it first.",
+            f"A promotion of {workflow.name} to {target_environment.name}"
+            + (f" for {merge_request_url}" if merge_request_url else "")
+            + " is already pending; approve or reject it first.",
             code="promotion_pending",
         )
     user, label = actor_user_and_label(actor)
@@ -208,15 +218,39 @@ def _decide(*, actor: Any, promotion: Promotion, state: PromotionState, comment:
     )
 
 
+def is_authors(promotion: Promotion, user: Any) -> bool:
+    """Whether `user` asked for the promotion or is the change's author (`requested_for`): they may not approve."""
+    return promotion.requested_by_id == user.pk or bool(
+        promotion.requested_for and promotion.requested_for == user.get_username())
+
+
 @transaction.atomic
-def promotion_approve(*, actor: Any, promotion: Promotion, comment: str = "") -> Promotion:
-    """Approve a pending promotion and deploy its exact version to the target environment."""
+def promotion_deploy(*, actor: Any, promotion: Promotion, comment: str = "") -> Promotion:
+    """Mark a pending promotion APPROVED and deploy its exact version to the target environment, once: the caller
+    has counted its approvals (the API's below, or a merge request's in the gitops app)."""
     promotion = _lock_pending(promotion)
-    username = actor.get_username()
-    if promotion.requested_by_id == actor.pk or (promotion.requested_for and promotion.requested_for == username):
-        raise SelfApprovalRefused("You cannot approve your own change; another approver must.")
     _deploy(actor=actor, workflow=promotion.workflow, environment=promotion.target_environment, version=promotion.version)
     return _decide(actor=actor, promotion=promotion, state=PromotionState.APPROVED, comment=comment)
+
+
+@transaction.atomic
+def promotion_approve(*, actor: Any, promotion: Promotion, comment: str = "") -> Promotion:
+    """Add `actor`'s approval; once the target environment's `required_approvals` people other than the change's
+    author have approved, deploy its exact version there (APPROVED). Until then it stays PENDING."""
+    promotion = _lock_pending(promotion)
+    if is_authors(promotion, actor):
+        raise SelfApprovalRefused(
+            "You cannot approve your own change (you asked for this promotion or it is requested for you); "
+            "another approver of the project must approve it.")
+    if PromotionApproval.objects.filter(promotion=promotion, user=actor).exists():
+        raise DeploymentConflict("You have approved this promotion already; it needs another approver.",
+                                 code="already_approved")
+    approval = PromotionApproval.objects.create(promotion=promotion, user=actor, comment=comment)
+    audit_record(actor=actor, action="promotion.approval_given", obj=promotion, project=promotion.workflow.project,
+                 after={"approvals": promotion.approvals.count(), "comment": approval.comment})
+    if promotion.approvals.count() < promotion.target_environment.required_approvals:
+        return promotion
+    return promotion_deploy(actor=actor, promotion=promotion, comment=comment)
 
 
 @transaction.atomic

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "controlplane.runtimes",
     "controlplane.scheduling",
     "controlplane.registration",
+    "controlplane.gitops",
     "controlplane.demo",
 ]
 

@@ -17,7 +17,8 @@ class EnvironmentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Environment
-        fields = ["id", "project", "name", "order", "requires_approval", "description", "kind", "base_environment",
+        fields = ["id", "project", "name", "order", "requires_approval", "required_approvals", "description", "kind",
+                  "base_environment",
                   "merge_request_iid", "merge_request_url", "source_branch", "author", "last_pipeline_at",
                   "torn_down_at", "created_at", "updated_at"]
 
@@ -29,6 +30,7 @@ class EnvironmentCreateSerializer(serializers.Serializer):
     name = serializers.CharField(max_length=63, validators=[slug_validator])
     order = serializers.IntegerField(min_value=0, max_value=32767)
     requires_approval = serializers.BooleanField(required=False, default=False)
+    required_approvals = serializers.IntegerField(min_value=1, max_value=10, required=False, default=1)
     description = serializers.CharField(required=False, allow_blank=True, default="")
 
     @override
@@ -50,6 +52,7 @@ class EnvironmentUpdateSerializer(serializers.Serializer):
 
     order = serializers.IntegerField(min_value=0, max_value=32767, required=False)
     requires_approval = serializers.BooleanField(required=False)
+    required_approvals = serializers.IntegerField(min_value=1, max_value=10, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
 
     @override
@@ -110,14 +113,28 @@ class DeploymentUpdateSerializer(serializers.Serializer):
 
 
 class PromotionSerializer(serializers.ModelSerializer):
-    """A promotion request and its decision."""
+    """A promotion request, the approvals it has and needs, and its decision."""
+
+    approvals = serializers.SerializerMethodField()
+    required_approvals = serializers.IntegerField(source="target_environment.required_approvals", read_only=True)
+    workflow_name = serializers.CharField(source="workflow.name", read_only=True)
+    source_environment_name = serializers.CharField(source="source_environment.name", read_only=True)
+    target_environment_name = serializers.CharField(source="target_environment.name", read_only=True)
+    image_digest = serializers.CharField(source="version.image_digest", read_only=True)
 
     class Meta:
         model = Promotion
         fields = [
-            "id", "workflow", "version", "source_environment", "target_environment", "state", "requested_by_label",
-            "requested_for", "decided_at", "comment", "merge_request_url", "created_at", "updated_at",
+            "id", "workflow", "workflow_name", "version", "image_digest", "source_environment",
+            "source_environment_name", "target_environment", "target_environment_name", "state",
+            "requested_by_label", "requested_for", "approvals", "required_approvals", "decided_at", "comment",
+            "merge_request_url", "created_at", "updated_at",
         ]
+
+    def get_approvals(self, promotion) -> list[dict]:
+        """Who approved it through the API, and when (merge-request approvals are listed by the gitops app)."""
+        return [{"user": approval.user.get_username(), "at": approval.at, "comment": approval.comment}
+                for approval in promotion.approvals.select_related("user")]
 
 
 class PromotionCreateSerializer(serializers.Serializer):

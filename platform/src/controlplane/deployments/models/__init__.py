@@ -1,9 +1,9 @@
 """Deployment models."""
 
 from controlplane.deployments.models.deployments import Deployment, Environment, EnvironmentKind
-from controlplane.deployments.models.promotions import Promotion, PromotionState
+from controlplane.deployments.models.promotions import Promotion, PromotionApproval, PromotionState
 from controlplane.deployments.models.rules import ReleaseRules
 from controlplane.deployments.models.secrets import EnvironmentSecret
 
-__all__ = ["Deployment", "Environment", "EnvironmentKind", "EnvironmentSecret", "Promotion", "PromotionState",
+__all__ = ["Deployment", "Environment", "EnvironmentKind", "EnvironmentSecret", "Promotion", "PromotionApproval", "PromotionState",
            "ReleaseRules"]

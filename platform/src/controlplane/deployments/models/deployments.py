@@ -25,6 +25,10 @@ class Environment(UUIDModel):
     requires_approval = models.BooleanField(
         default=False, help_text="Versions reach this environment only through an approved promotion."
     )
+    required_approvals = models.PositiveSmallIntegerField(
+        default=1, help_text="How many approvers other than the change's author must approve a promotion here "
+                             "(1: four eyes).",
+    )
     description = models.TextField(blank=True)
     runtime = models.ForeignKey(
         "runtimes.RuntimeTarget", null=True, blank=True, on_delete=models.PROTECT, related_name="environments",

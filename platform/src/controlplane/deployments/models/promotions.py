@@ -43,8 +43,10 @@ class Promotion(UUIDModel):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
+            # One pending promotion per target and merge request: a request made without one ("") is alone per
+            # target, as before; each open merge request may have its own.
             models.UniqueConstraint(
-                fields=["workflow", "target_environment"],
+                fields=["workflow", "target_environment", "merge_request_url"],
                 condition=models.Q(state="PENDING"),
                 name="one_pending_promotion_per_target",
             )
@@ -52,3 +54,20 @@ class Promotion(UUIDModel):
 
     def __str__(self) -> str:
         return f"{self.workflow} {self.source_environment.name}→{self.target_environment.name}"
+
+
+class PromotionApproval(models.Model):
+    """One approver's yes to a promotion, given through the API; a promotion is approved (and deployed) once it
+    has its target environment's `required_approvals`. Merge-request approvals are counted by the gitops app."""
+
+    promotion = models.ForeignKey(Promotion, on_delete=models.CASCADE, related_name="approvals")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    comment = models.TextField(blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        constraints = [models.UniqueConstraint(fields=["promotion", "user"], name="one_approval_per_person")]
+
+    def __str__(self) -> str:
+        return f"approval of {self.promotion_id} by {self.user_id}"

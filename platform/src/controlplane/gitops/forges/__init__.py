@@ -1,0 +1,1 @@
+"""Forge REST clients (GitLab, GitHub): commit statuses and one merge-request comment kept up to date."""
