@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("controlplane.runs.api.urls")),
     path("", include("controlplane.scheduling.api.urls")),
     path("", include("controlplane.registration.api.urls")),
+    path("", include("controlplane.gitops.api.urls")),
 ]
 
 urlpatterns = [

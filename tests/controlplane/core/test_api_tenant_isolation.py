@@ -34,10 +34,17 @@ FOREIGN_OBJECT = {
     "trigger-grant": lambda t: t.extra["trigger_grant"],
     "release-rules": lambda t: t.extra["release_rules"],
     "preview": lambda t: t.extra["preview"],
+    "repository": lambda t: t.extra["repository_link"],
+    "forge-delivery": lambda t: t.extra["forge_delivery"],
+    "forge-identity": lambda t: t.extra["forge_identity"],
+    "merge-request-promotion": lambda t: t.extra["merge_request_promotion"],
+    "gitops-gitlab-events": lambda t: t.extra["repository_link"],
+    "gitops-github-events": lambda t: t.extra["repository_link"],  # a GitLab link: not this receiver's, so 404
 }
 # Routes whose credential is not a user at all: a session of team A means nothing there, so team B's object
 # answers the missing-credential refusal (never its data) instead of 404.
-NOT_USER_CREDENTIAL = {"webhook-delivery": (401, "webhook_unauthenticated")}
+NOT_USER_CREDENTIAL = {"webhook-delivery": (401, "webhook_unauthenticated"),
+                       "gitops-gitlab-events": (401, "forge_signature_invalid")}
 
 
 def _ids_in(payload) -> set[str]:

@@ -49,6 +49,12 @@ INVALID = {
     ("webhook-detail", "patch"): (lambda t: t.extra["webhook"], lambda t: {"is_enabled": "maybe"}, "is_enabled"),
     ("webhook-delivery", "post"): (lambda t: t.extra["webhook"], lambda t: {"nope": 1}, "parameters"),
     ("preview-teardown", "post"): (None, lambda t: {"project": t.project.slug, "merge_request_iid": 0}, "merge_request_iid"),
+    ("repository-list", "post"): (None, lambda t: {
+        "project": str(t.project.pk), "forge": "gitlab", "repository_path": "no-slash", "clone_url": "https://x/y.git",
+        "workflows": [{"name": "etl"}]}, "repository_path"),
+    ("repository-detail", "patch"): (
+        lambda t: t.extra["repository_link"], lambda t: {"workflows": [{"name": "Bad Name"}]}, "workflows.0.name"),
+    ("forge-identity-list", "post"): (None, lambda t: {"forge": "bitbucket", "username": "x", "user": "nobody"}, "forge"),
     ("release-rules-detail", "patch"): (
         lambda t: t.extra["release_rules"], lambda t: {"branch_environment": "production"}, "branch_environment"),
 }
@@ -61,7 +67,11 @@ INVALID[("runner-events", "post")] = (
     "events.0.seq",
 )
 # Writes that take no input at all, so no input can be invalid.
-NO_INPUT = {("run-cancel", "post"), ("schedule-pause", "post"), ("schedule-resume", "post"), ("backfill-cancel", "post"), ("webhook-rotate", "post")}
+NO_INPUT = {("run-cancel", "post"), ("schedule-pause", "post"), ("schedule-resume", "post"), ("backfill-cancel", "post"),
+            ("webhook-rotate", "post"), ("repository-rotate", "post"),
+            # the forges' own payloads: refused unread without the link's secret, then by the forge's shape
+            # (tests/controlplane/gitops/test_forge_webhooks.py)
+            ("gitops-gitlab-events", "post"), ("gitops-github-events", "post")}
 
 
 def test_every_write_endpoint_with_input_has_an_invalid_input_case():

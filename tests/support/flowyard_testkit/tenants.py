@@ -79,6 +79,10 @@ class Tenant:
                 self.personal_token,
             )
         }
+        ids |= {str(self.extra[name].pk) for name in ("repository_link", "forge_identity", "merge_request_promotion")
+                if name in self.extra}
+        if "forge_delivery" in self.extra:
+            ids.add(self.extra["forge_delivery"].delivery_id)
         return ids
 
     def audit_event_ids(self) -> set[int]:
@@ -156,6 +160,24 @@ def build_tenant(prefix: str) -> Tenant:
     preview = preview_ensure(actor=developer, project=project, rules=release_rules, base=test_env, merge_request=7,
                              merge_request_url="https://git.example.invalid/data/etl/-/merge_requests/7",
                              branch="feature/preview", author="ada")
+    from controlplane.gitops import services as gitops
+    from controlplane.gitops.models import ForgeDelivery, MergeRequest, MergeRequestPromotion, RepositoryLink
+    from controlplane.gitops.webhooks import encrypt_secret
+
+    # Made directly, not through repository_link: linking would also turn the project's default-branch promotion
+    # requests off, which other tests of this tenant rely on.
+    repository_link = RepositoryLink.objects.create(
+        project=project, forge="gitlab", repository_path=f"{prefix}/etl",
+        clone_url=f"https://git.example.invalid/{prefix}/etl.git", workflows=[{"name": "etl", "path": "."}],
+        encrypted_webhook_secret=encrypt_secret(f"fyg_{prefix}-secret"))
+    forge_identity = gitops.forge_identity_set(actor=None, forge="gitlab", username=f"{prefix}-admin-gl", user=admin)
+    merge_request = MergeRequest.objects.create(
+        link=repository_link, iid=5, url=f"https://git.example.invalid/{prefix}/etl/-/merge_requests/5",
+        author=f"{prefix}-dev-gl", source_branch="feature/x", target_branch="main", head_sha="e" * 40)
+    merge_request_promotion = MergeRequestPromotion.objects.create(
+        merge_request=merge_request, workflow=workflow, head_sha="e" * 40, reason="waiting for CI")
+    forge_delivery = ForgeDelivery.objects.create(link=repository_link, delivery_id=f"{prefix}-delivery-1",
+                                                  event="merge_request", action="open")
     backfill = Backfill.objects.create(
         deployment=test_deployment, start="2026-01-01T00:00:00+00:00", end="2026-01-01T01:00:00+00:00",
         ticks=["2026-01-01T00:00:00+00:00", "2026-01-01T01:00:00+00:00"], next_index=2, skipped_ticks=2,
@@ -171,5 +193,7 @@ def build_tenant(prefix: str) -> Tenant:
         log_lines=log_lines, ci_token=ci_token, ci_token_value=ci_token_value, personal_token=personal_token,
         personal_token_value=personal_token_value,
         extra={"backfill": backfill, "trigger_grant": trigger_grant, "webhook": webhook, "webhook_secret": webhook_secret,
-               "release_rules": release_rules, "preview": preview},
+               "release_rules": release_rules, "preview": preview, "repository_link": repository_link,
+               "forge_identity": forge_identity, "merge_request_promotion": merge_request_promotion,
+               "forge_delivery": forge_delivery},
     )

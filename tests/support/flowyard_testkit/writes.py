@@ -90,6 +90,14 @@ PROJECT_WRITES: tuple[Write, ...] = (
     Write("registration-list", "post", None, lambda t: registration_body(t), D, 201),
     Write("preview-teardown", "post", None, lambda t: {"project": t.project.slug, "merge_request_iid": 7}, D, 200),
     Write("release-rules-detail", "patch", lambda t: t.extra["release_rules"], lambda t: {"preview_limit": 3}, A, 200),
+    Write("repository-list", "post", None, lambda t: {
+        "project": _id(t.project), "forge": "github", "repository_path": f"{t.prefix}/reports",
+        "clone_url": f"https://git.example.invalid/{t.prefix}/reports.git", "workflows": [{"name": "report"}],
+    }, A, 201),
+    Write("repository-detail", "patch", lambda t: t.extra["repository_link"], lambda t: {"require_test_success": True},
+          A, 200),
+    Write("repository-detail", "delete", lambda t: t.extra["repository_link"], lambda t: {}, A, 204),
+    Write("repository-rotate", "post", lambda t: t.extra["repository_link"], lambda t: {}, A, 200),
     Write("run-cancel", "post", lambda t: t.run, lambda t: {}, D, 200),
     Write("schedule-pause", "post", lambda t: t.test_deployment, lambda t: {}, D, 200),
     Write("schedule-pause", "post", lambda t: t.production_deployment, lambda t: {}, A, 200),
@@ -141,8 +149,20 @@ EXTRA_OBJECT_WRITES: tuple[Write, ...] = (
 )
 # Only the webhook's own secret may deliver to it (tests/controlplane/scheduling/test_webhooks.py); no role may.
 WEBHOOK_DELIVERY = Write("webhook-delivery", "post", lambda t: t.extra["webhook"], lambda t: {"limit": 5}, None, 201)
+# Only platform staff match forge users to people (tests/controlplane/gitops/test_repository_links_api.py).
+STAFF_WRITES: tuple[Write, ...] = (
+    Write("forge-identity-list", "post", None,
+          lambda t: {"forge": "github", "username": f"{t.prefix}-gh", "user": t.spare_user.username}, None, 201),
+    Write("forge-identity-detail", "delete", lambda t: t.extra["forge_identity"], lambda t: {}, None, 204),
+)
+# Only a link's webhook secret (token or signature) may deliver to it (tests/controlplane/gitops/test_forge_webhooks.py).
+FORGE_DELIVERIES: tuple[Write, ...] = (
+    Write("gitops-gitlab-events", "post", lambda t: t.extra["repository_link"], lambda t: {}, None, 200),
+    Write("gitops-github-events", "post", lambda t: t.extra["repository_link"], lambda t: {}, None, 200),
+)
 ALL_WRITES = (
     *PROJECT_WRITES, *EXTRA_OBJECT_WRITES, *TEAM_WRITES, *PERSONAL_WRITES, PROJECT_CREATE, RUNNER_REPORT, WEBHOOK_DELIVERY,
+    *STAFF_WRITES, *FORGE_DELIVERIES,
 )
 
 

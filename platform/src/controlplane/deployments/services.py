@@ -11,6 +11,7 @@ from controlplane.core.audit import actor_user_and_label, audit_record, snapshot
 from controlplane.core.errors import ValidationFailed
 from controlplane.core.services import model_update
 from controlplane.deployments.errors import DeploymentConflict, SelfApprovalRefused
+from controlplane.deployments.signals import promotion_approving
 from controlplane.deployments.models import (
     Deployment,
     Environment,
@@ -209,7 +210,7 @@ def _lock_pending(promotion: Promotion) -> Promotion:
 
 
 def _decide(*, actor: Any, promotion: Promotion, state: PromotionState, comment: str) -> Promotion:
-    changes = {"state": state, "decided_by": actor, "decided_at": timezone.now()}
+    changes = {"state": state, "decided_by": actor_user_and_label(actor)[0], "decided_at": timezone.now()}
     if comment:
         changes["comment"] = comment
     return model_update(
@@ -238,6 +239,7 @@ def promotion_approve(*, actor: Any, promotion: Promotion, comment: str = "") ->
     """Add `actor`'s approval; once the target environment's `required_approvals` people other than the change's
     author have approved, deploy its exact version there (APPROVED). Until then it stays PENDING."""
     promotion = _lock_pending(promotion)
+    promotion_approving.send(sender=Promotion, promotion=promotion, actor=actor)
     if is_authors(promotion, actor):
         raise SelfApprovalRefused(
             "You cannot approve your own change (you asked for this promotion or it is requested for you); "
@@ -245,10 +247,11 @@ def promotion_approve(*, actor: Any, promotion: Promotion, comment: str = "") ->
     if PromotionApproval.objects.filter(promotion=promotion, user=actor).exists():
         raise DeploymentConflict("You have approved this promotion already; it needs another approver.",
                                  code="already_approved")
-    approval = PromotionApproval.objects.create(promotion=promotion, user=actor, comment=comment)
-    audit_record(actor=actor, action="promotion.approval_given", obj=promotion, project=promotion.workflow.project,
-                 after={"approvals": promotion.approvals.count(), "comment": approval.comment})
-    if promotion.approvals.count() < promotion.target_environment.required_approvals:
+    PromotionApproval.objects.create(promotion=promotion, user=actor, comment=comment)
+    given, needed = promotion.approvals.count(), promotion.target_environment.required_approvals
+    if given < needed:  # one audit event per approval: given now, or the approval that deploys
+        audit_record(actor=actor, action="promotion.approval_given", obj=promotion, project=promotion.workflow.project,
+                     after={"approvals": given, "required_approvals": needed, "comment": comment})
         return promotion
     return promotion_deploy(actor=actor, promotion=promotion, comment=comment)
 

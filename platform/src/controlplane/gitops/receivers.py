@@ -1,2 +1,26 @@
 """Receivers of lower apps' signals: a version registered by CI completes the merge-request promotions that
-waited for its build."""
+waited for its build; a promotion a merge request drives is not approved through the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.dispatch import receiver
+
+from controlplane.deployments.models import Promotion
+from controlplane.deployments.signals import promotion_approving
+from controlplane.gitops.promotions import builds_registered, refuse_api_approval
+from controlplane.registration.signals import version_registered
+from controlplane.workflows.models import WorkflowVersion
+
+
+@receiver(version_registered, sender=WorkflowVersion, dispatch_uid="gitops.complete_waiting_promotions")
+def complete_waiting_promotions(sender: type, version: WorkflowVersion, **kwargs: Any) -> int:
+    """Attach the new build to the merge-request promotions that waited for its commit."""
+    return builds_registered(version)
+
+
+@receiver(promotion_approving, sender=Promotion, dispatch_uid="gitops.approve_in_merge_request")
+def approve_in_merge_request(sender: type, promotion: Promotion, **kwargs: Any) -> None:
+    """Refuse an API approval of a promotion that follows a merge request."""
+    refuse_api_approval(promotion)

@@ -26,6 +26,7 @@ from controlplane.deployments.release import PROMOTION_TARGET, ReleaseDecision, 
 from controlplane.deployments.services import promotion_request
 from controlplane.registration.previews import preview_ensure
 from controlplane.registration.quotas import check_quotas
+from controlplane.registration.signals import version_registered
 from controlplane.scheduling.trigger_graph import check_trigger_cycles
 from controlplane.tenancy.models import Project
 from controlplane.workflows.models import Workflow, WorkflowVersion
@@ -169,6 +170,9 @@ def _register_and_release(
                          "deployed_to": registration.deployment.environment.name if registration.deployment else None})
     if decision.request_promotion:
         registration = _request_promotion(actor, registration, requested_for, merge_request_url)
+    if registration.created or registration.deployment is not None:
+        version_registered.send(sender=WorkflowVersion, version=registration.version,
+                                deployment=registration.deployment)
     return registration
 
 
