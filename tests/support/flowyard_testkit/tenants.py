@@ -162,7 +162,7 @@ def build_tenant(prefix: str) -> Tenant:
                              branch="feature/preview", author="ada")
     from controlplane.gitops import services as gitops
     from controlplane.gitops.models import ForgeDelivery, MergeRequest, MergeRequestPromotion, RepositoryLink
-    from controlplane.gitops.webhooks import encrypt_secret
+    from controlplane.gitops.secrets import encrypt_secret
 
     # Made directly, not through repository_link: linking would also turn the project's default-branch promotion
     # requests off, which other tests of this tenant rely on.

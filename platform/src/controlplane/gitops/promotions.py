@@ -28,8 +28,10 @@ from controlplane.deployments.models import Deployment, Environment, Environment
 from controlplane.deployments.release import PROMOTION_TARGET
 from controlplane.deployments.services import promotion_deploy, promotion_reject, promotion_request
 from controlplane.gitops.errors import ApproveInMergeRequest
+from controlplane.gitops.approvals import ci_build_of, counted_approvals, counts_for
 from controlplane.gitops.events import ForgeEvent, Kind
-from controlplane.gitops.identities import author_users, forge_principal, matched_user
+from controlplane.gitops.identities import forge_principal, matched_user
+from controlplane.gitops.reporting import enqueue_report
 from controlplane.gitops.models import (
     Condition,
     MergeRequest,
@@ -40,17 +42,25 @@ from controlplane.gitops.models import (
 )
 from controlplane.registration.previews import preview_teardown
 from controlplane.runs.models import Run
-from controlplane.tenancy.roles import has_role
 from controlplane.workflows.models import Workflow, WorkflowVersion
 from flowyard_spec.pipelines import preview_environment_name
-from flowyard_spec.states import Role, RunState
+from flowyard_spec.states import RunState
 
 logger = logging.getLogger(__name__)
 TEST_STAGE = "test"
 
 
 def apply_event(*, link: RepositoryLink, event: ForgeEvent) -> str:
-    """Apply a merge-request event to `link`'s project; a sentence saying what it did (kept on the delivery)."""
+    """Apply a merge-request event to `link`'s project; a sentence saying what it did (kept on the delivery). The
+    forge is told the outcome afterwards (`gitops.reporting`)."""
+    said = _apply(link=link, event=event)
+    merge_request = MergeRequest.objects.filter(link=link, iid=event.iid).select_related("link").first()
+    if merge_request is not None:
+        enqueue_report(merge_request)
+    return said
+
+
+def _apply(*, link: RepositoryLink, event: ForgeEvent) -> str:
     if event.kind in (Kind.OPENED, Kind.UPDATED):
         return merge_request_updated(link=link, event=event)
     merge_request = MergeRequest.objects.select_for_update().filter(link=link, iid=event.iid).first()
@@ -115,14 +125,6 @@ def _promotion_for(merge_request: MergeRequest, workflow_name: str) -> str:
     return f"{workflow_name}: {mrp.condition}"
 
 
-def ci_build_of(workflow: Workflow, sha: str) -> WorkflowVersion | None:
-    """The version this project's CI registered from commit `sha` (a person's or another project's never counts)."""
-    return WorkflowVersion.objects.filter(
-        workflow=workflow, git_commit_sha=sha, registered_by__isnull=True,
-        registered_by_label__startswith="ci-token:", registered_by_label__endswith=f"@{workflow.project.slug}",
-    ).order_by("created_at").first()
-
-
 def _tested_in(merge_request: MergeRequest, version: WorkflowVersion) -> Deployment | None:
     """Where the build runs in the test stage: the merge request's preview first, else test."""
     preview = preview_environment_name(merge_request.iid)
@@ -169,6 +171,7 @@ def builds_registered(version: WorkflowVersion) -> int:
     for mrp in waiting:
         attach_build(mrp)
         done += mrp.condition == Condition.PENDING
+        enqueue_report(mrp.merge_request)
     return done
 
 
@@ -198,36 +201,6 @@ def approval_withdrawn(*, merge_request: MergeRequest, event: ForgeEvent) -> str
                  obj=merge_request, project=merge_request.link.project,
                  after={"merge_request": merge_request.url, "withdrawn": withdrawn})
     return f"{withdrawn} approval(s) by {event.actor} withdrawn"
-
-
-def counts_for(approval: MergeRequestApproval, mrp: MergeRequestPromotion) -> str:
-    """"counted", or why this approval does not count for this promotion."""
-    merge_request, forge = mrp.merge_request, mrp.merge_request.link.forge
-    if approval.dismissed_at is not None:
-        return f"dismissed ({approval.dismissed_because})"
-    if approval.head_sha != mrp.head_sha:
-        return f"for commit {approval.head_sha[:8]}, not the head {mrp.head_sha[:8]}"
-    user = approval.user
-    if user is None:
-        return f"{approval.forge_username} is not matched to a Flowyard user"
-    if not has_role(user, merge_request.link.project, Role.APPROVER):
-        return f"{user.get_username()} is not an approver of project {merge_request.link.project.slug}"
-    if approval.forge_username == merge_request.author.lower() or user in author_users(forge, merge_request.author):
-        return f"{user.get_username()} opened the merge request (four eyes: another approver must approve)"
-    version = mrp.promotion.version if mrp.promotion else ci_build_of(mrp.workflow, mrp.head_sha)
-    if version is not None and user in author_users(forge, version.git_author):
-        return f"{user.get_username()} wrote the change (four eyes: another approver must approve)"
-    return "counted"
-
-
-def counted_approvals(mrp: MergeRequestPromotion) -> list[MergeRequestApproval]:
-    """The approvals that count for `mrp`, one per person."""
-    counted, people = [], set()
-    for approval in mrp.merge_request.approvals.filter(dismissed_at__isnull=True).select_related("user"):
-        if counts_for(approval, mrp) == "counted" and approval.user_id not in people:
-            counted.append(approval)
-            people.add(approval.user_id)
-    return counted
 
 
 def _live(merge_request: MergeRequest):

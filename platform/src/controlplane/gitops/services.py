@@ -11,7 +11,7 @@ from controlplane.core.audit import actor_user_and_label, audit_record, snapshot
 from controlplane.core.services import model_update
 from controlplane.deployments.models import ReleaseRules
 from controlplane.gitops.models import ForgeIdentity, RepositoryLink
-from controlplane.gitops.webhooks import encrypt_secret, new_webhook_secret
+from controlplane.gitops.secrets import encrypt_secret, new_webhook_secret
 from controlplane.tenancy.models import Project
 
 

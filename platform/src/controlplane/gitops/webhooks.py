@@ -13,48 +13,25 @@ import hashlib
 import hmac
 import json
 import logging
-import secrets as token_generator
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from cryptography.fernet import InvalidToken
 from django.db import IntegrityError, transaction
 
-from controlplane.deployments.secrets import encrypt_value, secret_cipher
 from controlplane.gitops.errors import DeliveryMalformed, DeliveryTooLarge, DeliveryUnauthenticated
 from controlplane.gitops.events import EventError, Kind, read_event
 from controlplane.gitops.models import DeliveryOutcome, Forge, ForgeDelivery, RepositoryLink
 from controlplane.gitops.promotions import apply_event
+from controlplane.gitops.secrets import decrypt_secret
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
-SECRET_PREFIX = "fyg_"
 DELIVERY_HEADER = {Forge.GITLAB: "X-Gitlab-Event-UUID", Forge.GITHUB: "X-GitHub-Delivery"}
 EVENT_HEADER = {Forge.GITLAB: "X-Gitlab-Event", Forge.GITHUB: "X-GitHub-Event"}
 SECRET_HEADERS = {"x-gitlab-token", "x-hub-signature", "x-hub-signature-256", "authorization", "cookie"}
 KEPT_HEADERS = ("X-Gitlab-Event", "X-Gitlab-Event-UUID", "X-Gitlab-Instance", "X-GitHub-Event", "X-GitHub-Delivery",
                 "X-GitHub-Hook-ID", "User-Agent", "Content-Type", "Content-Length")
-
-
-def new_webhook_secret() -> str:
-    """A fresh webhook secret: `fyg_` and 43 url-safe characters (256 bits)."""
-    return SECRET_PREFIX + token_generator.token_urlsafe(32)
-
-
-def encrypt_secret(value: str) -> str:
-    """The Fernet token stored for a secret or token of a link."""
-    return encrypt_value(value)
-
-
-def decrypt_secret(ciphertext: str) -> str:
-    """The clear value of a link's stored secret; DeliveryUnauthenticated when it cannot be decrypted (the key
-    changed), so a delivery is refused rather than accepted unverified."""
-    try:
-        return secret_cipher().decrypt(ciphertext.encode("ascii")).decode("utf-8")
-    except (InvalidToken, UnicodeError, ValueError):
-        raise DeliveryUnauthenticated("This link's webhook secret cannot be decrypted (the installation's secret "
-                                      "key changed); a project admin must rotate it.") from None
 
 
 def github_signature(secret: str, body: bytes) -> str:

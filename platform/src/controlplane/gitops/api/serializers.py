@@ -14,7 +14,7 @@ from typing_extensions import override
 
 from controlplane.api.fields import VisibleRelatedField
 from controlplane.gitops.models import Forge, ForgeDelivery, ForgeIdentity, MergeRequestPromotion, RepositoryLink
-from controlplane.gitops.promotions import counted_approvals
+from controlplane.gitops.approvals import counted_approvals
 from controlplane.tenancy.models.teams import slug_validator
 from controlplane.tenancy.selectors import project_list
 
