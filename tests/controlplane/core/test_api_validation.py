@@ -68,7 +68,7 @@ INVALID[("runner-events", "post")] = (
 )
 # Writes that take no input at all, so no input can be invalid.
 NO_INPUT = {("run-cancel", "post"), ("schedule-pause", "post"), ("schedule-resume", "post"), ("backfill-cancel", "post"),
-            ("webhook-rotate", "post"), ("repository-rotate", "post"),
+            ("webhook-rotate", "post"), ("repository-rotate", "post"), ("repository-sync", "post"),
             # the forges' own payloads: refused unread without the link's secret, then by the forge's shape
             # (tests/controlplane/gitops/test_forge_webhooks.py)
             ("gitops-gitlab-events", "post"), ("gitops-github-events", "post")}

@@ -98,6 +98,7 @@ PROJECT_WRITES: tuple[Write, ...] = (
           A, 200),
     Write("repository-detail", "delete", lambda t: t.extra["repository_link"], lambda t: {}, A, 204),
     Write("repository-rotate", "post", lambda t: t.extra["repository_link"], lambda t: {}, A, 200),
+    Write("repository-sync", "post", lambda t: t.extra["repository_link"], lambda t: {}, A, 200),
     Write("run-cancel", "post", lambda t: t.run, lambda t: {}, D, 200),
     Write("schedule-pause", "post", lambda t: t.test_deployment, lambda t: {}, D, 200),
     Write("schedule-pause", "post", lambda t: t.production_deployment, lambda t: {}, A, 200),

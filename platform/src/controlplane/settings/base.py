@@ -160,6 +160,9 @@ CELERY_BEAT_SCHEDULE = {
     # Merge requests' previews after their project's preview_ttl_days without a pipeline.
     "expire-previews": {"task": "controlplane.registration.tasks.expire_previews", "schedule": 3600.0,
                         "options": {"expires": 3000.0, "queue": FLOWYARD.task_queue}},
+    # Every linked repository reconciled from Git (gitops.sync): drift fixed where the sync may, errors kept.
+    "gitops-sync": {"task": "controlplane.gitops.tasks.sync_repositories", "schedule": 300.0,
+                    "options": {"expires": 240.0, "queue": FLOWYARD.task_queue}},
 }
 
 LOGGING = {

@@ -16,8 +16,10 @@ from typing_extensions import override
 from controlplane.api.access import VISIBLE, PlatformStaff
 from controlplane.api.views import CreateMixin, DestroyMixin, ListRetrieveMixin, ScopedViewSet, UpdateMixin
 from controlplane.gitops import filtersets, selectors, services
+from controlplane.gitops.api import drift as drift_serializers
 from controlplane.gitops.api import serializers
 from controlplane.gitops.models import Forge, RepositoryLink
+from controlplane.gitops.sync import gitops_diff, gitops_sync
 from controlplane.gitops.webhooks import delivery_receive
 from flowyard_spec.states import Role
 
@@ -30,7 +32,7 @@ class RepositoryLinkViewSet(ListRetrieveMixin, CreateMixin, UpdateMixin, Destroy
     input_serializers = {"create": serializers.RepositoryLinkCreateSerializer,
                          "partial_update": serializers.RepositoryLinkUpdateSerializer}
     action_roles = {"list": Role.VIEWER, "retrieve": Role.VIEWER, "create": Role.ADMIN, "partial_update": Role.ADMIN,
-                    "destroy": Role.ADMIN, "rotate": Role.ADMIN}
+                    "destroy": Role.ADMIN, "rotate": Role.ADMIN, "diff": Role.VIEWER, "sync": Role.ADMIN}
     filterset_class = filtersets.RepositoryLinkFilterSet
 
     @extend_schema(responses={201: serializers.RepositoryLinkWithSecretSerializer})
@@ -53,6 +55,19 @@ class RepositoryLinkViewSet(ListRetrieveMixin, CreateMixin, UpdateMixin, Destroy
         """A new webhook secret, shown this once; the old one stops working at once."""
         link, secret = services.repository_secret_rotate(actor=request.user, link=self.get_object())
         return self._with_secret(link, secret, status.HTTP_200_OK)
+
+    @extend_schema(responses=drift_serializers.DriftReportSerializer)
+    @action(detail=True, methods=["get"], url_path="diff")
+    def diff(self, request, pk=None):
+        """How the deployments differ from the head of the link's default branch (read-only; fetches the repository)."""
+        return Response(drift_serializers.DriftReportSerializer(gitops_diff(self.get_object()).as_dict()).data)
+
+    @extend_schema(request=None, responses=drift_serializers.DriftReportSerializer)
+    @action(detail=True, methods=["post"], url_path="sync")
+    def sync(self, request, pk=None):
+        """Apply what Git says (never to production); an unreadable repository sets the link's sync_error."""
+        report = gitops_sync(actor=request.user, link=self.get_object())
+        return Response(drift_serializers.DriftReportSerializer(report.as_dict()).data)
 
     def _with_secret(self, link: RepositoryLink, secret: str, status_code: int) -> Response:
         data = serializers.RepositoryLinkSerializer(link, context=self.get_serializer_context()).data
