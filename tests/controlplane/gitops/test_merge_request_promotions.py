@@ -196,3 +196,26 @@ def test_github_pull_request_reviews_drive_the_same_promotion(tenant_a, client_f
                 event="pull_request")
     assert production_digest(tenant_a) == build["version"]["image_digest"]
     assert github.promotion().condition == "promoted"
+
+
+def test_a_link_that_asks_for_a_successful_test_run_promotes_only_a_build_that_had_one(gitlab, tenant_a):
+    from controlplane.runs.models import Run
+
+    RepositoryLink.objects.filter(pk=gitlab.link.pk).update(require_test_success=True)
+    gitlab.gitlab("open")
+    build = gitlab.ci_builds()
+    gitlab.gitlab("approved", actor="linus")
+    deployment = Deployment.objects.get(pk=build["deployment"]["id"])
+    Run.objects.create(deployment=deployment, version=deployment.version, state="FAILED", trigger="api")
+    gitlab.gitlab("merge", actor="linus")
+    assert gitlab.promotion().reason.startswith("no_successful_test_run")
+    assert production_digest(tenant_a) != build["version"]["image_digest"]
+
+    gitlab.gitlab("open", iid=6, sha=SHA2)
+    second = gitlab.ci_builds(sha=SHA2, iid=6)
+    gitlab.gitlab("approved", actor="linus", iid=6, sha=SHA2)
+    tested = Deployment.objects.get(pk=second["deployment"]["id"])
+    Run.objects.create(deployment=tested, version=tested.version, state="SUCCEEDED", trigger="api")
+    gitlab.gitlab("merge", actor="linus", iid=6, sha=SHA2)
+    assert gitlab.promotion(sha=SHA2, iid=6).condition == "promoted"
+    assert production_digest(tenant_a) == second["version"]["image_digest"]
