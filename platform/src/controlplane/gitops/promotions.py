@@ -219,7 +219,7 @@ def merge_request_merged(*, merge_request: MergeRequest, event: ForgeEvent) -> s
     merge_request.save(update_fields=["state", "updated_at"])
     actor = forge_principal(merge_request.link, event.actor)
     said = []
-    for mrp in _live(merge_request).select_for_update():
+    for mrp in _live(merge_request).select_for_update(of=("self",)):
         said.append(f"{mrp.workflow.name}: {_decide_on_merge(mrp, actor)}")
     _teardown_preview(merge_request, actor)
     return "merged; " + ("; ".join(said) or "no promotion")
