@@ -11,7 +11,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from controlplane.core.errors import ValidationFailed
-from controlplane.deployments.models import ReleaseRules
+from controlplane.deployments.models import Environment, EnvironmentKind, ReleaseRules
 from controlplane.tenancy.models import Project
 from flowyard_spec.pipelines import PipelineEvent, preview_environment_name
 
@@ -20,8 +20,9 @@ PROMOTION_TARGET = "production"
 
 @dataclass(frozen=True)
 class ReleaseDecision:
-    """What to do with a registered build: deploy it to `environment` (a standing environment's name), or to the
-    preview of merge request `preview`, or nowhere; and whether to request its promotion to production."""
+    """What to do with a registered build: deploy it to `environment` (a standing environment's name) or, with
+    `preview`, to that merge request's preview based on `environment`; or nowhere (no environment). And whether
+    to request its promotion to production."""
 
     why: str
     environment: str | None = None
@@ -31,12 +32,17 @@ class ReleaseDecision:
     @property
     def deploys(self) -> bool:
         """Whether the build is deployed anywhere."""
-        return self.environment is not None or self.preview is not None
+        return self.environment is not None
 
     @property
     def target_name(self) -> str | None:
         """The name of the environment the build goes to (`mr-<n>` for a preview)."""
         return preview_environment_name(self.preview) if self.preview is not None else self.environment
+
+
+def promotion_target(project: Project) -> Environment | None:
+    """The standing environment promotions go to (production), if the project has one."""
+    return Environment.objects.filter(project=project, name=PROMOTION_TARGET, kind=EnvironmentKind.STANDARD).first()
 
 
 def release_rules_of(project: Project) -> ReleaseRules:
@@ -66,7 +72,8 @@ def release_decision(
             return ReleaseDecision(why="the project's release rules turn merge-request previews off: registered only")
         if narrowing.get("previews") is False:
             return ReleaseDecision(why="flowyard.json sets ci.previews to false: registered only")
-        return ReleaseDecision(why="a merge request is tried in its own preview environment", preview=merge_request)
+        return ReleaseDecision(why="a merge request is tried in its own preview environment",
+                               environment=rules.stage_environment, preview=merge_request)
     if event is PipelineEvent.DEFAULT_BRANCH:
         if environment is None:
             return ReleaseDecision(why="the project's release rules deploy no branch build: registered only")

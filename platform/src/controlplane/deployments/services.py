@@ -119,6 +119,27 @@ def deployment_set(
 
 
 @transaction.atomic
+def deployment_ensure(
+    *, actor: Any, workflow: Workflow, environment: Environment, version: WorkflowVersion, audit: bool = True
+) -> Deployment:
+    """Have `version` run (unpaused) in `environment`; changes nothing when it already does, so a pipeline run
+    again deploys nothing twice. `audit=False` when the caller's own audit event records the deployment (a new
+    version's registration)."""
+    deployment = Deployment.objects.select_for_update().filter(workflow=workflow, environment=environment).first()
+    if deployment is not None and deployment.version_id == version.pk:
+        return deployment
+    before = snapshot(deployment)
+    deployment = _deploy(actor=actor, workflow=workflow, environment=environment, version=version)
+    if deployment.is_paused:
+        deployment.is_paused = False
+        deployment.save(update_fields=["is_paused", "updated_at"])
+    if audit:
+        audit_record(actor=actor, action="deployment.deployed", obj=deployment, before=before,
+                     after=snapshot(deployment), project=environment.project)
+    return deployment
+
+
+@transaction.atomic
 def deployment_update(
     *, actor: Any, deployment: Deployment, version: WorkflowVersion | None = None, is_paused: bool | None = None
 ) -> Deployment:
@@ -229,7 +250,11 @@ def is_authors(promotion: Promotion, user: Any) -> bool:
 def promotion_deploy(*, actor: Any, promotion: Promotion, comment: str = "") -> Promotion:
     """Mark a pending promotion APPROVED and deploy its exact version to the target environment, once: the caller
     has counted its approvals (the API's below, or a merge request's in the gitops app)."""
-    promotion = _lock_pending(promotion)
+    return _deploy_approved(actor=actor, promotion=_lock_pending(promotion), comment=comment)
+
+
+def _deploy_approved(*, actor: Any, promotion: Promotion, comment: str) -> Promotion:
+    """Deploy a promotion already locked and pending, and mark it APPROVED."""
     _deploy(actor=actor, workflow=promotion.workflow, environment=promotion.target_environment, version=promotion.version)
     return _decide(actor=actor, promotion=promotion, state=PromotionState.APPROVED, comment=comment)
 
@@ -253,7 +278,7 @@ def promotion_approve(*, actor: Any, promotion: Promotion, comment: str = "") ->
         audit_record(actor=actor, action="promotion.approval_given", obj=promotion, project=promotion.workflow.project,
                      after={"approvals": given, "required_approvals": needed, "comment": comment})
         return promotion
-    return promotion_deploy(actor=actor, promotion=promotion, comment=comment)
+    return _deploy_approved(actor=actor, promotion=promotion, comment=comment)
 
 
 @transaction.atomic

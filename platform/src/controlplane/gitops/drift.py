@@ -34,7 +34,6 @@ from controlplane.gitops.models import RepositoryLink
 from controlplane.workflows.models import Workflow, WorkflowVersion
 from flowyard_spec.config import parse_config
 
-DEFAULT_BRANCH_ENVIRONMENT = "test"
 NONE = "(none)"
 # Deployments made by these principals follow Git (CI, the forge's merges, this sync); any other is a person's.
 MACHINE_LABELS = ("ci-token:", "forge:", "gitops:", "runner:")
@@ -186,7 +185,7 @@ class _Comparison:
         project = link.project
         rules = release_rules_of(project)
         environments = list(Environment.objects.filter(project=project, kind=EnvironmentKind.STANDARD))
-        branch_name = rules.branch_environment or DEFAULT_BRANCH_ENVIRONMENT
+        branch_name = rules.stage_environment
         self.branch_environment = next((env for env in environments if env.name == branch_name
                                         and not _is_protected(env)), None)
         self.protected = [env for env in environments if _is_protected(env)]

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 
+from controlplane.core.audit import actor_user_and_label
 from controlplane.gitops.models import ForgeIdentity, RepositoryLink
 from controlplane.tenancy.principals import TokenPrincipal
 
@@ -15,23 +16,30 @@ EMAIL_IN_AUTHOR = re.compile(r"<([^<>@\s]+@[^<>\s]+)>")
 
 
 @dataclass(frozen=True)
-class ForgePrincipal(TokenPrincipal):
-    """The forge acting through a verified webhook of `link` (a merge, a close): audited as
-    `forge:<forge>:<repository>` with the forge user who did it."""
+class LinkPrincipal(TokenPrincipal):
+    """A linked repository acting on its project: `forge` for a verified webhook (a merge, a close), `gitops` for a
+    sync from Git. Audited as `<source>:<forge>:<repository> (<who>)`."""
 
+    source: str
     forge: str
     repository: str
-    forge_user: str = ""
+    who: str = ""
 
     @property
     def audit_label(self) -> str:
-        """`forge:gitlab:group/name (by login)`."""
-        return f"forge:{self.forge}:{self.repository}" + (f" (by {self.forge_user})" if self.forge_user else "")
+        """E.g. `forge:gitlab:group/name (by login)` or `gitops:gitlab:group/name (sync by alice)`."""
+        return f"{self.source}:{self.forge}:{self.repository}" + (f" ({self.who})" if self.who else "")
 
 
-def forge_principal(link: RepositoryLink, forge_user: str = "") -> ForgePrincipal:
-    """The principal of `link`'s deliveries."""
-    return ForgePrincipal(forge=link.forge, repository=link.repository_path, forge_user=forge_user)
+def forge_principal(link: RepositoryLink, forge_user: str = "") -> LinkPrincipal:
+    """The principal of `link`'s webhook deliveries, naming the forge user who acted."""
+    return LinkPrincipal("forge", link.forge, link.repository_path, f"by {forge_user}" if forge_user else "")
+
+
+def sync_principal(link: RepositoryLink, actor: Any) -> LinkPrincipal:
+    """The principal of a sync of `link`, naming who asked for it (none for the periodic task)."""
+    return LinkPrincipal("gitops", link.forge, link.repository_path,
+                         f"sync by {actor_user_and_label(actor)[1]}" if actor is not None else "")
 
 
 def matched_user(forge: str, username: str) -> Any | None:

@@ -25,7 +25,7 @@ from django.utils import timezone
 from controlplane.core.audit import audit_record
 from controlplane.deployments.errors import DeploymentConflict
 from controlplane.deployments.models import Deployment, Environment, EnvironmentKind, Promotion, PromotionState
-from controlplane.deployments.release import PROMOTION_TARGET
+from controlplane.deployments.release import PROMOTION_TARGET, promotion_target, release_rules_of
 from controlplane.deployments.services import promotion_deploy, promotion_reject, promotion_request
 from controlplane.gitops.errors import ApproveInMergeRequest
 from controlplane.gitops.approvals import ci_build_of, counted_approvals, counts_for
@@ -40,16 +40,13 @@ from controlplane.gitops.models import (
     MergeRequestState,
     RepositoryLink,
 )
-from controlplane.registration.previews import preview_teardown
+from controlplane.registration.previews import preview_of, preview_teardown
 from controlplane.runs.models import Run
 from controlplane.workflows.models import Workflow, WorkflowVersion
 from flowyard_spec.pipelines import preview_environment_name
 from flowyard_spec.states import RunState
 
 logger = logging.getLogger(__name__)
-TEST_STAGE = "test"
-
-
 def apply_event(*, link: RepositoryLink, event: ForgeEvent) -> str:
     """Apply a merge-request event to `link`'s project; a sentence saying what it did (kept on the delivery). The
     forge is told the outcome afterwards (`gitops.reporting`)."""
@@ -126,11 +123,13 @@ def _promotion_for(merge_request: MergeRequest, workflow_name: str) -> str:
 
 
 def _tested_in(merge_request: MergeRequest, version: WorkflowVersion) -> Deployment | None:
-    """Where the build runs in the test stage: the merge request's preview first, else test."""
+    """Where the build runs in the test stage: the merge request's preview first, else the release rules' stage
+    environment (test)."""
     preview = preview_environment_name(merge_request.iid)
+    stage = release_rules_of(version.workflow.project).stage_environment
     deployments = Deployment.objects.filter(workflow=version.workflow, version=version).filter(
         Q(environment__name=preview, environment__kind=EnvironmentKind.PREVIEW)
-        | Q(environment__name=TEST_STAGE, environment__kind=EnvironmentKind.STANDARD)).select_related("environment")
+        | Q(environment__name=stage, environment__kind=EnvironmentKind.STANDARD)).select_related("environment")
     return sorted(deployments, key=lambda d: d.environment.kind != EnvironmentKind.PREVIEW)[0] if deployments else None
 
 
@@ -141,11 +140,11 @@ def attach_build(mrp: MergeRequestPromotion) -> None:
     if version is None:
         return
     source = _tested_in(merge_request, version)
-    target = Environment.objects.filter(project=mrp.workflow.project, name=PROMOTION_TARGET,
-                                        kind=EnvironmentKind.STANDARD).first()
+    target = promotion_target(mrp.workflow.project)
     if source is None or target is None:
-        mrp.reason = (f"the build {version.image_digest[:19]} is not deployed to test or {preview_environment_name(merge_request.iid)}"
-                      if source is None else f"the project has no {PROMOTION_TARGET} environment")
+        mrp.reason = (f"the build {version.image_digest[:19]} is not deployed to the test stage or "
+                      f"{preview_environment_name(merge_request.iid)}" if source is None
+                      else f"the project has no {PROMOTION_TARGET} environment")
         mrp.save(update_fields=["reason", "updated_at"])
         return
     try:
@@ -278,8 +277,7 @@ def merge_request_closed(*, merge_request: MergeRequest, event: ForgeEvent) -> s
 
 
 def _teardown_preview(merge_request: MergeRequest, actor: Any) -> None:
-    preview = Environment.objects.filter(project=merge_request.link.project, kind=EnvironmentKind.PREVIEW,
-                                         name=preview_environment_name(merge_request.iid)).first()
+    preview = preview_of(merge_request.link.project, merge_request.iid)
     if preview is not None and preview.is_live:
         preview_teardown(actor=actor, environment=preview, why=f"{merge_request.url} was {merge_request.state}")
 

@@ -19,28 +19,14 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from controlplane.core.audit import actor_user_and_label, audit_record
+from controlplane.core.audit import audit_record
 from controlplane.deployments.models import Deployment
 from controlplane.deployments.services import deployment_update
 from controlplane.gitops.drift import Drift, Fix, diff_text, drift_report
 from controlplane.gitops.errors import GitopsError
 from controlplane.gitops.git import fetch_desired, shown_url
+from controlplane.gitops.identities import LinkPrincipal, sync_principal
 from controlplane.gitops.models import RepositoryLink
-from controlplane.tenancy.principals import TokenPrincipal
-
-
-@dataclass(frozen=True)
-class GitopsPrincipal(TokenPrincipal):
-    """The sync acting on a link's deployments: audited as `gitops:<forge>:<repository>` and who asked for it."""
-
-    forge: str
-    repository: str
-    by: str = ""
-
-    @property
-    def audit_label(self) -> str:
-        """`gitops:gitlab:group/name (sync by alice)`."""
-        return f"gitops:{self.forge}:{self.repository}" + (f" (sync by {self.by})" if self.by else "")
 
 
 @dataclass
@@ -89,11 +75,6 @@ def gitops_sync(*, actor: Any, link: RepositoryLink, now: datetime | None = None
     return _sync_apply(actor=actor, link=link, desired=desired, now=now, audit_unchanged=audit_unchanged)
 
 
-def _principal(actor: Any, link: RepositoryLink) -> GitopsPrincipal:
-    _, label = actor_user_and_label(actor)
-    return GitopsPrincipal(forge=link.forge, repository=link.repository_path, by="" if actor is None else label)
-
-
 @transaction.atomic
 def _sync_failed(*, actor: Any, link: RepositoryLink, error: GitopsError, now: datetime,
                  audit_unchanged: bool) -> SyncReport:
@@ -114,7 +95,7 @@ def _sync_apply(*, actor: Any, link: RepositoryLink, desired: Any, now: datetime
                 audit_unchanged: bool) -> SyncReport:
     link = RepositoryLink.objects.select_for_update(of=("self",)).select_related("project__team").get(pk=link.pk)
     drifts = drift_report(link, desired)
-    principal = _principal(actor, link)
+    principal = sync_principal(link, actor)
     applied = [done for drift in drifts if (done := _apply(principal, drift)) is not None]
     had_error = bool(link.sync_error)
     link.sync_error, link.last_sync_at = "", now
@@ -126,7 +107,7 @@ def _sync_apply(*, actor: Any, link: RepositoryLink, desired: Any, now: datetime
     return SyncReport(link=link, head_sha=desired.head_sha, drift=drifts, applied=applied)
 
 
-def _apply(principal: GitopsPrincipal, drift: Drift) -> dict[str, str] | None:
+def _apply(principal: LinkPrincipal, drift: Drift) -> dict[str, str] | None:
     """Carry out one drift's fix, if the sync may; what it did, or None."""
     if drift.fix == Fix.REPORT or drift.deployment is None:
         return None

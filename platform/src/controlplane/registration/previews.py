@@ -32,6 +32,12 @@ class PreviewLimitReached(DeploymentConflict):
     code = "preview_limit"
 
 
+def preview_of(project: Project, merge_request: int) -> Environment | None:
+    """Merge request `merge_request`'s preview environment in `project` (live or torn down), if it ever had one."""
+    return Environment.objects.filter(project=project, kind=EnvironmentKind.PREVIEW,
+                                      name=preview_environment_name(merge_request)).first()
+
+
 def live_previews(project: Project) -> list[Environment]:
     """The project's preview environments that are not torn down, oldest first."""
     return list(Environment.objects.filter(project=project, kind=EnvironmentKind.PREVIEW, torn_down_at__isnull=True)

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from controlplane.core.audit import actor_user_and_label, audit_record, snapshot
 from controlplane.core.errors import PermissionDenied, ValidationFailed
@@ -22,8 +21,14 @@ from controlplane.deployments.models import (
     PromotionState,
     ReleaseRules,
 )
-from controlplane.deployments.release import PROMOTION_TARGET, ReleaseDecision, release_decision, release_rules_of
-from controlplane.deployments.services import promotion_request
+from controlplane.deployments.release import (
+    PROMOTION_TARGET,
+    ReleaseDecision,
+    promotion_target,
+    release_decision,
+    release_rules_of,
+)
+from controlplane.deployments.services import deployment_ensure, promotion_request
 from controlplane.registration.previews import preview_ensure
 from controlplane.registration.quotas import check_quotas
 from controlplane.registration.signals import version_registered
@@ -80,24 +85,6 @@ def _standing_environment(actor: Any, project: Project, name: str) -> Environmen
     return environment
 
 
-def _ensure_deployed(actor: Any, workflow: Workflow, environment: Environment, version: WorkflowVersion, *,
-                     audit: bool) -> Deployment:
-    """Deploy `version` to `environment` unless it already runs there (a re-run pipeline changes nothing). A new
-    version's deployment is recorded in its registration's audit event; a known one's here (`audit`)."""
-    deployment, _ = Deployment.objects.select_for_update().get_or_create(workflow=workflow, environment=environment)
-    if deployment.version_id == version.pk:
-        return deployment
-    before = snapshot(deployment)
-    user, label = actor_user_and_label(actor)
-    deployment.version, deployment.deployed_by, deployment.deployed_by_label = version, user, label
-    deployment.deployed_at, deployment.is_paused = timezone.now(), False
-    deployment.save()
-    if audit:
-        audit_record(actor=actor, action="deployment.deployed", obj=deployment, before=before,
-                     after=snapshot(deployment), project=workflow.project)
-    return deployment
-
-
 def _request_promotion(actor: Any, registration: Registration, requested_for: str, merge_request_url: str) -> Registration:
     """Ask to promote the registered version (deployed in test) to production, or find the pending one that did.
 
@@ -107,10 +94,10 @@ def _request_promotion(actor: Any, registration: Registration, requested_for: st
         raise ValidationFailed({"request_promotion": [
             f"This build is not deployed by this registration (register it with its git branch, from a pipeline "
             f"the release rules deploy), so it cannot be promoted to {PROMOTION_TARGET}."]})
+    target = promotion_target(version.workflow.project)
     pending = Promotion.objects.filter(workflow=version.workflow, version=version, state=PromotionState.PENDING,
-                                       target_environment__name=PROMOTION_TARGET).first()
+                                       target_environment=target).first() if target else None
     if pending is None:
-        target = Environment.objects.filter(project=version.workflow.project, name=PROMOTION_TARGET).first()
         if target is None:
             raise ValidationFailed({"request_promotion": [f"Project {version.workflow.project.slug} has no "
                                                           f"{PROMOTION_TARGET} environment to promote to."]})
@@ -137,8 +124,7 @@ def version_register(
                                     merge_request=git_and_image.get("merge_request_iid"))
     if request_promotion and not decision.request_promotion:
         raise ValidationFailed({"request_promotion": [f"This pipeline does not request promotions: {decision.why}."]})
-    standing = decision.environment or (rules.branch_environment or "test" if decision.preview is not None else None)
-    environment = _standing_environment(actor, project, standing) if standing else None
+    environment = _standing_environment(actor, project, decision.environment) if decision.environment else None
     return _register_and_release(actor=actor, project=project, rules=rules, workflow_name=workflow_name,
                                  image_digest=image_digest, config=config, decision=decision, environment=environment,
                                  requested_for=requested_for, merge_request_url=merge_request_url, **git_and_image)
@@ -159,8 +145,8 @@ def _register_and_release(
             merge_request_url=merge_request_url, branch=build.get("git_branch", ""),
             author=build.get("git_author", "") or requested_for)
     if environment is not None:
-        deployment = _ensure_deployed(actor, registration.version.workflow, environment, registration.version,
-                                      audit=not registration.created)
+        deployment = deployment_ensure(actor=actor, workflow=registration.version.workflow, environment=environment,
+                                       version=registration.version, audit=not registration.created)
         registration = dataclasses.replace(registration, deployment=deployment)
     registration = dataclasses.replace(registration, decision=decision)
     if registration.created:

@@ -55,5 +55,11 @@ class ReleaseRules(UUIDModel):
     class Meta:
         verbose_name_plural = "release rules"
 
+    @property
+    def stage_environment(self) -> str:
+        """The standing environment builds are tried in and previews are based on: the branch environment, or
+        `test` when branch builds are registered only."""
+        return self.branch_environment or "test"
+
     def __str__(self) -> str:
         return f"release rules of {self.project_id}"

@@ -7,7 +7,7 @@ from rest_framework.decorators import action
 from controlplane.api.views import CreateMixin, ListRetrieveMixin, ScopedViewSet
 from controlplane.core.errors import NotFound
 from controlplane.deployments.api.serializers import EnvironmentSerializer
-from controlplane.deployments.models import Environment, EnvironmentKind
+from controlplane.deployments.models import EnvironmentKind
 from controlplane.deployments.filtersets import EnvironmentFilterSet
 from controlplane.deployments.selectors import environment_list
 from controlplane.registration import previews, services
@@ -76,9 +76,9 @@ class PreviewViewSet(ListRetrieveMixin, ScopedViewSet):
     def teardown(self, request):
         """Tear down merge request `merge_request_iid`'s preview; tearing down a torn-down one changes nothing."""
         data = self.validated_input()
-        name = preview_environment_name(data["merge_request_iid"])
-        preview = Environment.objects.filter(project=data["project"], name=name, kind=EnvironmentKind.PREVIEW).first()
+        preview = previews.preview_of(data["project"], data["merge_request_iid"])
         if preview is None:
-            raise NotFound(f"Project {data['project'].slug} has no preview environment {name}.")
-        why = f"torn down by {getattr(request.user, 'audit_label', None) or request.user.get_username()}"
-        return self.respond(previews.preview_teardown(actor=request.user, environment=preview, why=why))
+            raise NotFound(f"Project {data['project'].slug} has no preview environment "
+                           f"{preview_environment_name(data['merge_request_iid'])}.")
+        return self.respond(previews.preview_teardown(actor=request.user, environment=preview,
+                                                      why="its merge request's pipeline or a developer asked"))
