@@ -79,33 +79,28 @@ def _required(environ: Mapping[str, str], name: str, forge: Forge) -> str:
     return value
 
 
-def _registry_image(environ: Mapping[str, str], default: str, forge: Forge) -> str:
+def _registry_image(environ: Mapping[str, str], default: str, forge: Forge, needed: bool) -> str:
     image = environ.get("FLOWYARD_REGISTRY_IMAGE", "").strip() or default
-    if not image and environ.get(_NO_IMAGE_NEEDED) != "1":
+    if not image and needed:
         raise MissingCiVariable(f"FLOWYARD_REGISTRY_IMAGE is not set and {forge.value} gives no registry image: set "
                                 "it to the image repository to push to, e.g. registry.example.com/team/workflow")
     return image.lower()
 
 
-_NO_IMAGE_NEEDED = "_FLOWYARD_NO_IMAGE_NEEDED"
-
-
 def detect(environ: Mapping[str, str], *, needs_image: bool = True) -> PipelineContext:
     """The pipeline described by `environ` (os.environ in a CI job). `needs_image=False` (a teardown, which builds
     nothing) accepts a pipeline without a registry image."""
-    if not needs_image:
-        environ = {**environ, _NO_IMAGE_NEEDED: "1"}
     if environ.get("GITLAB_CI", "").lower() == "true":
-        return _gitlab(environ)
+        return _gitlab(environ, needs_image)
     if environ.get("GITHUB_ACTIONS", "").lower() == "true":
-        return _github(environ)
+        return _github(environ, needs_image)
     raise NoCiDetected(
         "no CI detected: neither GITLAB_CI nor GITHUB_ACTIONS is true here. `flowyard ci` runs inside a GitLab "
         "or GitHub pipeline job; on your machine use `flowyard build`, `push` and `register`."
     )
 
 
-def _gitlab(environ: Mapping[str, str]) -> PipelineContext:
+def _gitlab(environ: Mapping[str, str], needs_image: bool) -> PipelineContext:
     forge = Forge.GITLAB
     sha = _required(environ, "CI_COMMIT_SHA", forge)
     source = environ.get("CI_PIPELINE_SOURCE", "")
@@ -115,7 +110,7 @@ def _gitlab(environ: Mapping[str, str]) -> PipelineContext:
         "forge": forge, "commit_sha": sha, "default_branch": default_branch, "trigger": source,
         "author": environ.get("GITLAB_USER_LOGIN", ""), "pipeline_url": environ.get("CI_PIPELINE_URL", ""),
         "repository": environ.get("CI_PROJECT_PATH", ""),
-        "registry_image": _registry_image(environ, environ.get("CI_REGISTRY_IMAGE", ""), forge),
+        "registry_image": _registry_image(environ, environ.get("CI_REGISTRY_IMAGE", ""), forge, needs_image),
     }
     if iid:
         if not iid.isdigit():
@@ -149,7 +144,7 @@ def _github_event(environ: Mapping[str, str]) -> dict[str, Any]:
     return payload
 
 
-def _github(environ: Mapping[str, str]) -> PipelineContext:
+def _github(environ: Mapping[str, str], needs_image: bool) -> PipelineContext:
     forge = Forge.GITHUB
     name = _required(environ, "GITHUB_EVENT_NAME", forge)
     repository = _required(environ, "GITHUB_REPOSITORY", forge)
@@ -161,7 +156,7 @@ def _github(environ: Mapping[str, str]) -> PipelineContext:
         "forge": forge, "repository": repository, "default_branch": default_branch, "trigger": name,
         "author": environ.get("GITHUB_ACTOR", ""),
         "pipeline_url": f"{server}/{repository}/actions/runs/{run_id}" if run_id else "",
-        "registry_image": _registry_image(environ, f"ghcr.io/{repository}", forge),
+        "registry_image": _registry_image(environ, f"ghcr.io/{repository}", forge, needs_image),
     }
     if name in ("pull_request", "pull_request_target"):
         pull = event.get("pull_request") or {}

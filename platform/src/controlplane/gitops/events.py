@@ -8,6 +8,7 @@ dismissed). Everything else is `Kind.OTHER`, which the receiver answers 202 and 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -86,15 +87,14 @@ def _github_pull(payload: dict[str, Any]) -> dict[str, Any]:
     return pull
 
 
+GITHUB_PULL_KINDS = {"opened": Kind.OPENED, "reopened": Kind.OPENED, "synchronize": Kind.UPDATED}
+
+
 def _github(event_header: str, payload: dict[str, Any]) -> ForgeEvent:
     action = str(payload.get("action") or "")
-    if event_header == "pull_request":
-        kind = {"opened": Kind.OPENED, "reopened": Kind.OPENED, "synchronize": Kind.UPDATED}.get(action, Kind.OTHER)
-        pull = _github_pull(payload) if kind is not Kind.OTHER or action == "closed" else None
-        if action == "closed":
-            kind = Kind.MERGED if pull.get("merged") else Kind.CLOSED
-        if pull is None:
-            return ForgeEvent(Kind.OTHER, name=event_header, action=action)
+    if event_header == "pull_request" and (action == "closed" or action in GITHUB_PULL_KINDS):
+        pull = _github_pull(payload)
+        kind = (Kind.MERGED if pull.get("merged") else Kind.CLOSED) if action == "closed" else GITHUB_PULL_KINDS[action]
         return _github_event(kind, event_header, action, payload, pull)
     if event_header == "pull_request_review":
         review = payload.get("review") or {}
@@ -104,10 +104,9 @@ def _github(event_header: str, payload: dict[str, Any]) -> ForgeEvent:
             kind = Kind.UNAPPROVED
         else:
             return ForgeEvent(Kind.OTHER, name=event_header, action=action)
-        pull = _github_pull(payload)
-        event = _github_event(kind, event_header, action, payload, pull)
-        reviewer = str((review.get("user") or {}).get("login") or "")
-        return ForgeEvent(**{**event.__dict__, "actor": reviewer, "approved_sha": str(review.get("commit_id") or "")})
+        event = _github_event(kind, event_header, action, payload, _github_pull(payload))
+        return dataclasses.replace(event, actor=str((review.get("user") or {}).get("login") or ""),
+                                   approved_sha=str(review.get("commit_id") or ""))
     return ForgeEvent(Kind.OTHER, name=event_header, action=action)
 
 

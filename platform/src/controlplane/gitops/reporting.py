@@ -56,11 +56,10 @@ def _latest_test_run(mrp: MergeRequestPromotion) -> Run | None:
     return Run.objects.filter(version=version).order_by("-created_at").first()
 
 
-def test_status(mrps: list[MergeRequestPromotion]) -> tuple[CommitState, str, str]:
-    """`flowyard/test`: success when every workflow's build has a SUCCEEDED run, failure when one's latest run
+def test_status(runs: list[Run | None]) -> tuple[CommitState, str, str]:
+    """`flowyard/test` from each workflow's latest run of its build: success when all SUCCEEDED, failure when one
     failed, pending otherwise; with a link to a run."""
-    runs = [_latest_test_run(mrp) for mrp in mrps]
-    if not mrps or any(run is None for run in runs):
+    if not runs or any(run is None for run in runs):
         return CommitState.PENDING, "waiting for the build's test run", ""
     failed = [run for run in runs if run.state in (RunState.FAILED, RunState.CRASHED, RunState.TIMED_OUT)]
     if failed:
@@ -82,14 +81,13 @@ def promotion_status(mrps: list[MergeRequestPromotion]) -> tuple[CommitState, st
     return CommitState.SUCCESS, "promoted to production"
 
 
-def comment_body(merge_request: MergeRequest, mrps: list[MergeRequestPromotion]) -> str:
-    """The one Flowyard comment on the merge request, in Markdown."""
+def comment_body(merge_request: MergeRequest, mrps: list[MergeRequestPromotion], runs: list[Run | None]) -> str:
+    """The one Flowyard comment on the merge request, in Markdown (`runs`: each promotion's latest test run)."""
     lines = [f"**Flowyard** — promotion of `{merge_request.head_sha[:8]}` to production", "",
              "| workflow | state | approvals | test run | why |", "|---|---|---|---|---|"]
-    for mrp in mrps:
+    for mrp, run in zip(mrps, runs, strict=True):
         needed = mrp.promotion.target_environment.required_approvals if mrp.promotion else "—"
         counted = len(counted_approvals(mrp)) if mrp.promotion else 0
-        run = _latest_test_run(mrp)
         run_cell = f"[{run.state.lower()}]({_run_url(run)})" if run else "—"
         lines.append(f"| {mrp.workflow.name} | {mrp.condition.replace('_', ' ')} | {counted}/{needed} | {run_cell} "
                      f"| {mrp.reason.replace('|', '/')} |")
@@ -103,20 +101,25 @@ def comment_body(merge_request: MergeRequest, mrps: list[MergeRequestPromotion])
 def report_merge_request(merge_request: MergeRequest) -> None:
     """Send both statuses and the comment; each attempt is recorded. Raises ForgeUnavailable to be retried."""
     link = merge_request.link
-    client = forge_client(link.forge, link.api_url, decrypt_secret(link.encrypted_api_token))
     mrps = list(merge_request.promotions.filter(head_sha=merge_request.head_sha)
                 .select_related("workflow", "promotion__version", "promotion__target_environment"))
-    state, description, url = test_status(mrps)
+    runs = [_latest_test_run(mrp) for mrp in mrps]
+    state, description, url = test_status(runs)
     promotion_state, promotion_description = promotion_status(mrps)
-    steps = [
-        ("status", lambda: client.set_commit_status(repository=link.repository_path, sha=merge_request.head_sha,
-                                                    context=TEST_CONTEXT, state=state, description=description,
-                                                    target_url=url)),
-        ("status", lambda: client.set_commit_status(repository=link.repository_path, sha=merge_request.head_sha,
-                                                    context=PROMOTION_CONTEXT, state=promotion_state,
-                                                    description=promotion_description)),
-        ("comment", lambda: _comment(client, merge_request, mrps)),
-    ]
+    with forge_client(link.forge, link.api_url, decrypt_secret(link.encrypted_api_token)) as client:
+        _send(merge_request, [
+            ("status", lambda: client.set_commit_status(
+                repository=link.repository_path, sha=merge_request.head_sha, context=TEST_CONTEXT, state=state,
+                description=description, target_url=url)),
+            ("status", lambda: client.set_commit_status(
+                repository=link.repository_path, sha=merge_request.head_sha, context=PROMOTION_CONTEXT,
+                state=promotion_state, description=promotion_description)),
+            ("comment", lambda: _comment(client, merge_request, comment_body(merge_request, mrps, runs))),
+        ])
+
+
+def _send(merge_request: MergeRequest, steps: list[tuple[str, Any]]) -> None:
+    """Run each report step in order, recording every attempt; the first failure is raised."""
     for kind, step in steps:
         try:
             step()
@@ -126,9 +129,9 @@ def report_merge_request(merge_request: MergeRequest) -> None:
         ForgeReport.objects.create(merge_request=merge_request, kind=kind, ok=True)
 
 
-def _comment(client: Any, merge_request: MergeRequest, mrps: list[MergeRequestPromotion]) -> None:
+def _comment(client: Any, merge_request: MergeRequest, body: str) -> None:
     comment_id = client.upsert_comment(repository=merge_request.link.repository_path, merge_request=merge_request.iid,
-                                       body=comment_body(merge_request, mrps), comment_id=merge_request.comment_id or None)
+                                       body=body, comment_id=merge_request.comment_id or None)
     if comment_id != merge_request.comment_id:
         MergeRequest.objects.filter(pk=merge_request.pk).update(comment_id=comment_id)
         merge_request.comment_id = comment_id

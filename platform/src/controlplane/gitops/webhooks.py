@@ -66,11 +66,21 @@ def _kept_headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {name: headers[name] for name in KEPT_HEADERS if name in headers and name.lower() not in SECRET_HEADERS}
 
 
-def delivery_receive(*, link: RepositoryLink, headers: Mapping[str, str], body: bytes,
-                     content_length: int | None = None) -> Receipt:
+def check_body_size(length: int | str | None) -> None:
+    """Refuse (413) a body over MAX_BODY_BYTES; `length` may be the Content-Length header, before the body is read
+    (an unreadable header counts as unknown: the body's own length is checked once read)."""
+    try:
+        size = int(length or 0)
+    except ValueError:
+        size = 0
+    if size > MAX_BODY_BYTES:
+        raise DeliveryTooLarge(f"The body is {size} bytes, over {MAX_BODY_BYTES}; a forge's merge-request event is "
+                               "smaller.", extra={"max_bytes": MAX_BODY_BYTES})
+
+
+def delivery_receive(*, link: RepositoryLink, headers: Mapping[str, str], body: bytes) -> Receipt:
     """Check, keep and apply one delivery to `link` (see the module's docstring for the answers)."""
-    if (content_length or 0) > MAX_BODY_BYTES or len(body) > MAX_BODY_BYTES:
-        raise DeliveryTooLarge(f"The body is over {MAX_BODY_BYTES} bytes; a forge's merge-request event is smaller.")
+    check_body_size(len(body))
     verify(link, headers, body)
     forge = Forge(link.forge)
     delivery_id = headers.get(DELIVERY_HEADER[forge], "").strip()

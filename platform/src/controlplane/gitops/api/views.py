@@ -20,7 +20,7 @@ from controlplane.gitops.api import drift as drift_serializers
 from controlplane.gitops.api import serializers
 from controlplane.gitops.models import Forge, RepositoryLink
 from controlplane.gitops.sync import gitops_diff, gitops_sync
-from controlplane.gitops.webhooks import delivery_receive
+from controlplane.gitops.webhooks import check_body_size, delivery_receive
 from flowyard_spec.states import Role
 
 
@@ -138,10 +138,8 @@ class ForgeEventsView(APIView):
         link = RepositoryLink.objects.filter(pk=pk, forge=self.forge).select_related("project__team").first()
         if link is None:
             raise Http404
-        length = request.META.get("CONTENT_LENGTH")
-        receipt = delivery_receive(link=link, headers=request.headers,
-                                   body=b"" if length and int(length) > 1024 * 1024 else request.body,
-                                   content_length=int(length) if length and length.isdigit() else None)
+        check_body_size(request.META.get("CONTENT_LENGTH"))  # before the body is read
+        receipt = delivery_receive(link=link, headers=request.headers, body=request.body)
         return Response({"delivery": receipt.delivery.delivery_id, "outcome": receipt.delivery.outcome,
                          "detail": receipt.delivery.detail, "replayed": receipt.replay}, status=receipt.status)
 
