@@ -16,6 +16,7 @@ import sys
 from typing import Any
 
 from flowyard_builder import exit_codes
+from flowyard_builder.commands import show_group_usage
 from flowyard_builder.api_client import (
     ApiClient,
     MissingSettings,
@@ -38,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "run. `diff` shows where the deployments drift from it; `sync` applies what Git says.",
         epilog="Exit codes: 0 ok (diff --exit-code: 1 when there is drift), 1 invalid input or an unknown project, "
                "3 the control plane refused (a role too low), is unreachable, or could not read a repository.")
-    group.set_defaults(handler=lambda args: _usage(group))
+    group.set_defaults(handler=lambda args: show_group_usage(group))
     commands = group.add_subparsers(dest="gitops_command", metavar="SUBCOMMAND")
 
     parser = commands.add_parser(
@@ -64,10 +65,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_connection_options(parser)
     parser.set_defaults(handler=handle_sync)
 
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return exit_codes.INVALID_INPUT
 
 
 def _links(client: ApiClient, project_slug: str) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from flowyard_builder import exit_codes
+from flowyard_builder.commands import show_group_usage
 from flowyard_builder.api_client import (
     MissingSettings,
     add_connection_options,
@@ -38,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `runs` command group: list, show, logs, cancel."""
     group = subparsers.add_parser("runs", help="list runs, show one, read or follow its log, cancel it",
                                   description="Look at runs with your personal token: list, show, logs, cancel.")
-    group.set_defaults(handler=lambda args: _usage(group))
+    group.set_defaults(handler=lambda args: show_group_usage(group))
     commands = group.add_subparsers(dest="runs_command", metavar="SUBCOMMAND")
 
     parser = commands.add_parser(
@@ -91,10 +92,6 @@ def add_follow_options(parser: argparse.ArgumentParser) -> None:
                              f"with nothing new (it normally holds the request until a line comes; default "
                              f"{DEFAULT_POLL_INTERVAL})")
 
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return exit_codes.INVALID_INPUT
 
 
 def _fail(command: str, message: str) -> int:

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from flowyard_builder import exit_codes
+from flowyard_builder.commands import show_group_usage
 from flowyard_builder.api_client import MissingSettings, add_connection_options, client_from_args, report_error
 from flowyard_builder.commands.trigger import parse_target
 from flowyard_builder.control_plane import ControlPlaneError
@@ -23,7 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the `schedule` command group and its `next` subcommand."""
     group = subparsers.add_parser("schedule", help="work with schedule expressions (cron, rate)",
                                   description="Work with schedule expressions.")
-    group.set_defaults(handler=lambda args: _usage(group))
+    group.set_defaults(handler=lambda args: show_group_usage(group))
     commands = group.add_subparsers(dest="schedule_command", metavar="SUBCOMMAND")
     parser = commands.add_parser(
         "next", help="print the next fire times of a schedule expression",
@@ -49,10 +50,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         add_connection_options(remote)
         remote.set_defaults(handler=handle_remote, action=name)
 
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return exit_codes.INVALID_INPUT
 
 
 def _fail(message: str) -> int:

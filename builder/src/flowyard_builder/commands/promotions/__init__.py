@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from flowyard_builder import exit_codes
+from flowyard_builder.commands import show_group_usage
 from flowyard_builder.api_client import add_connection_options
 from flowyard_builder.commands.promotions.describing import (
     DESCRIBED_FIELDS,
@@ -69,7 +68,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "change (four eyes).",
         epilog="Exit codes: 0 ok, 1 invalid input or a name not found, 3 the control plane refused (a role too low, "
                "your own change, a promotion already pending or decided) or is unreachable.")
-    group.set_defaults(handler=lambda args: _usage(group))
+    group.set_defaults(handler=lambda args: show_group_usage(group))
     commands = group.add_subparsers(dest="promotions_command", metavar="SUBCOMMAND")
 
     parser = commands.add_parser(
@@ -131,8 +130,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _add_id_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("promotion_id", metavar="ID",
                         help=f"the promotion's id, or its first {SHORT_ID_LENGTH} characters as `list` shows them")
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help(sys.stderr)
-    return exit_codes.INVALID_INPUT
