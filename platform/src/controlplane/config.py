@@ -69,6 +69,31 @@ class FlowyardConfig(BaseModel):
                     "engine or ECS cluster never list or remove each other's; empty: a random id kept in the database.",
     )
 
+    # -- single sign-on (controlplane.sso; docs/sso.md) ----------------------------------------------------
+    oidc_issuer: str = Field(
+        "", description="The OpenID Connect provider's issuer URL (discovery at ISSUER/.well-known/openid-configuration); "
+                        "empty: SSO is off.",
+    )
+    oidc_discovery_url: str = Field("", description="Where to read the provider's metadata, when not at the issuer's "
+                                                    "well-known address.")
+    oidc_client_id: str = Field("", description="The web login's client id at the provider.")
+    oidc_client_secret: str = Field("", description="The web login's client secret (confidential client); never logged.")
+    oidc_scopes: str = Field("openid profile email", description="Scopes asked for, space-separated; add the "
+                                                                 "provider's groups scope and offline_access.")
+    oidc_groups_claim: str = Field("groups", description="The claim listing the person's groups.")
+    oidc_username_claim: str = Field("preferred_username", description="The claim that becomes the username.")
+    oidc_cli_client_id: str = Field("", description="A public client with the device authorization grant, for "
+                                                    "`flowyard login`; empty: CLI login is off.")
+    oidc_forge_claim: str = Field("", description="A claim holding the person's forge login (e.g. gitlab_username), "
+                                                  "recorded as their forge identity; empty: none.")
+    oidc_forge: Literal["gitlab", "github"] = Field("gitlab", description="The forge FLOWYARD_OIDC_FORGE_CLAIM names.")
+    oidc_clock_skew_seconds: int = Field(60, ge=0, le=600, description="Leeway on an ID token's times.")
+    oidc_recheck_seconds: float = Field(900, gt=0, description="How often people's accounts are re-checked with the "
+                                                               "provider (refresh token).")
+    sso_only: bool = Field(False, description="Password login only for superusers; memberships only from groups.")
+    session_seconds: int = Field(43200, ge=60, description="Lifetime of a browser session.")
+    cli_token_days: int = Field(30, ge=1, le=365, description="Lifetime of the token `flowyard login` mints.")
+
     @field_validator("allowed_hosts", "csrf_trusted_origins", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
@@ -82,6 +107,31 @@ class FlowyardConfig(BaseModel):
         if value and urlparse(value).scheme not in {"postgres", "postgresql", "sqlite"}:
             raise ValueError("must start with postgres://, postgresql:// or sqlite:///")
         return value
+
+    @property
+    def sso_enabled(self) -> bool:
+        """True when an OpenID Connect provider is configured."""
+        return bool(self.oidc_issuer)
+
+    @property
+    def oidc_metadata_url(self) -> str:
+        """Where the provider's metadata is read (the discovery URL, else the issuer's well-known address)."""
+        return self.oidc_discovery_url or self.oidc_issuer.rstrip("/") + "/.well-known/openid-configuration"
+
+    def _check_sso(self) -> None:
+        if self.oidc_issuer and not self.oidc_client_id:
+            raise ConfigError(f"{PREFIX}OIDC_CLIENT_ID: FLOWYARD_OIDC_ISSUER is set, so the client id the provider "
+                              "gave Flowyard is needed too")
+        if not self.oidc_issuer:
+            for name in ("client_id", "cli_client_id", "discovery_url"):
+                if getattr(self, f"oidc_{name}"):
+                    raise ConfigError(f"{PREFIX}OIDC_ISSUER: {PREFIX}OIDC_{name.upper()} is set but the issuer is not; "
+                                      "set the provider's issuer URL")
+        if self.sso_only and not self.oidc_issuer:
+            raise ConfigError(f"{PREFIX}SSO_ONLY: turns password login off, so {PREFIX}OIDC_ISSUER and "
+                              f"{PREFIX}OIDC_CLIENT_ID are needed or nobody but superusers could sign in")
+        if "openid" not in self.oidc_scopes.split():
+            raise ConfigError(f"{PREFIX}OIDC_SCOPES: must include openid (got {self.oidc_scopes!r})")
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None, *, mode: Mode | None = None) -> "FlowyardConfig":
@@ -99,6 +149,7 @@ class FlowyardConfig(BaseModel):
             first = exc.errors()[0]
             variable = PREFIX + str(first["loc"][0]).upper()
             raise ConfigError(f"{variable}: {first['msg']} (got {raw.get(str(first['loc'][0]))!r})") from None
+        config._check_sso()
         if config.mode == "production":
             config._check_production()
         return config
@@ -113,6 +164,8 @@ class FlowyardConfig(BaseModel):
             raise ConfigError(f"{PREFIX}DEBUG: must be false in production")
         if not self.database_url.startswith(("postgres://", "postgresql://")):
             raise ConfigError(f"{PREFIX}DATABASE_URL: production needs PostgreSQL (postgres://user:pass@host:5432/db)")
+        if self.oidc_issuer and not self.oidc_issuer.startswith("https://"):
+            raise ConfigError(f"{PREFIX}OIDC_ISSUER: production needs an https:// issuer (got {self.oidc_issuer!r})")
 
     def django_databases(self, base_dir: str) -> dict[str, dict[str, object]]:
         """The Django DATABASES setting for this configuration."""

@@ -1,4 +1,4 @@
-"""Top-level URLs: the REST API v1, its schema and docs, and the admin."""
+"""Top-level URLs: the REST API v1, its schema and docs, the admin, the sign-in pages and the portal."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("controlplane.scheduling.api.urls")),
     path("", include("controlplane.registration.api.urls")),
     path("", include("controlplane.gitops.api.urls")),
+    path("", include("controlplane.sso.api.urls")),
 ]
 
 urlpatterns = [
@@ -21,4 +22,6 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
     path("api/auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),
+    path("auth/", include("controlplane.sso.urls")),
+    path("", include("controlplane.portal.urls")),
 ]

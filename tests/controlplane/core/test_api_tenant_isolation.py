@@ -37,6 +37,7 @@ FOREIGN_OBJECT = {
     "repository": lambda t: t.extra["repository_link"],
     "forge-delivery": lambda t: t.extra["forge_delivery"],
     "forge-identity": lambda t: t.extra["forge_identity"],
+    "group-mapping": lambda t: t.extra["group_mapping"],
     "merge-request-promotion": lambda t: t.extra["merge_request_promotion"],
     "gitops-gitlab-events": lambda t: t.extra["repository_link"],
     "gitops-github-events": lambda t: t.extra["repository_link"],  # a GitLab link: not this receiver's, so 404

@@ -55,6 +55,9 @@ INVALID = {
     ("repository-detail", "patch"): (
         lambda t: t.extra["repository_link"], lambda t: {"workflows": [{"name": "Bad Name"}]}, "workflows.0.name"),
     ("forge-identity-list", "post"): (None, lambda t: {"forge": "bitbucket", "username": "x", "user": "nobody"}, "forge"),
+    ("group-mapping-list", "post"): (None, lambda t: {"group": "x", "team": str(t.team.pk), "role": "owner"}, "role"),
+    ("group-mapping-detail", "patch"): (lambda t: t.extra["group_mapping"], lambda t: {"role": "owner"}, "role"),
+    ("auth-device-token", "post"): (None, lambda t: {"device_code": ""}, "device_code"),
     ("release-rules-detail", "patch"): (
         lambda t: t.extra["release_rules"], lambda t: {"branch_environment": "production"}, "branch_environment"),
 }
@@ -71,7 +74,9 @@ NO_INPUT = {("run-cancel", "post"), ("schedule-pause", "post"), ("schedule-resum
             ("webhook-rotate", "post"), ("repository-rotate", "post"), ("repository-sync", "post"),
             # the forges' own payloads: refused unread without the link's secret, then by the forge's shape
             # (tests/controlplane/gitops/test_forge_webhooks.py)
-            ("gitops-gitlab-events", "post"), ("gitops-github-events", "post")}
+            ("gitops-gitlab-events", "post"), ("gitops-github-events", "post"),
+            # asks the provider for a device code: nothing to give (tests/controlplane/sso/test_device_login_api.py)
+            ("auth-device", "post")}
 
 
 def test_every_write_endpoint_with_input_has_an_invalid_input_case():
@@ -85,7 +90,7 @@ def test_invalid_input_is_refused_naming_the_field_and_nothing_is_written(
 ):
     target, body, field = INVALID[case]
     route, method = case
-    user = staff_user if route.startswith("team") else tenant_a.admin
+    user = staff_user if route.startswith(("team", "group-mapping")) else tenant_a.admin
     client = client_for(user)
     if case in AS_RUNNER:
         client = client_for(None)

@@ -79,8 +79,8 @@ class Tenant:
                 self.personal_token,
             )
         }
-        ids |= {str(self.extra[name].pk) for name in ("repository_link", "forge_identity", "merge_request_promotion")
-                if name in self.extra}
+        ids |= {str(self.extra[name].pk) for name in ("repository_link", "forge_identity", "merge_request_promotion",
+                                                      "group_mapping") if name in self.extra}
         if "forge_delivery" in self.extra:
             ids.add(self.extra["forge_delivery"].delivery_id)
         return ids
@@ -176,6 +176,9 @@ def build_tenant(prefix: str) -> Tenant:
         author=f"{prefix}-dev-gl", source_branch="feature/x", target_branch="main", head_sha="e" * 40)
     merge_request_promotion = MergeRequestPromotion.objects.create(
         merge_request=merge_request, workflow=workflow, head_sha="e" * 40, reason="waiting for CI")
+    from controlplane.tenancy.group_mappings import group_mapping_create
+
+    group_mapping = group_mapping_create(actor=None, group=f"{prefix}-developers", team=team, role=Role.DEVELOPER)
     forge_delivery = ForgeDelivery.objects.create(link=repository_link, delivery_id=f"{prefix}-delivery-1",
                                                   event="merge_request", action="open")
     backfill = Backfill.objects.create(
@@ -195,5 +198,5 @@ def build_tenant(prefix: str) -> Tenant:
         extra={"backfill": backfill, "trigger_grant": trigger_grant, "webhook": webhook, "webhook_secret": webhook_secret,
                "release_rules": release_rules, "preview": preview, "repository_link": repository_link,
                "forge_identity": forge_identity, "merge_request_promotion": merge_request_promotion,
-               "forge_delivery": forge_delivery},
+               "forge_delivery": forge_delivery, "group_mapping": group_mapping},
     )

@@ -130,6 +130,10 @@ TEAM_WRITES: tuple[Write, ...] = (
           lambda t: {"team": _id(t.team), "user": t.spare_user.username, "role": "developer"}, None, 201),
     Write("team-member-detail", "patch", lambda t: t.team_membership, lambda t: {"role": "viewer"}, None, 200),
     Write("team-member-detail", "delete", lambda t: t.team_membership, lambda t: {}, None, 204),
+    Write("group-mapping-list", "post", None,
+          lambda t: {"group": f"{t.prefix}-approvers", "team": _id(t.team), "role": "approver"}, None, 201),
+    Write("group-mapping-detail", "patch", lambda t: t.extra["group_mapping"], lambda t: {"role": "viewer"}, None, 200),
+    Write("group-mapping-detail", "delete", lambda t: t.extra["group_mapping"], lambda t: {}, None, 204),
 )
 PERSONAL_WRITES: tuple[Write, ...] = (
     Write("personal-token-list", "post", None, lambda t: {"name": "ci-laptop"}, None, 201),
@@ -161,9 +165,15 @@ FORGE_DELIVERIES: tuple[Write, ...] = (
     Write("gitops-gitlab-events", "post", lambda t: t.extra["repository_link"], lambda t: {}, None, 200),
     Write("gitops-github-events", "post", lambda t: t.extra["repository_link"], lambda t: {}, None, 200),
 )
+# Nobody is signed in yet when `flowyard login` calls these; without a provider configured they answer 404
+# (tests/controlplane/sso/test_device_login_api.py; the CLI's end-to-end login is tests/e2e/test_sso_login.py).
+CLI_LOGIN: tuple[Write, ...] = (
+    Write("auth-device", "post", None, lambda t: {}, None, 404),
+    Write("auth-device-token", "post", None, lambda t: {"device_code": "unknown"}, None, 404),
+)
 ALL_WRITES = (
     *PROJECT_WRITES, *EXTRA_OBJECT_WRITES, *TEAM_WRITES, *PERSONAL_WRITES, PROJECT_CREATE, RUNNER_REPORT, WEBHOOK_DELIVERY,
-    *STAFF_WRITES, *FORGE_DELIVERIES,
+    *STAFF_WRITES, *FORGE_DELIVERIES, *CLI_LOGIN,
 )
 
 

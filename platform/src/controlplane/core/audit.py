@@ -79,3 +79,14 @@ def audit_record(
         before=before,
         after=after,
     )
+
+
+def audit_note(
+    *, actor: Any, action: str, object_type: str, object_id: str, object_repr: str, after: dict[str, Any] | None = None
+) -> AuditEvent:
+    """Record an event about something that is not a stored object (e.g. a refused sign-in by nobody we know)."""
+    user, label = actor_user_and_label(actor)
+    return AuditEvent.objects.create(
+        actor=user, actor_label=label[:200], action=action, object_type=object_type[:100], object_id=object_id[:64],
+        object_repr=object_repr[:200], after=after,
+    )

@@ -1,8 +1,7 @@
 """Secrets of an environment: encryption at rest, the writes (set, delete), and the launcher's read.
 
-Values are encrypted with Fernet (AES-128-CBC + HMAC-SHA256, from `cryptography`). The Fernet key is derived
-from the installation's `FLOWYARD_SECRET_KEY` (`settings.FLOWYARD.secret_key`) with HKDF-SHA256 and the fixed
-info string `HKDF_INFO`, so a deployment needs no second key to manage. Consequences:
+Values are encrypted with `controlplane.core.encryption` (Fernet; key derived from `FLOWYARD_SECRET_KEY` with
+HKDF-SHA256 and `HKDF_INFO`, so a deployment needs no second key to manage). Consequences:
 
 - Changing `FLOWYARD_SECRET_KEY` makes every stored secret undecryptable (`SecretUndecryptable` at launch);
   set them again after a key change.
@@ -17,27 +16,21 @@ Nothing here logs, audits or puts a value (or its ciphertext) into an error mess
 
 from __future__ import annotations
 
-import base64
-import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from django.conf import settings
+from cryptography.fernet import InvalidToken
 from django.db import transaction
 from django.db.models import QuerySet
 
 from controlplane.core.audit import actor_user_and_label, audit_record, snapshot
+from controlplane.core.encryption import HKDF_INFO, derive_key, encrypt_value, secret_cipher  # noqa: F401 (re-exported)
 from controlplane.core.errors import FlowyardError, ValidationFailed
 from controlplane.deployments.models import Environment, EnvironmentSecret
 from controlplane.deployments.models.secrets import SECRET_NAME_PATTERN
 from controlplane.tenancy.selectors import project_list
 
-# Changing this string changes the derived key: every stored secret would become undecryptable.
-HKDF_INFO = b"flowyard:environment-secrets:fernet:v1"
 MAX_VALUE_BYTES = 32 * 1024
 MAX_NAME_LENGTH = 255
 # The runner's own variables (FLOWYARD_RUN_TOKEN, FLOWYARD_API_URL, ...): a secret must not replace them.
@@ -59,32 +52,7 @@ class SecretsMissing(FlowyardError):
     http_status = 409
 
 
-# -- encryption ----------------------------------------------------------------------------------------------
-def derive_key(secret_key: str) -> bytes:
-    """The Fernet key (url-safe base64 of 32 bytes) derived from the installation's secret key by HKDF-SHA256."""
-    raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=HKDF_INFO).derive(secret_key.encode("utf-8"))
-    return base64.urlsafe_b64encode(raw)
-
-
-@functools.lru_cache(maxsize=8)
-def _cipher_for(keys: tuple[bytes, ...]) -> MultiFernet:
-    return MultiFernet([Fernet(key) for key in keys])
-
-
-def secret_cipher(keys: Sequence[str | bytes] | None = None) -> MultiFernet:
-    """The cipher for secret values: explicit Fernet `keys` (first one encrypts), else the derived key."""
-    if keys:
-        chosen = tuple(key.encode("ascii") if isinstance(key, str) else key for key in keys)
-    else:
-        chosen = (derive_key(settings.FLOWYARD.secret_key),)
-    return _cipher_for(chosen)
-
-
-def encrypt_value(value: str) -> str:
-    """The Fernet token (ASCII text) that stores `value`."""
-    return secret_cipher().encrypt(value.encode("utf-8")).decode("ascii")
-
-
+# -- encryption (controlplane.core.encryption) ------------------------------------------------------------
 def decrypt_value(secret: EnvironmentSecret) -> str:
     """The clear value of `secret`; SecretUndecryptable names the secret, never its contents."""
     try:

@@ -79,3 +79,20 @@ def forge_identity_delete(*, actor: Any, identity: ForgeIdentity) -> None:
     """Forget a match: that forge user's approvals count for nobody from now on."""
     audit_record(actor=actor, action="forge_identity.deleted", obj=identity, before=snapshot(identity))
     identity.delete()
+
+
+@transaction.atomic
+def forge_identity_from_sso(*, actor: Any, forge: str, username: str, user: Any) -> ForgeIdentity | None:
+    """Record the forge login the provider's claim names for `user` (FLOWYARD_OIDC_FORGE_CLAIM); the claim is the
+    authority, so it replaces a match of that login to someone else, and the user's older SSO logins on that forge go.
+    Nothing is written (or audited) when the match is already there."""
+    username = username.strip().lower()
+    if not username:
+        return None
+    stale = ForgeIdentity.objects.filter(forge=forge, user=user, source="sso").exclude(username=username)
+    for identity in stale:
+        forge_identity_delete(actor=actor, identity=identity)
+    current = ForgeIdentity.objects.filter(forge=forge, username=username).first()
+    if current is not None and current.user_id == user.pk and current.source == "sso":
+        return current
+    return forge_identity_set(actor=actor, forge=forge, username=username, user=user, source="sso")

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "controlplane.core",
     "controlplane.tenancy",
     "controlplane.api",
+    "controlplane.sso",
     "controlplane.workflows",
     "controlplane.deployments",
     "controlplane.runs",
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "controlplane.scheduling",
     "controlplane.registration",
     "controlplane.gitops",
+    "controlplane.portal",
     "controlplane.demo",
 ]
 
@@ -77,7 +79,8 @@ DATABASES = FLOWYARD.django_databases(str(DATA_DIR))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
+    "controlplane.sso.backends.PasswordBackend",  # Django's, off for all but superusers under FLOWYARD_SSO_ONLY
+    "controlplane.sso.backends.SsoSessionBackend",  # finds the user of a session an SSO sign-in started
     "guardian.backends.ObjectPermissionBackend",
 ]
 ANONYMOUS_USER_NAME = None  # guardian: no anonymous user object; anonymous requests are refused.
@@ -97,7 +100,11 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = str(DATA_DIR / "static")
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "/auth/login/"
+LOGIN_REDIRECT_URL = "/"
+SESSION_COOKIE_AGE = FLOWYARD.session_seconds
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"  # the provider's redirect back to the callback is a top-level GET: Lax lets it through
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -161,6 +168,9 @@ CELERY_BEAT_SCHEDULE = {
     "expire-previews": {"task": "controlplane.registration.tasks.expire_previews", "schedule": 3600.0,
                         "options": {"expires": 3000.0, "queue": FLOWYARD.task_queue}},
     # Every linked repository reconciled from Git (gitops.sync): drift fixed where the sync may, errors kept.
+    # People's SSO accounts re-checked with the provider's refresh token (disabled at the IdP: access lost).
+    "sso-recheck": {"task": "controlplane.sso.tasks.recheck_accounts", "schedule": 60.0,
+                    "options": {"expires": 50.0, "queue": FLOWYARD.task_queue}},
     "gitops-sync": {"task": "controlplane.gitops.tasks.sync_repositories", "schedule": 300.0,
                     "options": {"expires": 240.0, "queue": FLOWYARD.task_queue}},
 }
@@ -171,4 +181,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": FLOWYARD.log_level},
+    # Authlib logs PKCE verifiers and tokens at DEBUG: never let them reach a log, whatever FLOWYARD_LOG_LEVEL says.
+    "loggers": {"authlib": {"level": "WARNING"}},
 }

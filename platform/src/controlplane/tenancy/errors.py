@@ -14,3 +14,10 @@ class StillInUse(TenancyError):
 
     code = "still_in_use"
     http_status = 409
+
+
+class SsoOnly(TenancyError):
+    """A hand-made membership on an installation whose roles come only from SSO groups."""
+
+    code = "sso_only"
+    http_status = 409

@@ -2,7 +2,7 @@
 
 import django_filters
 
-from controlplane.tenancy.models import Project, ProjectMembership, ProjectToken, TeamMembership
+from controlplane.tenancy.models import GroupMapping, Project, ProjectMembership, ProjectToken, TeamMembership
 
 
 class ProjectFilterSet(django_filters.FilterSet):
@@ -45,3 +45,13 @@ class ProjectTokenFilterSet(django_filters.FilterSet):
     class Meta:
         model = ProjectToken
         fields = ["project"]
+
+
+class GroupMappingFilterSet(django_filters.FilterSet):
+    """Filter SSO group mappings by group, team or role."""
+
+    team = django_filters.UUIDFilter(field_name="team_id")
+
+    class Meta:
+        model = GroupMapping
+        fields = ["group", "team", "role"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from guardian.shortcuts import get_objects_for_user
 
-from controlplane.tenancy.models import PersonalToken, Project, ProjectMembership, ProjectToken, Team, TeamMembership
+from controlplane.tenancy.models import GroupMapping, PersonalToken, Project, ProjectMembership, ProjectToken, Team, TeamMembership
 from controlplane.tenancy.principals import is_ci, is_person, is_runner
 from controlplane.tenancy.roles import ROLE_PERMISSIONS
 from flowyard_spec.states import Role
@@ -68,3 +68,11 @@ def personal_token_list(*, user: object) -> QuerySet[PersonalToken]:
     return PersonalToken.objects.filter(user=user)
 
 
+def group_mapping_list(*, user: object) -> QuerySet[GroupMapping]:
+    """SSO group mappings: every one for platform staff; the mappings of their own teams for others."""
+    if not is_person(user):
+        return GroupMapping.objects.none()
+    mappings = GroupMapping.objects.select_related("team")
+    if user.is_superuser or user.is_staff:
+        return mappings
+    return mappings.filter(team__memberships__user=user)

@@ -14,7 +14,7 @@ from guardian.shortcuts import assign_perm, remove_perm
 from controlplane.core.audit import audit_record, snapshot
 from controlplane.core.errors import PermissionDenied
 from controlplane.core.services import model_update
-from controlplane.tenancy.errors import StillInUse
+from controlplane.tenancy.errors import SsoOnly, StillInUse
 from controlplane.tenancy.models import (
     PersonalToken,
     Project,
@@ -72,9 +72,20 @@ def _team_group(team: Team, role: Role) -> Group:
     return TeamGroup.objects.select_related("group").get(team=team, role=role.value).group
 
 
+def _refuse_hand_made_when_sso_only(where: str) -> None:
+    if settings.FLOWYARD.sso_only:
+        raise SsoOnly(
+            f"Roles on {where} come only from SSO groups on this installation (FLOWYARD_SSO_ONLY=1); map the "
+            "person's identity-provider group to the team instead (POST /api/v1/group-mappings/).",
+            extra={"setting": "FLOWYARD_SSO_ONLY"},
+        )
+
+
 @transaction.atomic
 def team_member_set(*, actor: Any, team: Team, user: Any, role: Role, source: str = "manual") -> TeamMembership:
     """Give `user` the role `role` on every project of `team` (creating or changing the membership)."""
+    if source != "sso":
+        _refuse_hand_made_when_sso_only(f"team {team.slug}")
     membership = TeamMembership.objects.select_for_update().filter(team=team, user=user).first()
     before = snapshot(membership)
     if membership is None:
@@ -153,6 +164,7 @@ def _set_user_project_perms(user: Any, project: Project, role: Role | None) -> N
 @transaction.atomic
 def project_member_set(*, actor: Any, project: Project, user: Any, role: Role) -> ProjectMembership:
     """Give `user` the role `role` on `project` directly (creating or changing the membership)."""
+    _refuse_hand_made_when_sso_only(f"project {project.slug}")
     membership = ProjectMembership.objects.select_for_update().filter(project=project, user=user).first()
     before = snapshot(membership)
     if membership is None:

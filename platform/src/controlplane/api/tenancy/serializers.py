@@ -10,7 +10,7 @@ from rest_framework import serializers
 from typing_extensions import override
 
 from controlplane.api.fields import UsernameField, VisibleRelatedField
-from controlplane.tenancy.models import PersonalToken, Project, ProjectMembership, ProjectToken, Team, TeamMembership
+from controlplane.tenancy.models import GroupMapping, PersonalToken, Project, ProjectMembership, ProjectToken, Team, TeamMembership
 from controlplane.tenancy.models.teams import slug_validator
 from controlplane.tenancy.roles import role_for
 from controlplane.tenancy.selectors import project_list, team_list
@@ -242,3 +242,44 @@ class MeSerializer(serializers.Serializer):
     is_staff = serializers.BooleanField()
     is_superuser = serializers.BooleanField()
     roles = serializers.DictField(child=serializers.CharField(), help_text="project slug → role")
+
+
+class GroupMappingSerializer(serializers.ModelSerializer):
+    """An IdP group giving its members a role on a team."""
+
+    team_slug = serializers.CharField(source="team.slug", read_only=True)
+
+    class Meta:
+        model = GroupMapping
+        fields = ["id", "group", "team", "team_slug", "role", "description", "created_at", "updated_at"]
+
+
+class GroupMappingCreateSerializer(serializers.Serializer):
+    """Input to map an IdP group to a role on a team."""
+
+    group = serializers.CharField(max_length=255, help_text="The group exactly as the provider's groups claim lists it.")
+    team = VisibleRelatedField(selector=team_list)
+    role = serializers.ChoiceField(choices=ROLE_FIELD_CHOICES)
+    description = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+
+    @override
+    def validate_group(self, value: str) -> str:
+        if value != value.strip() or not value:
+            raise serializers.ValidationError("Give the group without leading or trailing spaces, as the claim lists it.")
+        return value
+
+    @override
+    def validate(self, attrs):
+        existing = GroupMapping.objects.filter(group=attrs["group"], team=attrs["team"]).first()
+        if existing is not None:
+            raise serializers.ValidationError({"group": [
+                f"{attrs['group']!r} already maps to team {attrs['team'].slug} as {existing.role}; change that "
+                f"mapping's role instead (PATCH /api/v1/group-mappings/{existing.pk}/)."]})
+        return attrs
+
+
+class GroupMappingUpdateSerializer(serializers.Serializer):
+    """Input to change a mapping's role or description."""
+
+    role = serializers.ChoiceField(choices=ROLE_FIELD_CHOICES, required=False)
+    description = serializers.CharField(max_length=200, required=False, allow_blank=True)

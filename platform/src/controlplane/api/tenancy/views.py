@@ -12,13 +12,14 @@ from controlplane.api.access import VISIBLE, PlatformStaff, StaffOr, TeamRole
 from controlplane.api.tenancy import serializers
 from controlplane.api.views import CreateMixin, DestroyMixin, ListRetrieveMixin, ScopedViewSet, UpdateMixin
 from controlplane.core.errors import PermissionDenied
-from controlplane.tenancy import filtersets, selectors, services
+from controlplane.tenancy import filtersets, group_mappings, selectors, services
 from controlplane.tenancy.principals import is_person
 from controlplane.tenancy.roles import role_for
 from flowyard_spec.states import Role
 
 MANAGE_TEAMS = PlatformStaff("manage teams")
 MANAGE_TEAM_MEMBERS = PlatformStaff("manage team memberships")
+MANAGE_GROUP_MAPPINGS = PlatformStaff("manage SSO group mappings")
 
 
 class TeamViewSet(ListRetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, ScopedViewSet):
@@ -132,6 +133,32 @@ class ProjectMembershipViewSet(ListRetrieveMixin, CreateMixin, UpdateMixin, Dest
     @override
     def destroy_object(self, obj):
         services.project_member_remove(actor=self.request.user, membership=obj)
+
+
+class GroupMappingViewSet(ListRetrieveMixin, CreateMixin, UpdateMixin, DestroyMixin, ScopedViewSet):
+    """SSO group mappings (an IdP group gives a role on a team): read by the team's members, managed by platform staff."""
+
+    selector = staticmethod(selectors.group_mapping_list)
+    output_serializer = serializers.GroupMappingSerializer
+    input_serializers = {
+        "create": serializers.GroupMappingCreateSerializer, "partial_update": serializers.GroupMappingUpdateSerializer,
+    }
+    action_roles = {"list": VISIBLE, "retrieve": VISIBLE, "create": MANAGE_GROUP_MAPPINGS,
+                    "partial_update": MANAGE_GROUP_MAPPINGS, "destroy": MANAGE_GROUP_MAPPINGS}
+    filterset_class = filtersets.GroupMappingFilterSet
+
+    @override
+    def create_object(self, data):
+        return group_mappings.group_mapping_create(actor=self.request.user, group=data["group"], team=data["team"],
+                                                   role=Role(data["role"]), description=data["description"])
+
+    @override
+    def update_object(self, obj, data):
+        return group_mappings.group_mapping_update(actor=self.request.user, mapping=obj, **data)
+
+    @override
+    def destroy_object(self, obj):
+        group_mappings.group_mapping_delete(actor=self.request.user, mapping=obj)
 
 
 class PersonalTokenViewSet(ListRetrieveMixin, CreateMixin, DestroyMixin, ScopedViewSet):
