@@ -176,3 +176,30 @@ def test_start_up_creates_the_folders_of_the_embedded_defaults(tmp_path):
                             timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert sorted(str(path.relative_to(data_dir)) for path in data_dir.rglob("*")) == ["broker", "broker/control"]
+
+
+@pytest.mark.parametrize("environ, variable", [
+    ({"FLOWYARD_OIDC_ISSUER": "https://idp.example.com"}, "FLOWYARD_OIDC_CLIENT_ID"),
+    ({"FLOWYARD_OIDC_CLIENT_ID": "flowyard"}, "FLOWYARD_OIDC_ISSUER"),
+    ({"FLOWYARD_SSO_ONLY": "1"}, "FLOWYARD_SSO_ONLY"),
+    ({"FLOWYARD_OIDC_ISSUER": "https://idp.example.com", "FLOWYARD_OIDC_CLIENT_ID": "f", "FLOWYARD_OIDC_SCOPES": "email"},
+     "FLOWYARD_OIDC_SCOPES"),
+    ({"FLOWYARD_OIDC_FORGE": "bitbucket"}, "FLOWYARD_OIDC_FORGE"),
+])
+def test_an_incomplete_sso_configuration_is_refused_naming_the_variable_to_set(environ, variable):
+    with pytest.raises(ConfigError, match=variable):
+        FlowyardConfig.from_environ(environ)
+
+
+def test_sso_is_read_with_discovery_at_the_issuers_well_known_address():
+    config = FlowyardConfig.from_environ({"FLOWYARD_OIDC_ISSUER": "https://idp.example.com/realms/acme/",
+                                          "FLOWYARD_OIDC_CLIENT_ID": "flowyard"})
+    assert config.sso_enabled
+    assert config.oidc_metadata_url == "https://idp.example.com/realms/acme/.well-known/openid-configuration"
+
+
+def test_production_refuses_an_issuer_without_tls():
+    with pytest.raises(ConfigError, match="FLOWYARD_OIDC_ISSUER"):
+        FlowyardConfig.from_environ({"FLOWYARD_MODE": "production", "FLOWYARD_SECRET_KEY": "k" * 60,
+                                     "FLOWYARD_DATABASE_URL": "postgres://u@h/db",
+                                     "FLOWYARD_OIDC_ISSUER": "http://idp.example.com", "FLOWYARD_OIDC_CLIENT_ID": "f"})
