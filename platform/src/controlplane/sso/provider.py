@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from types import SimpleNamespace
 from typing import Any
 
 from authlib.integrations.base_client import OAuthError
@@ -40,8 +41,17 @@ def require_sso() -> FlowyardConfig:
     return current
 
 
-@functools.lru_cache(maxsize=4)
+CLIENT_SETTINGS = ("oidc_metadata_url", "oidc_client_id", "oidc_client_secret", "oidc_scopes", "oidc_cli_client_id")
+
+
 def _clients(current: FlowyardConfig) -> OAuth:
+    return _clients_for(tuple(getattr(current, name) for name in CLIENT_SETTINGS))
+
+
+@functools.lru_cache(maxsize=4)
+def _clients_for(key: tuple[str, ...]) -> OAuth:
+    """One Authlib registry per provider configuration: its clients keep the provider's metadata and JWKS."""
+    current = SimpleNamespace(**dict(zip(CLIENT_SETTINGS, key)))
     registry = OAuth()
     common = {"server_metadata_url": current.oidc_metadata_url, "client_kwargs": {
         "scope": current.oidc_scopes, "code_challenge_method": "S256", "default_timeout": HTTP_TIMEOUT_SECONDS}}
