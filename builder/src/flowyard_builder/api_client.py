@@ -1,5 +1,8 @@
 """A small client of the control plane's REST API for people: a personal token (`fyp_…`), standard library only.
 
+The token is --token, else $FLOWYARD_TOKEN, else the one `flowyard login` stored for the control plane's URL
+(`flowyard_builder.credentials`); without --api or $FLOWYARD_API_URL, the URL last signed in to is used.
+
 Errors are the ones of `flowyard_builder.control_plane`: `InvalidRequest` (a 400 answer, exit code 1) and
 `Refused` (401/403/404/409/5xx or unreachable, exit code 3). `NotFound` is what resolving a name
 (project, workflow, deployment) raises when it finds nothing: invalid input, exit code 1.
@@ -25,6 +28,7 @@ from flowyard_builder.control_plane import (
     post_json,
     send_request,
 )
+from flowyard_builder.credentials import CredentialsError, Login, format_time, load_credentials
 from flowyard_spec.states import RunState
 
 API_PREFIX = "/api/v1"
@@ -40,7 +44,11 @@ class NotFound(InvalidRequest):
 
 
 class MissingSettings(Exception):
-    """--api or --token was not given and its environment variable is not set."""
+    """--api or --token was not given, its environment variable is not set and no login stands in (exit code 1)."""
+
+
+class LoginExpired(MissingSettings):
+    """The token `flowyard login` stored for the control plane has expired: sign in again."""
 
 
 class ApiClient:
@@ -67,13 +75,19 @@ class ApiClient:
 
     def get_url(self, url: str, timeout: float | None = None) -> Any:
         """GET an absolute URL of this API with the token (pagination links too); `timeout` overrides the client's."""
-        request = urllib.request.Request(url, method="GET", headers={
+        _, raw = send_request(self._request("GET", url), timeout=timeout or self.timeout, where=self.base_url)
+        return decode_body(raw)
+
+    def delete(self, path: str) -> None:
+        """DELETE an API path (e.g. "/tokens/<id>/"); InvalidRequest on 400, Refused otherwise."""
+        send_request(self._request("DELETE", self.url(path)), timeout=self.timeout, where=self.base_url)
+
+    def _request(self, method: str, url: str) -> urllib.request.Request:
+        return urllib.request.Request(url, method=method, headers={
             "Authorization": f"Bearer {self.token}",
             "Accept": "application/json",
             "User-Agent": f"flowyard-cli/{__version__}",
         })
-        _, raw = send_request(request, timeout=timeout or self.timeout, where=self.base_url)
-        return decode_body(raw)
 
     def post(self, path: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
         """POST JSON to an API path and return the decoded answer (control_plane.post_json's errors)."""
@@ -137,22 +151,49 @@ class ApiClient:
 # -- shared command-line plumbing ---------------------------------------------------------------------------
 
 def add_connection_options(parser: argparse.ArgumentParser) -> None:
-    """Add --api and --token (defaults from $FLOWYARD_API_URL and $FLOWYARD_TOKEN) to a command."""
-    parser.add_argument("--api", metavar="URL", help=f"control plane base URL (default: ${API_VARIABLE})")
+    """Add --api and --token (defaults from $FLOWYARD_API_URL and $FLOWYARD_TOKEN, then `flowyard login`'s) to a command."""
+    parser.add_argument("--api", metavar="URL",
+                        help=f"control plane base URL (default: ${API_VARIABLE}, else the one you last signed in to "
+                             "with `flowyard login`)")
     parser.add_argument("--token", metavar="TOKEN",
-                        help=f"your personal token fyp_… (default: ${TOKEN_VARIABLE}, which keeps it out of `ps`)")
+                        help=f"your personal token fyp_… (default: ${TOKEN_VARIABLE}, which keeps it out of `ps`, "
+                             "else the token `flowyard login` stored for the control plane)")
 
 
 def client_from_args(args: argparse.Namespace) -> ApiClient:
-    """An ApiClient from --api/--token or the environment; MissingSettings names what is missing."""
+    """An ApiClient from --api/--token, the environment, or else the login `flowyard login` stored for that URL (the
+    default URL's when none is given); MissingSettings names what is missing, LoginExpired an expired login."""
     api = args.api or os.environ.get(API_VARIABLE)
     token = args.token or os.environ.get(TOKEN_VARIABLE)
+    if not token:
+        login = stored_login(api, from_option=bool(args.api))
+        if login is not None:
+            api, token = api or login.api, login.token
     missing = [f"--api (or ${API_VARIABLE})" if not api else "", f"--token (or ${TOKEN_VARIABLE})" if not token else ""]
     missing = [item for item in missing if item]
     if missing:
-        raise MissingSettings(f"missing {' and '.join(missing)}")
+        hint = f"; or sign in with {login_command(api, bool(args.api))}" if not token else ""
+        raise MissingSettings(f"missing {' and '.join(missing)}{hint}")
     assert api and token
     return ApiClient(api, token)
+
+
+def stored_login(api: str | None, from_option: bool = False) -> Login | None:
+    """The login `flowyard login` stored for `api` (for the default URL when None), or None; LoginExpired when its
+    token has expired, MissingSettings naming the file and the fix when the credentials file cannot be read."""
+    try:
+        login = load_credentials().get(api)
+    except CredentialsError as exc:
+        raise MissingSettings(str(exc)) from None
+    if login is not None and login.is_expired():
+        raise LoginExpired(f"your login to {login.api} expired at {format_time(login.expires_at)}; "
+                           f"run {login_command(login.api, from_option)}")
+    return login
+
+
+def login_command(api: str | None, from_option: bool) -> str:
+    """The `flowyard login` command that signs in to `api` (with --api when the URL was given as an option)."""
+    return f"`flowyard login --api {api}`" if api and from_option else "`flowyard login`"
 
 
 def report_error(command: str, exc: Exception) -> int:

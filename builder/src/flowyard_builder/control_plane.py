@@ -73,19 +73,17 @@ def send_request(request: urllib.request.Request, *, timeout: float, where: str)
         raise Refused(f"the control plane at {where} is unreachable: {reason}") from None
 
 
-def post_json(url: str, token: str, payload: dict[str, Any], timeout: float = DEFAULT_TIMEOUT_SECONDS) -> Response:
-    """POST `payload` as JSON with a bearer token; a 2xx Response, else InvalidRequest (400) or Refused."""
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(payload).encode("utf-8"),
-        method="POST",
-        headers={
-            "Authorization": f"Bearer {token}",
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            "User-Agent": f"flowyard-cli/{__version__}",
-        },
-    )
+def post_json(url: str, token: str | None, payload: dict[str, Any], timeout: float = DEFAULT_TIMEOUT_SECONDS) -> Response:
+    """POST `payload` as JSON with a bearer token (none when `token` is None, e.g. for `flowyard login`); a 2xx
+    Response, else InvalidRequest (400) or Refused."""
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "User-Agent": f"flowyard-cli/{__version__}",
+    }
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=json.dumps(payload).encode("utf-8"), method="POST", headers=headers)
     status, raw = send_request(request, timeout=timeout, where=url)
     return Response(status, _decode_object(raw))
 
