@@ -84,6 +84,8 @@ class FlowyardConfig(BaseModel):
     oidc_username_claim: str = Field("preferred_username", description="The claim that becomes the username.")
     oidc_cli_client_id: str = Field("", description="A public client with the device authorization grant, for "
                                                     "`flowyard login`; empty: CLI login is off.")
+    oidc_cli_client_secret: str = Field("", description="The CLI client's secret, for providers that give device-flow "
+                                                        "clients one (Google); empty: a public client.")
     oidc_forge_claim: str = Field("", description="A claim holding the person's forge login (e.g. gitlab_username), "
                                                   "recorded as their forge identity; empty: none.")
     oidc_forge: Literal["gitlab", "github"] = Field("gitlab", description="The forge FLOWYARD_OIDC_FORGE_CLAIM names.")

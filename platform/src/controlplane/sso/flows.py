@@ -105,6 +105,8 @@ def device_authorization_start() -> dict[str, Any]:
     if answer.status_code != 200 or "device_code" not in body:
         raise ProviderUnavailable(f"The sign-in provider refused to start a device login: "
                                   f"{body.get('error', answer.status_code)} {body.get('error_description', '')}".strip())
+    if "verification_uri" not in body and "verification_url" in body:  # Google's name for it
+        body["verification_uri"] = body["verification_url"]
     keys = ("device_code", "user_code", "verification_uri", "verification_uri_complete", "interval", "expires_in")
     return {key: body[key] for key in keys if key in body} | {"interval": int(body.get("interval") or 5)}
 
@@ -114,11 +116,11 @@ def device_token_exchange(*, device_code: str, token_name: str) -> CliLogin:
     client = provider.cli_client()
     provider.metadata(client)
     try:
-        token = client.fetch_access_token(grant_type=provider.DEVICE_GRANT, device_code=device_code)
+        token = client.fetch_access_token(grant_type=provider.DEVICE_GRANT, device_code=device_code, scope=None)
     except OAuthError as exc:
         if exc.error in {"authorization_pending", "slow_down"}:
             raise DeviceFlowWaiting("Waiting for you to finish signing in at the provider.", code=exc.error) from None
-        if exc.error == "access_denied":
+        if exc.error in {"access_denied", "authorization_declined"}:  # the latter: Microsoft Entra ID
             raise SignInRefused("The sign-in was refused at the provider.", code="access_denied") from None
         if exc.error == "expired_token":
             raise CallbackInvalid("The login code expired; run `flowyard login` again.", code="expired_token") from None

@@ -41,7 +41,8 @@ def require_sso() -> FlowyardConfig:
     return current
 
 
-CLIENT_SETTINGS = ("oidc_metadata_url", "oidc_client_id", "oidc_client_secret", "oidc_scopes", "oidc_cli_client_id")
+CLIENT_SETTINGS = ("oidc_metadata_url", "oidc_client_id", "oidc_client_secret", "oidc_scopes", "oidc_cli_client_id",
+                   "oidc_cli_client_secret")
 
 
 def _clients(current: FlowyardConfig) -> OAuth:
@@ -58,8 +59,9 @@ def _clients_for(key: tuple[str, ...]) -> OAuth:
     registry.register("web", client_id=current.oidc_client_id, client_secret=current.oidc_client_secret or None,
                       **common)
     if current.oidc_cli_client_id:
-        cli_kwargs = {**common["client_kwargs"], "token_endpoint_auth_method": "none"}
-        registry.register("cli", client_id=current.oidc_cli_client_id, client_secret=None,
+        secret = current.oidc_cli_client_secret or None
+        cli_kwargs = {**common["client_kwargs"], "token_endpoint_auth_method": "client_secret_post" if secret else "none"}
+        registry.register("cli", client_id=current.oidc_cli_client_id, client_secret=secret,
                           server_metadata_url=current.oidc_metadata_url, client_kwargs=cli_kwargs)
     return registry
 

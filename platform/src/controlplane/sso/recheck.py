@@ -33,7 +33,8 @@ def account_recheck(account_id: object) -> str:
     client = provider.web_client()
     try:
         provider.metadata(client)
-        token = client.fetch_access_token(grant_type="refresh_token", refresh_token=refresh_token)
+        # No scope: the grant's own (RFC 6749 §6); asking for more than the refresh token carries is refused.
+        token = client.fetch_access_token(grant_type="refresh_token", refresh_token=refresh_token, scope=None)
     except OAuthError as exc:
         if exc.error in GONE_ERRORS:
             account_disable(account=account, reason=f"the provider refused the refresh token: {exc.error}")
