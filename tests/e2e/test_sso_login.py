@@ -14,6 +14,7 @@ import re
 import requests
 from playwright.sync_api import Page, expect
 
+from controlplane.gitops.models import ForgeIdentity
 from flowyard_testkit.browser import browser, page  # noqa: F401
 from flowyard_testkit.oidc import oidc_provider  # noqa: F401
 from flowyard_testkit.sso import PASSWORD, SsoWorld, sso_world  # noqa: F401
@@ -59,6 +60,8 @@ def test_groups_at_the_provider_decide_what_a_person_may_do_from_one_sign_in_to_
     expect(projects).to_contain_text(analytics.project.slug)
     expect(projects.locator(f"tr[data-project='{analytics.project.slug}']")).to_contain_text("developer")
     expect(projects).not_to_contain_text(ml.project.slug)
+    assert ForgeIdentity.objects.filter(forge="gitlab", username="alice-gl", user__username="alice").exists(), \
+        "the provider's gitlab_username claim maps alice's merge-request approvals to her"
 
     assert api_post(page, world, "/api/v1/runs/", {"deployment": str(analytics.test_deployment.pk)}) == 201
     approve = f"/api/v1/promotions/{analytics.promotion.pk}/approve/"

@@ -66,8 +66,9 @@ def test_a_code_used_in_another_browser_or_replayed_is_refused(target: SsoWorld)
     (lambda c: c | {"nonce": "not-the-one-we-sent"}, "nonce"),
     (lambda c: c | {"exp": int(time.time()) - 3600, "iat": int(time.time()) - 7200}, "expired"),
     (lambda c: c | {"aud": "someone-else"}, "aud"),
+    (lambda c: c | {"iss": "https://idp.example.invalid"}, "iss"),
     (None, "signature"),
-], ids=["wrong nonce", "expired", "wrong audience", "signed by another key"])
+], ids=["wrong nonce", "expired", "wrong audience", "another issuer", "signed by another key"])
 def test_an_id_token_that_does_not_hold_up_is_refused(target: SsoWorld, tampering_proxy, settings, claims, reason):
     sso_settings(settings, target.provider, oidc_discovery_url=tampering_proxy.discovery_url)
     if claims is None:

@@ -277,15 +277,6 @@ def test_a_broken_file_is_a_message_and_exit_1_for_commands_never_a_traceback(cr
     assert main(["logout"]) == 1 and "is not valid JSON" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_an_unreadable_file_is_named(credentials_file):
-    credentials_file.parent.mkdir(parents=True)
-    credentials_file.write_text("{}")
-    os.chmod(credentials_file, 0)
-    with pytest.raises(CredentialsError, match="cannot read the credentials file .*: Permission denied"):
-        load_credentials()
-
-
 def test_a_folder_in_place_of_the_file_is_named(credentials_file):
     credentials_file.mkdir(parents=True)
     with pytest.raises(CredentialsError, match=f"cannot read the credentials file {credentials_file}"):
