@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from controlplane.portal import views
+from controlplane.portal.views import home
 
 app_name = "portal"
-urlpatterns = [path("", views.home, name="home")]
+urlpatterns = [path("", home.home, name="home")]
