@@ -37,3 +37,14 @@ def test_an_approver_sees_the_promotion_waiting_for_them_but_its_requester_does_
     assert 'data-testid="waiting-promotions"' in approver_page
     assert f"{tenant_a.project.slug}/{tenant_a.workflow.name}" in approver_page
     assert 'data-testid="waiting-promotions"' not in page_of(tenant_a.users[Role.DEVELOPER])
+
+
+def test_the_project_switcher_narrows_home_to_one_project_and_shows_my_role_there(tenant_a):
+    client = Client()
+    client.force_login(tenant_a.users[Role.APPROVER])
+    page = client.get("/", {"project": tenant_a.project.slug}).content.decode()
+    assert f'data-testid="project-{tenant_a.empty_project.slug}"' not in page
+    assert 'data-testid="my-role">approver<' in page
+    assert '<label for="project-switcher">Project</label>' in page
+    everything = client.get("/", {"project": ""}).content.decode()
+    assert f'data-testid="project-{tenant_a.empty_project.slug}"' in everything

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from controlplane.deployments.models import PromotionState
+from controlplane.portal.context_processors import CURRENT_PROJECT_KEY
 from controlplane.deployments.selectors import promotion_list
 from controlplane.runs.selectors import run_list
 from controlplane.scheduling.selectors import schedule_list
@@ -54,8 +55,14 @@ def home(request: HttpRequest) -> HttpResponse:
     """My projects: last runs, runs in progress, failures of the last 24 h, next ticks; promotions waiting for me."""
     user, now = request.user, timezone.now()
     runs = run_list(user=user)
+    projects = project_list(user=user)
+    if "project" in request.GET:  # the header's project switcher
+        request.session[CURRENT_PROJECT_KEY] = request.GET["project"]
+    current = request.session.get(CURRENT_PROJECT_KEY, "")
+    if current and projects.filter(slug=current).exists():
+        projects = projects.filter(slug=current)
     summaries = []
-    for project in project_list(user=user):
+    for project in projects:
         project_runs = runs.filter(deployment__environment__project=project)
         summaries.append(ProjectSummary(
             project=project, role=role_for(user, project),
@@ -69,4 +76,6 @@ def home(request: HttpRequest) -> HttpResponse:
     waiting = (promotion_list(user=user).filter(state=PromotionState.PENDING, workflow__project__in=approvable)
                .exclude(requested_by=user).select_related("workflow__project", "version", "target_environment")
                .order_by("-created_at")[:20])
-    return render(request, "portal/home.html", {"summaries": summaries, "waiting": list(waiting), "title": "Home"})
+    project = summaries[0].project if current and len(summaries) == 1 else None
+    return render(request, "portal/home.html", {"summaries": summaries, "waiting": list(waiting), "title": "Home",
+                                                "project": project})
