@@ -10,7 +10,8 @@ from django.urls import get_resolver
 
 
 def embedded_directories() -> list[Path]:
-    """The folders the embedded defaults need before first use: the SQLite database's and the file broker's."""
+    """The folders the embedded defaults need before first use: the SQLite database's, the file broker's, and the
+    static files' (WhiteNoise looks there even when it serves the apps' own static/ folders)."""
     folders = []
     for database in settings.DATABASES.values():
         name = str(database.get("NAME") or "")
@@ -19,6 +20,8 @@ def embedded_directories() -> list[Path]:
     if str(getattr(settings, "CELERY_BROKER_URL", "")).startswith("filesystem://"):
         options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {})
         folders += [Path(options[key]) for key in ("data_folder_in", "data_folder_out", "control_folder") if key in options]
+    if getattr(settings, "STATIC_ROOT", None):
+        folders.append(Path(settings.STATIC_ROOT))
     return list(dict.fromkeys(folders))
 
 

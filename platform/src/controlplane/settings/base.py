@@ -49,6 +49,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # the portal's CSS/JS, from STATIC_ROOT or the apps' static/
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -101,6 +102,13 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = str(DATA_DIR / "static")
+# Without `collectstatic` (development, the demo, tests) WhiteNoise serves the apps' static/ folders directly;
+# the production profile serves only what `flowyard-admin collectstatic` put in STATIC_ROOT, with hashed names.
+WHITENOISE_USE_FINDERS = True
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 LOGIN_URL = "/auth/login/"
 LOGIN_REDIRECT_URL = "/"
 SESSION_COOKIE_AGE = FLOWYARD.session_seconds
