@@ -34,6 +34,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
         data_dir = tempfile.mkdtemp(prefix="flowyard-test-")
         early_config.stash[_created_data_dir] = data_dir
         os.environ["FLOWYARD_DATA_DIR"] = data_dir
+    os.makedirs(os.path.join(os.environ["FLOWYARD_DATA_DIR"], "static"), exist_ok=True)  # as startup does for a server
     for name, value in session_environment().items():
         os.environ.setdefault(name, value)
 
