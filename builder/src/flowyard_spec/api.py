@@ -19,6 +19,9 @@ except ImportError:  # pragma: no cover - exercised inside workflow images
 
 RUNNER_EVENTS_PATH = "/api/v1/runner/runs/{run_id}/events/"
 MAX_EVENTS_PER_BATCH = 1000
+# At most this many upstream task keys per task run: a task run given more futures (a fan-in over a huge map)
+# reports the first MAX_UPSTREAM_KEYS of its sorted keys, and the control plane keeps no more than that.
+MAX_UPSTREAM_KEYS = 1000
 
 # A parameter whose value is exactly one of these becomes the run's logical time (its schedule tick, or when it
 # was triggered): filled by the control plane when it creates a run, and by the runner for a local run.
@@ -56,6 +59,10 @@ class TaskEvent(TypedDict):
     map_index: NotRequired[int | None]
     tags: NotRequired[list[str]]
     error: NotRequired[str]
+    # The task keys of the task runs this one was given (futures, results of earlier task runs): sorted, without
+    # duplicates, at most MAX_UPSTREAM_KEYS. Sent with a task run's first event only; absent means [] (older
+    # runners), and a later event without it leaves what was stored.
+    upstream: NotRequired[list[str]]
 
 
 class LogEvent(TypedDict):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextvars
+import enum
 import threading
 import traceback
+import types
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flowyard import cache
@@ -13,6 +16,7 @@ from flowyard.errors import FlowCancelled, TaskExited, TaskTimeout, UpstreamFail
 from flowyard.futures import TaskFuture, describe_error
 from flowyard.log_capture import flush_partial_lines
 from flowyard.states import TaskState
+from flowyard_spec.api import MAX_UPSTREAM_KEYS
 
 try:  # stopping a thread that runs past its timeout is best effort: CPython only
     import ctypes
@@ -23,6 +27,12 @@ except (ImportError, AttributeError):  # pragma: no cover
     _set_async_exc = None
 
 _CONTAINERS = (list, tuple, set, frozenset, dict)
+# Results that may be the very same object elsewhere (small ints, interned strings, constants, singletons) do not
+# tell which task run a value came from; everything else a task returns is remembered by identity.
+_SHARED_KINDS = (type(None), bool, int, float, complex, str, bytes, tuple, frozenset, range, type, enum.Enum,
+                 types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.MethodType)
+_RESULT_DEPTH = 2  # a result is recognised as an argument, or nested one or two levels in lists, tuples, sets, dicts
+_NO_PRODUCERS: dict[int, str] = {}
 
 
 class TaskAbandoned(BaseException):
@@ -51,6 +61,63 @@ def find_futures(value: Any, found: list[TaskFuture]) -> list[TaskFuture]:
             if type(item) is TaskFuture or isinstance(item, _CONTAINERS):
                 find_futures(item, found)
     return found
+
+
+def collect_upstream(producers: Mapping[int, str], values: Iterable[Any], keys: set[str]) -> set[str]:
+    """Add to `keys` the task runs behind `values` (a call's arguments): the futures among them (at any depth,
+    as the engine waits for them all) and the results of earlier task runs (up to two levels deep)."""
+    for value in values:
+        _collect(value, producers, keys, 0)
+    return keys
+
+
+def _collect(value: Any, producers: Mapping[int, str], keys: set[str], depth: int) -> None:
+    if type(value) is TaskFuture:
+        keys.add(value.key)
+        return
+    if producers:
+        key = producers.get(id(value))  # ids of results held by the run are unique among live objects
+        if key is not None:
+            keys.add(key)
+            return
+    if isinstance(value, _CONTAINERS):
+        deeper = depth + 1
+        look = bool(producers) and deeper <= _RESULT_DEPTH
+        for item in (value.values() if isinstance(value, dict) else value):
+            if look or type(item) is TaskFuture or isinstance(item, _CONTAINERS):
+                _collect(item, producers if look else _NO_PRODUCERS, keys, deeper)
+
+
+def sorted_upstream(keys: Iterable[str]) -> tuple[str, ...]:
+    """Task keys sorted, without duplicates, at most MAX_UPSTREAM_KEYS (the first ones, sorted)."""
+    return tuple(sorted(set(keys))[:MAX_UPSTREAM_KEYS])
+
+
+def upstream_keys(producers: Mapping[int, str], args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[str, ...]:
+    """The upstream task keys of a call with these arguments (see collect_upstream), sorted and capped."""
+    if not args and not kwargs:
+        return ()
+    return sorted_upstream(collect_upstream(producers, (*args, *kwargs.values()), set()))
+
+
+def _remember_result(future: TaskFuture, value: Any) -> list[int]:
+    """Note `future` as the producer of `value` (and of a returned tuple's items); the ids noted."""
+    noted = []
+    for item in (value, *value) if isinstance(value, tuple) and len(value) <= 32 else (value,):
+        if not isinstance(item, _SHARED_KINDS) and type(item) is not TaskFuture:
+            future.flow_run.producers[id(item)] = future.key
+            noted.append(id(item))
+    return noted
+
+
+def _finish_ok(future: TaskFuture, state: TaskState, value: Any) -> None:
+    """End the task run SUCCEEDED or CACHED with `value`, known as its result before anyone can read it."""
+    noted = _remember_result(future, value)
+    if not future.transition(state, result=value):  # it had already ended (cancelled): the value is not its result
+        producers = future.flow_run.producers
+        for ident in noted:
+            if producers.get(ident) == future.key:
+                producers.pop(ident, None)
 
 
 def _resolve(value: Any) -> Any:
@@ -156,7 +223,7 @@ def _execute(future: TaskFuture, args: tuple[Any, ...], kwargs: dict[str, Any]) 
     if cache_key is not None:
         value = cache.read(cache_key)
         if value is not cache.MISS:
-            future.transition(TaskState.CACHED, result=value)
+            _finish_ok(future, TaskState.CACHED, value)
             return
     timeout = task.timeout_seconds
     attempt = 0
@@ -188,7 +255,7 @@ def _execute(future: TaskFuture, args: tuple[Any, ...], kwargs: dict[str, Any]) 
         if cache_key is not None and not cache.write(cache_key, value, task.cache_expiration, task.name):
             future.flow_run.sink.log(f"task {future.key}: the result could not be cached (not picklable?)",
                                      level="WARNING", stream="sdk", task_key=future.key)
-        future.transition(TaskState.SUCCEEDED, result=value)
+        _finish_ok(future, TaskState.SUCCEEDED, value)
         return
 
 

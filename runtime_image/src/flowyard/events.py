@@ -52,7 +52,8 @@ class RecordingSink(EventSink):
         """Record the task state with the attempt and map index."""
         self.task_events.append(
             {"task_key": task_run.key, "name": task_run.name, "state": state, "attempt": task_run.attempt,
-             "map_index": task_run.map_index, "error": error, "time": time.monotonic()}
+             "map_index": task_run.map_index, "upstream": list(task_run.upstream), "error": error,
+             "time": time.monotonic()}
         )
 
     def log(self, message: str, *, stream: str = "sdk", level: str | None = None, task_key: str | None = None) -> None:
@@ -71,6 +72,7 @@ class ConsoleSink(EventSink):
         stream = sys.stdout if stream is None else stream
         self._stream: TextIO = getattr(stream, "original", stream)  # never write through our own capture
         self._lock = threading.Lock()
+        self._announced: set[str] = set()
 
     def _write(self, line: str) -> None:
         stamp = time.strftime("%H:%M:%S")
@@ -86,9 +88,16 @@ class ConsoleSink(EventSink):
         self._write(f"run {state.value}" + (f" ({reason})" if reason else "") + (f": {message}" if message else ""))
 
     def task_state(self, task_run: TaskRunView, state: TaskState, error: str | None = None) -> None:
-        """Print `task KEY STATE [attempt n]: error`."""
+        """Print `task KEY STATE [attempt n] [after KEY, …]: error` (the upstream task runs on its first line)."""
         attempt = f" attempt {task_run.attempt}" if state in (TaskState.RUNNING, TaskState.RETRYING) else ""
-        self._write(f"task {task_run.key} {state.value}{attempt}" + (f": {error}" if error else ""))
+        after = ""
+        if task_run.key not in self._announced:
+            self._announced.add(task_run.key)
+            upstream = task_run.upstream
+            if upstream:
+                more = f" and {len(upstream) - 5} more" if len(upstream) > 5 else ""
+                after = f" after {', '.join(upstream[:5])}{more}"
+        self._write(f"task {task_run.key} {state.value}{attempt}{after}" + (f": {error}" if error else ""))
 
     def log(self, message: str, *, stream: str = "sdk", level: str | None = None, task_key: str | None = None) -> None:
         """Print `[task-key] LEVEL message`."""

@@ -46,6 +46,7 @@ class FlowRun:
         self.result: Any = None
         self.error: BaseException | None = None
         self.task_runs: list[TaskFuture] = []
+        self.producers: dict[int, str] = {}  # id(result) -> task key; the results stay alive on their futures
         self._counters: dict[str, itertools.count[int]] = {}
         self._lock = threading.Lock()
         self._pool: DaemonPool | None = None
@@ -63,13 +64,13 @@ class FlowRun:
                     self._pool = DaemonPool(self.flow.max_workers or default_max_workers())
         return self._pool
 
-    def new_task_run(self, task: Any, map_index: int | None = None) -> TaskFuture:
+    def new_task_run(self, task: Any, map_index: int | None = None, upstream: tuple[str, ...] = ()) -> TaskFuture:
         """A new task run keyed `{name}-{n}`, n counting this task name's calls in this run."""
         counter = self._counters.get(task.name)
         if counter is None:
             with self._lock:
                 counter = self._counters.setdefault(task.name, itertools.count())
-        future = TaskFuture(self, task, f"{task.name}-{next(counter)}", map_index)
+        future = TaskFuture(self, task, f"{task.name}-{next(counter)}", map_index, upstream)
         self.task_runs.append(future)
         return future
 

@@ -23,11 +23,12 @@ def describe_error(error: BaseException) -> str:
 class TaskFuture:
     """A task run: `.result()` waits for it and returns its value (or raises its error); `.state` is where it is."""
 
-    __slots__ = ("key", "name", "task", "flow_run", "map_index", "tags", "state", "attempt", "error",
+    __slots__ = ("key", "name", "task", "flow_run", "map_index", "tags", "upstream", "state", "attempt", "error",
                  "_result", "_finished", "_done", "_lock", "_callbacks", "_observed")
 
     def __init__(
-        self, flow_run: ActiveFlowRun[TaskFuture], task: TaskDefinition, key: str, map_index: int | None = None
+        self, flow_run: ActiveFlowRun[TaskFuture], task: TaskDefinition, key: str, map_index: int | None = None,
+        upstream: tuple[str, ...] = (),
     ) -> None:
         self.key = key
         self.name = task.name
@@ -35,6 +36,7 @@ class TaskFuture:
         self.flow_run = flow_run
         self.map_index = map_index
         self.tags = task.tags
+        self.upstream = upstream  # the keys of the task runs it was given (engine.upstream_keys)
         self.state = TaskState.PENDING
         self.attempt = 1
         self.error: BaseException | None = None

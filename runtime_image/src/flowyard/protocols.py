@@ -38,6 +38,10 @@ class TaskRunView(Protocol):
     def tags(self) -> list[str]:
         """The task's tags."""
 
+    @property
+    def upstream(self) -> tuple[str, ...]:
+        """The keys of the task runs it was given (futures or their results): sorted, capped, maybe empty."""
+
 
 class RunEventSink(Protocol):
     """Where a flow run's task states and log lines go (flowyard.events.EventSink)."""
@@ -128,8 +132,14 @@ class ActiveFlowRun(Protocol[TaskRunT]):
     def pool(self) -> WorkerPool:
         """The threads for submitted task runs."""
 
-    def new_task_run(self, task: TaskDefinition, map_index: int | None = None) -> TaskRunT:
-        """A new task run of `task` in this flow run."""
+    @property
+    def producers(self) -> dict[int, str]:
+        """The key of the task run that returned each result still held by the run, by the result's id()."""
+
+    def new_task_run(
+        self, task: TaskDefinition, map_index: int | None = None, upstream: tuple[str, ...] = ()
+    ) -> TaskRunT:
+        """A new task run of `task` in this flow run, given the task runs in `upstream`."""
 
     def register_thread(self, task_run: TaskRunT, ident: int | None) -> None:
         """Remember (or forget, with None) the thread running `task_run`."""

@@ -129,7 +129,7 @@ class Task(Generic[P, R]):
         flow_run = flow_run_var.get()
         if flow_run is None:
             return self.fn(*args, **kwargs)
-        future = flow_run.new_task_run(self)
+        future = flow_run.new_task_run(self, upstream=engine.upstream_keys(flow_run.producers, args, kwargs))
         future._observed = True
         engine.execute(future, args, kwargs, in_flow_thread=True)
         return future.result()
@@ -139,34 +139,52 @@ class Task(Generic[P, R]):
         flow_run = flow_run_var.get()
         if flow_run is None:
             raise RuntimeError(f"{self.name}.submit() must be called inside a flow; call {self.name}(...) to just run it")
-        return engine.submit(flow_run.new_task_run(self), args, kwargs)
+        upstream = engine.upstream_keys(flow_run.producers, args, kwargs)
+        return engine.submit(flow_run.new_task_run(self, upstream=upstream), args, kwargs)
 
     def map(self, *args: Any, **kwargs: Any) -> list[TaskFuture]:
-        """One submitted run per item of the iterable arguments (others, and `unmapped(x)`, go to every run)."""
+        """One submitted run per item of the iterable arguments (others, and `unmapped(x)`, go to every run).
+
+        Each run's upstream is what its items came from: the future (or earlier task run's result) that was
+        iterated, the futures among its own items, and those among the arguments every run gets.
+        """
         flow_run = flow_run_var.get()
         if flow_run is None:
             raise RuntimeError(f"{self.name}.map() must be called inside a flow")
-        positional = [self._map_argument(value) for value in args]
-        named = {key: self._map_argument(value) for key, value in kwargs.items()}
+        producers = flow_run.producers
+        shared: set[str] = set()
+        positional = [self._map_argument(value, producers, shared) for value in args]
+        named = {key: self._map_argument(value, producers, shared) for key, value in kwargs.items()}
         lengths = {len(items) for mapped, items in [*positional, *named.values()] if mapped}
         if not lengths:
             raise ValueError(f"{self.name}.map() needs at least one iterable argument")
         if len(lengths) > 1:
             raise ValueError(f"{self.name}.map() got iterables of different lengths: {sorted(lengths)}")
         count = lengths.pop()
+        engine.collect_upstream(producers, [items for mapped, items in [*positional, *named.values()] if not mapped],
+                                shared)
         futures = []
         for index in range(count):
             call_args = tuple(items[index] if mapped else items for mapped, items in positional)
             call_kwargs = {key: items[index] if mapped else items for key, (mapped, items) in named.items()}
-            futures.append(engine.submit(flow_run.new_task_run(self, index), call_args, call_kwargs))
+            own = engine.collect_upstream(
+                producers, [items[index] for mapped, items in [*positional, *named.values()] if mapped], set(shared))
+            upstream = engine.sorted_upstream(own)
+            futures.append(engine.submit(flow_run.new_task_run(self, index, upstream), call_args, call_kwargs))
         return futures
 
     @staticmethod
-    def _map_argument(value: Any) -> tuple[bool, Any]:
+    def _map_argument(value: Any, producers: Mapping[int, str], sources: set[str]) -> tuple[bool, Any]:
+        """(True, items) for an argument to iterate, else (False, value); the task run it came from goes to `sources`."""
         if isinstance(value, unmapped):
             return False, value.value
         if isinstance(value, TaskFuture):
+            key = value.key
             value = value.result()
+        else:
+            key = producers.get(id(value))
+        if key is not None:
+            sources.add(key)
         if _mappable(value):
             return True, list(value)
         return False, value

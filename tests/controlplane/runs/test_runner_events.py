@@ -133,3 +133,26 @@ def test_a_malformed_batch_is_refused_whole_naming_the_event(tenant_a, runner):
 def test_a_replaced_run_token_no_longer_works(tenant_a, runner):
     run_token_issue(run=tenant_a.run)
     assert post(runner, log(4)).status_code == 401
+
+
+def test_a_task_runs_upstream_is_stored_from_its_first_event_and_kept_by_later_ones(tenant_a, runner, client_for):
+    post(runner, task("extract-0", "SUCCEEDED"), task("load-0", "PENDING", upstream=["transform-0", "extract-0"]))
+    post(runner, task("load-0", "RUNNING"), task("load-0", "SUCCEEDED"))
+    stored = {t.task_key: t.upstream_keys for t in TaskRun.objects.filter(run=tenant_a.run)}
+    assert stored == {"extract-0": [], "load-0": ["extract-0", "transform-0"]}
+    listed = client_for(tenant_a.admin).get(f"/api/v1/runs/{tenant_a.run.pk}/tasks/").json()
+    assert {item["task_key"]: item["upstream"] for item in listed} == stored
+
+
+def test_an_upstream_that_is_not_a_list_of_task_keys_is_refused(tenant_a, runner):
+    reply = post(runner, task("load-0", "PENDING", upstream="extract-0"))
+    assert reply.status_code == 400 and "events.0.upstream" in reply.json()["extra"]["fields"]
+
+
+def test_an_upstream_past_the_cap_is_kept_to_its_first_sorted_keys(tenant_a, runner):
+    from flowyard_spec.api import MAX_UPSTREAM_KEYS
+
+    keys = [f"one-{i}" for i in range(MAX_UPSTREAM_KEYS + 5)]
+    post(runner, task("sum-0", "PENDING", upstream=[*keys, keys[0]]))
+    stored = TaskRun.objects.get(run=tenant_a.run, task_key="sum-0").upstream_keys
+    assert stored == sorted(keys)[:MAX_UPSTREAM_KEYS]

@@ -17,7 +17,7 @@ from controlplane.runs import lifecycle
 from controlplane.runs.errors import TransitionRefused
 from controlplane.runs.log_lines import masker_for
 from controlplane.runs.models import Run, RunLogLine, TaskRun
-from flowyard_spec.api import EventBatch, EventBatchReply
+from flowyard_spec.api import MAX_UPSTREAM_KEYS, EventBatch, EventBatchReply
 from flowyard_spec.states import RunReason, RunState, TaskState
 
 logger = logging.getLogger(__name__)
@@ -83,6 +83,8 @@ def _store_tasks(run: Run, events: list[dict[str, Any]], mask: Callable[[str], s
         task.state, task.attempt = event["state"], max(attempt, task.attempt)
         task.map_index = event.get("map_index", task.map_index)
         task.tags = event.get("tags", task.tags)
+        if "upstream" in event:  # sent with a task run's first event; later ones without it keep it
+            task.upstream_keys = sorted(set(event["upstream"]))[:MAX_UPSTREAM_KEYS]
         if event["state"] == TaskState.RUNNING and task.started_at is None:
             task.started_at = event["at"]
         if TaskState(event["state"]).is_terminal:
@@ -90,7 +92,8 @@ def _store_tasks(run: Run, events: list[dict[str, Any]], mask: Callable[[str], s
     TaskRun.objects.bulk_create(created.values())
     if existing:
         TaskRun.objects.bulk_update(
-            existing.values(), ["state", "attempt", "map_index", "tags", "started_at", "ended_at", "error"]
+            existing.values(),
+            ["state", "attempt", "map_index", "tags", "upstream_keys", "started_at", "ended_at", "error"],
         )
 
 

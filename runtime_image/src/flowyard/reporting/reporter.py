@@ -183,6 +183,8 @@ class Reporter:
         while queue and len(batch) < self.max_batch and size < MAX_BATCH_BYTES:
             event = queue[0]
             size += _EVENT_OVERHEAD + len(event.get("message", ""))
+            if "upstream" in event:  # a fan-in's first event: up to MAX_UPSTREAM_KEYS keys
+                size += sum(len(key) + 4 for key in event["upstream"])
             if event is self._final:
                 if len(batch) + 1 < self.max_batch and self._heartbeat_due():
                     batch.append(self._heartbeat())

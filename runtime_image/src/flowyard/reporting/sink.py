@@ -19,6 +19,7 @@ class ReportingSink(EventSink):
     def __init__(self, reporter: Reporter) -> None:
         self.reporter = reporter
         self._emit = reporter.emit
+        self._announced: set[str] = set()  # task runs whose first event (the one with `upstream`) is queued
 
     def run_state(self, state: RunState, *, reason: str | None = None, message: str | None = None) -> None:
         """Queue a RunEvent; a terminal one is the last event the reporter will send."""
@@ -33,13 +34,17 @@ class ReportingSink(EventSink):
             self._emit(event)
 
     def task_state(self, task_run: TaskRunView, state: TaskState, error: str | None = None) -> None:
-        """Queue a TaskEvent."""
+        """Queue a TaskEvent; a task run's first one carries its `upstream` task keys."""
         event: dict[str, Any] = {"type": "task", "task_key": task_run.key, "name": task_run.name,
                                  "state": state.value, "at": now_iso(), "attempt": task_run.attempt}
         if task_run.map_index is not None:
             event["map_index"] = task_run.map_index
         if task_run.tags:
             event["tags"] = list(task_run.tags)
+        if task_run.key not in self._announced:  # a task run's events come one at a time (under its lock)
+            self._announced.add(task_run.key)
+            if task_run.upstream:
+                event["upstream"] = list(task_run.upstream)
         if error and state in _ERROR_STATES:
             event["error"] = error
         self._emit(event)

@@ -6,6 +6,7 @@ from controlplane.api.fields import VisibleRelatedField
 from controlplane.deployments.selectors import deployment_list
 from controlplane.runs.follow import MAX_WAIT_SECONDS
 from controlplane.runs.models import Run, RunLogLine, TaskRun
+from flowyard_spec.api import MAX_UPSTREAM_KEYS
 
 
 class RunSerializer(serializers.ModelSerializer):
@@ -42,9 +43,17 @@ class RunCancelSerializer(serializers.Serializer):
 class TaskRunSerializer(serializers.ModelSerializer):
     """One task of a run."""
 
+    upstream = serializers.ListField(
+        child=serializers.CharField(), source="upstream_keys", read_only=True,
+        help_text="Task keys of the task runs this one was given (its futures or their results): the run's "
+                  f"dependency graph. Sorted; at most {MAX_UPSTREAM_KEYS:,}; empty when there were none or the "
+                  "runner is older.",
+    )
+
     class Meta:
         model = TaskRun
-        fields = ["id", "task_key", "name", "state", "attempt", "map_index", "tags", "started_at", "ended_at", "error"]
+        fields = ["id", "task_key", "name", "state", "attempt", "map_index", "tags", "upstream", "started_at",
+                  "ended_at", "error"]
 
 
 class LogLineSerializer(serializers.ModelSerializer):

@@ -105,6 +105,11 @@ class TaskRun(models.Model):
     attempt = models.PositiveSmallIntegerField(default=1)
     map_index = models.IntegerField(null=True, blank=True)
     tags = models.JSONField(default=list, blank=True)
+    upstream_keys = models.JSONField(
+        default=list, blank=True,
+        help_text="Task keys of the task runs this one was given (its futures or their results), as the runner "
+                  "reported them: sorted, at most flowyard_spec.api.MAX_UPSTREAM_KEYS.",
+    )
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
