@@ -63,6 +63,8 @@ class Run(UUIDModel):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # The portal's runs page filtered by deployment (environment, workflow) reads newest first without a sort.
+        indexes = [models.Index(fields=["deployment", "-created_at", "-id"], name="run_deployment_newest")]
         constraints = [
             # Exactly one scheduled run per tick, however many schedulers run. Other runs may carry a tick too
             # (backfills, retries, downstream runs) without competing for it.

@@ -1,8 +1,7 @@
 """The runs pages at scale: 100,000 runs and a run with 100,000 log lines, rendered server-side through the Django
 test client (middleware, session, selectors, templates; no network). Target: the runs page within 300 ms (median).
 
-Run with `.venv/bin/pytest tests/benchmarks/bench_portal.py -q -s` (the file name is given explicitly: pytest only
-collects `test_*.py` files from a directory).
+Run by `make bench`, or alone with `.venv/bin/pytest tests/benchmarks/test_portal_pages.py -q -s`.
 """
 
 from __future__ import annotations
