@@ -22,4 +22,4 @@ def count(greetings: list[str]) -> int:
 def hello(day: str, names: list[str]) -> int:
     """Greet everyone, then count."""
     futures = greet.map(names, day=day)
-    return count([future.result() for future in futures])
+    return count(futures)  # futures as arguments: count waits for them and gets their results
