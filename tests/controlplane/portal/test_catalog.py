@@ -76,7 +76,10 @@ def test_search_and_filters_narrow_the_catalog(tenant_a, tenant_b):
     assert not any(name.startswith(tenant_b.prefix) for name in listed(refused))
 
 
-def test_the_schedule_reads_in_words_with_the_next_five_ticks_in_its_timezone(tenant_a):
+def test_the_schedule_reads_in_words_with_the_next_five_ticks_in_the_projects_timezone(tenant_a):
+    from controlplane.tenancy.models import Project
+
+    Project.objects.filter(pk=tenant_a.project.pk).update(timezone="Europe/Paris")  # the schedule's own zone too
     scheduled_report(tenant_a)
     html = page(tenant_a.users[Role.VIEWER], "/workflows/", schedule="scheduled")
     assert listed(html) == {f"{tenant_a.project.slug}-report"}

@@ -11,7 +11,7 @@ from typing_extensions import override
 
 from controlplane.api.fields import UsernameField, VisibleRelatedField
 from controlplane.tenancy.models import GroupMapping, PersonalToken, Project, ProjectMembership, ProjectToken, Team, TeamMembership
-from controlplane.tenancy.models.teams import slug_validator
+from controlplane.tenancy.models.teams import slug_validator, validate_timezone
 from controlplane.tenancy.roles import role_for
 from controlplane.tenancy.selectors import project_list, team_list
 from flowyard_spec.states import Role
@@ -89,8 +89,8 @@ class ProjectSerializer(serializers.ModelSerializer):
     class Meta:
         model = Project
         fields = [
-            "id", "team", "team_slug", "slug", "name", "description", "max_cpu_per_run", "max_memory_mib_per_run",
-            "max_concurrent_runs", "my_role", "created_at", "updated_at",
+            "id", "team", "team_slug", "slug", "name", "description", "timezone", "max_cpu_per_run",
+            "max_memory_mib_per_run", "max_concurrent_runs", "my_role", "created_at", "updated_at",
         ]
 
     def get_my_role(self, project: Project) -> str | None:
@@ -120,6 +120,8 @@ class ProjectUpdateSerializer(serializers.Serializer):
 
     name = serializers.CharField(max_length=200, required=False)
     description = serializers.CharField(required=False, allow_blank=True)
+    timezone = serializers.CharField(max_length=64, required=False, validators=[validate_timezone],
+                                     help_text="IANA time zone the portal shows the project's times in.")
     max_cpu_per_run = serializers.IntegerField(
         required=False, allow_null=True, min_value=128,
         help_text="Platform staff only. Most CPU units (1024 = one vCPU) per run (null: no limit)",

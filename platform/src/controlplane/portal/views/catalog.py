@@ -33,7 +33,7 @@ PAGE_SIZE = 50
 
 @dataclass(frozen=True)
 class Tick:
-    """One future scheduled run: the instant, and how it reads on the wall clock of the schedule's timezone."""
+    """One future scheduled run: the instant, and how it reads on the wall clock of the project's time zone."""
 
     at: datetime.datetime
     local: str
@@ -84,10 +84,11 @@ def catalog_queryset(user: Any) -> QuerySet:
     )
 
 
-def _next_ticks(schedule: EffectiveSchedule, now: datetime.datetime) -> list[Tick]:
+def _next_ticks(schedule: EffectiveSchedule, now: datetime.datetime, project_timezone: str) -> list[Tick]:
+    """The next ticks, read on the wall clock of the project's time zone (the schedule keeps its own)."""
     if not schedule.active:
         return []
-    local_zone = zone(schedule.timezone)
+    local_zone = zone(project_timezone)
     return [Tick(at=tick, local=f"{tick.astimezone(local_zone):%Y-%m-%d %H:%M}")
             for tick in schedule.next_fire_times(now, NEXT_TICKS)]
 
@@ -101,7 +102,7 @@ def catalog_entry(workflow: Any, *, developer_projects: set[Any], now: datetime.
         schedule = effective_schedule(deployment)
         entry.environments.append(EnvironmentRow(
             deployment=deployment, schedule=schedule, schedule_words=schedule_in_words(schedule.expression),
-            next_ticks=_next_ticks(schedule, now),
+            next_ticks=_next_ticks(schedule, now, workflow.project.timezone),
             may_trigger=deployment.version_id is not None and workflow.project_id in developer_projects,
         ))
     return entry

@@ -1,5 +1,8 @@
 """Teams own projects; a project's object permissions carry the roles (django-guardian)."""
 
+import zoneinfo
+
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
@@ -10,6 +13,14 @@ slug_validator = RegexValidator(
     r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$",
     "Use 1-63 lowercase letters, digits and hyphens, starting and ending with a letter or digit.",
 )
+
+
+def validate_timezone(value: str) -> None:
+    """Refuse a name that is not an IANA time zone (e.g. Europe/Paris, UTC)."""
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValidationError(f"{value!r} is not a time zone; use an IANA name such as Europe/Paris or UTC.") from None
 
 
 class Team(UUIDModel):
@@ -33,6 +44,10 @@ class Project(UUIDModel):
     slug = models.CharField(max_length=63, unique=True, validators=[slug_validator])
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    timezone = models.CharField(
+        max_length=64, default="UTC", validators=[validate_timezone],
+        help_text="The IANA time zone the portal shows the project's times in (schedules keep their own).",
+    )
     # Quotas: empty means no limit. Only platform staff change them (tenancy.services.project_update).
     max_cpu_per_run = models.PositiveIntegerField(
         null=True, blank=True, validators=[MinValueValidator(128)],
