@@ -52,7 +52,10 @@ def finished_run(tenant_a) -> Run:
         )
 
     task("extract-1", TaskState.SUCCEEDED, 0, 40, map_index=1)
-    task("transform-0", TaskState.SUCCEEDED, 45, 60, attempt=2, upstream_keys=["extract-0", "extract-1"])
+    first_attempt = {"attempt": 1, "state": "RETRYING", "started_at": (start + datetime.timedelta(seconds=41)).isoformat(),
+                     "ended_at": (start + datetime.timedelta(seconds=43)).isoformat()}
+    task("transform-0", TaskState.SUCCEEDED, 45, 60, attempt=2, attempts=[first_attempt],
+         upstream_keys=["extract-0", "extract-1"])
     task("load-0", TaskState.FAILED, 110, 150, upstream_keys=["transform-0", "not-a-task"], error="MemoryError")
     task(TRICKY_KEY, TaskState.PENDING, None, None, upstream_keys=["load-0"])
     return Run.objects.get(pk=run.pk)
@@ -124,16 +127,34 @@ def test_the_dot_source_escapes_every_label():
 def test_the_timeline_has_a_bar_per_started_task_run_with_attempt_map_index_and_state(tenant_a, finished_run):
     page = signed_in(tenant_a.users[Role.VIEWER]).get(f"/runs/{finished_run.pk}/").content.decode()
     chart = page[page.index('data-testid="timeline"'):page.index("</svg>", page.index('data-testid="timeline"'))]
-    bars = re.findall(r'<g class="bar state-[a-z-]+" data-task-key="([^"]*)" data-state="([A-Z_]+)" data-attempt="(\d+)"'
-                      r'(?: data-map-index="(\d+)")?>', chart)
+    bars = re.findall(r'<g class="bar state-[a-z-]+(?: earlier)?" data-task-key="([^"]*)" data-state="([A-Z_]+)" '
+                      r'data-attempt="(\d+)"(?: data-map-index="(\d+)")?>', chart)
     assert sorted(bars) == sorted([("extract-0", "SUCCEEDED", "1", "0"), ("extract-1", "SUCCEEDED", "1", "1"),
-                                   ("transform-0", "SUCCEEDED", "2", ""), ("load-0", "FAILED", "1", "")])
+                                   ("transform-0", "RETRYING", "1", ""), ("transform-0", "SUCCEEDED", "2", ""),
+                                   ("load-0", "FAILED", "1", "")])
     assert "<title>transform-0 · attempt 2 · SUCCEEDED · 1 min 0 s</title>" in chart
     assert ">FAILED · 2 min 30 s</text>" in chart
     assert "Not started: " in page and "say-&quot;hi&quot;" in page
     xs = dict(re.findall(r'data-task-key="([^"]*)"[^>]*>\s*<title>[^<]*</title>\s*<text[^>]*>[^<]*</text>\s*<rect x="([\d.]+)"',
                          chart))
     assert float(xs["extract-0"]) < float(xs["transform-0"]) < float(xs["load-0"])
+
+
+def test_a_retried_task_has_a_bar_per_attempt_earliest_first_and_the_others_one(tenant_a, finished_run):
+    page = signed_in(tenant_a.users[Role.VIEWER]).get(f"/runs/{finished_run.pk}/").content.decode()
+    chart = page[page.index('data-testid="timeline"'):page.index("</svg>", page.index('data-testid="timeline"'))]
+    retried = re.findall(r'<g class="bar state-([a-z-]+)( earlier)?" data-task-key="transform-0" data-state="([A-Z_]+)" '
+                         r'data-attempt="(\d)">\s*<title>([^<]*)</title>\s*<text[^>]*>([^<]*)</text>\s*'
+                         r'<rect x="([\d.]+)" y="([\d.]+)"', chart)
+    assert [bar[:6] for bar in retried] == [
+        ("retrying", " earlier", "RETRYING", "1", "transform-0 · attempt 1 · RETRYING · 2.0 s", "transform-0 (attempt 1)"),
+        ("succeeded", "", "SUCCEEDED", "2", "transform-0 · attempt 2 · SUCCEEDED · 1 min 0 s", "transform-0 (attempt 2)"),
+    ]
+    (_, first_x, first_y), (_, second_x, second_y) = [(bar[3], float(bar[6]), float(bar[7])) for bar in retried]
+    assert first_x < second_x and first_y < second_y, "attempt 1 starts earlier, on the row above attempt 2"
+    for key in ("extract-0", "extract-1", "load-0"):
+        assert chart.count(f'data-task-key="{key}"') == 1, key
+    assert "load-0 (attempt" not in chart
 
 
 def test_the_task_table_lists_every_task_run(tenant_a, finished_run):
@@ -152,3 +173,20 @@ def test_the_number_of_queries_does_not_grow_with_the_task_runs(tenant_a, finish
     with django_assert_max_num_queries(DETAIL_QUERY_BOUND):
         page = client.get(f"/runs/{finished_run.pk}/").content.decode()
     assert page.count('<tr data-task-key="') == 65
+
+
+def test_an_earlier_attempt_without_an_end_ends_where_the_next_starts_and_unreadable_ones_are_skipped():
+    from types import SimpleNamespace
+
+    from controlplane.portal.timeline import timeline
+
+    start = datetime.datetime(2026, 5, 1, 12, tzinfo=datetime.UTC)
+    run = SimpleNamespace(started_at=start, ended_at=start + datetime.timedelta(seconds=20), is_terminal=True)
+    earlier = [{"attempt": 1, "state": "RETRYING", "started_at": "2026-05-01T12:00:00Z", "ended_at": None},
+               {"attempt": 2, "state": "RETRYING", "started_at": "yesterday"}, "not an attempt"]
+    task = SimpleNamespace(task_key="load-0", state="SUCCEEDED", attempt=3, map_index=None, attempts=earlier,
+                           started_at=start + datetime.timedelta(seconds=5), ended_at=start + datetime.timedelta(seconds=9))
+    drawn = timeline(run, [task], start + datetime.timedelta(minutes=1))
+    assert [(bar.attempt, bar.state, bar.duration, bar.running, bar.earlier) for bar in drawn.bars] == [
+        (1, "RETRYING", "5.0 s", False, True), (3, "SUCCEEDED", "4.0 s", False, False)]
+    assert drawn.not_started == []

@@ -99,6 +99,59 @@ def test_a_task_retry_with_a_higher_attempt_is_recorded(tenant_a, runner):
     post(runner, task("load-0", "RUNNING", attempt=2), task("load-0", "SUCCEEDED", attempt=2))
     stored = TaskRun.objects.get(run=tenant_a.run, task_key="load-0")
     assert (stored.state, stored.attempt, stored.error) == ("SUCCEEDED", 2, "")
+    assert stored.attempts == [{"attempt": 1, "state": "FAILED", "started_at": None, "ended_at": "2026-05-01T12:00:00Z"}]
+
+
+def at(seconds):
+    return f"2026-05-01T12:00:{seconds:02d}+00:00"
+
+
+def test_a_retried_task_keeps_its_earlier_attempt_once_and_the_api_shows_it(tenant_a, runner, client_for):
+    first = [task("load-0", "RUNNING", attempt=1, at=at(1)), task("load-0", "RETRYING", attempt=1, at=at(3), error="boom")]
+    second = [task("load-0", "RUNNING", attempt=2, at=at(5)), task("load-0", "SUCCEEDED", attempt=2, at=at(9))]
+    for batch in (first, second, second, first, [*first, *second]):  # each batch delivered, then delivered again
+        assert post(runner, *batch).status_code == 200
+    stored = TaskRun.objects.get(run=tenant_a.run, task_key="load-0")
+    earlier = {"attempt": 1, "state": "RETRYING", "started_at": "2026-05-01T12:00:01Z", "ended_at": "2026-05-01T12:00:03Z"}
+    assert stored.attempts == [earlier]
+    assert (stored.state, stored.attempt, stored.error) == ("SUCCEEDED", 2, "")
+    assert (stored.started_at.second, stored.ended_at.second) == (5, 9), "the task run's times are the latest attempt's"
+    listed = client_for(tenant_a.admin).get(f"/api/v1/runs/{tenant_a.run.pk}/tasks/").json()
+    shown = next(item for item in listed if item["task_key"] == "load-0")
+    assert shown["attempts"] == [earlier] and shown["attempt"] == 2
+    assert shown["started_at"] == "2026-05-01T12:00:05Z"
+    assert all(item["attempts"] == [] for item in listed if item["task_key"] != "load-0")
+
+
+def test_a_redelivered_batch_of_a_task_still_retrying_changes_nothing(tenant_a, runner):
+    batch = [task("load-0", "RUNNING", attempt=1, at=at(1)), task("load-0", "RETRYING", attempt=1, at=at(3)),
+             task("load-0", "RUNNING", attempt=2, at=at(5))]
+    post(runner, *batch)
+    post(runner, *batch)
+    post(runner, batch[0])  # an earlier attempt's event alone does not move the new attempt back
+    stored = TaskRun.objects.get(run=tenant_a.run, task_key="load-0")
+    assert [entry["attempt"] for entry in stored.attempts] == [1]
+    assert (stored.state, stored.attempt, stored.started_at.second, stored.ended_at) == ("RUNNING", 2, 5, None)
+
+
+def test_a_retrying_attempt_is_not_moved_back_to_running_by_a_replayed_event(tenant_a, runner):
+    post(runner, task("load-0", "RUNNING", attempt=1, at=at(1)), task("load-0", "RETRYING", attempt=1, at=at(3)))
+    post(runner, task("load-0", "RUNNING", attempt=1, at=at(1)))
+    stored = TaskRun.objects.get(run=tenant_a.run, task_key="load-0")
+    assert (stored.state, stored.attempt, stored.ended_at.second) == ("RETRYING", 1, 3)
+
+
+def test_only_the_last_earlier_attempts_are_kept(tenant_a, runner):
+    from controlplane.runs.models.runs import MAX_EARLIER_ATTEMPTS
+
+    kept = [{"attempt": n, "state": "RETRYING", "started_at": None, "ended_at": None}
+            for n in range(1, MAX_EARLIER_ATTEMPTS + 1)]
+    TaskRun.objects.create(run=tenant_a.run, task_key="load-0", name="load", state="RETRYING",
+                           attempt=MAX_EARLIER_ATTEMPTS + 1, attempts=kept)
+    post(runner, task("load-0", "RUNNING", attempt=MAX_EARLIER_ATTEMPTS + 2))
+    attempts = TaskRun.objects.get(run=tenant_a.run, task_key="load-0").attempts
+    assert len(attempts) == MAX_EARLIER_ATTEMPTS
+    assert (attempts[0]["attempt"], attempts[-1]["attempt"]) == (2, MAX_EARLIER_ATTEMPTS + 1)
 
 
 def test_a_failed_report_ends_the_run_with_its_reason_and_kills_the_token(tenant_a, runner):

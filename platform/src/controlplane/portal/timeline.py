@@ -1,7 +1,8 @@
 """A run's timeline: a Gantt chart of its task runs (mapped ones and retried ones too), x = time from the start.
 
-Only the geometry is computed here; the template draws it as server-rendered SVG, one bar per task run with
-its state in a <title> and in text beside the bar.
+Only the geometry is computed here; the template draws it as server-rendered SVG, one bar per attempt of a task
+run with its state in a <title> and in text beside the bar. A retried task run has a row per attempt, one under
+the other: its earlier attempts (`TaskRun.attempts`) first, then the latest.
 """
 
 from __future__ import annotations
@@ -36,6 +37,13 @@ class TimelineBar:
     width: float
     duration: str
     running: bool
+    retried: bool = False  # the task run has more than one attempt (this one or another is past the first)
+    earlier: bool = False  # an earlier attempt, not the task run's latest
+
+    @property
+    def shows_attempt(self) -> bool:
+        """Whether the row names its attempt: every attempt of a retried task run does."""
+        return self.retried or self.attempt > 1
 
     @property
     def css(self) -> str:
@@ -56,7 +64,7 @@ class TimelineBar:
     def title(self) -> str:
         """The bar's tooltip: key, attempt, map index, state, duration."""
         parts = [self.task_key]
-        if self.attempt > 1:
+        if self.shows_attempt:
             parts.append(f"attempt {self.attempt}")
         if self.map_index is not None:
             parts.append(f"map index {self.map_index}")
@@ -90,16 +98,65 @@ class Timeline:
         return LABEL_WIDTH - 8
 
 
-def _span(run: Any, started: Sequence[Any], now: datetime.datetime) -> tuple[datetime.datetime, datetime.datetime]:
-    origin = min([task.started_at for task in started] + ([run.started_at] if run.started_at else []))
-    ends = [task.ended_at or now for task in started] + [run.ended_at or (now if not run.is_terminal else origin)]
+@dataclass(frozen=True)
+class _Attempt:
+    """One attempt of a task run to draw: the latest one is the task run itself."""
+
+    task: Any
+    attempt: int
+    state: str
+    started_at: datetime.datetime
+    ended_at: datetime.datetime | None
+    earlier: bool
+
+
+def _when(value: Any) -> datetime.datetime | None:
+    """A stored ISO 8601 time (aware), or None when there is none or it cannot be read."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def _attempts(task: Any) -> list[_Attempt]:
+    """The task run's attempts that started, earliest first; an earlier one without an end ends where the next starts."""
+    drawn = []
+    stored = getattr(task, "attempts", None)
+    for entry in stored if isinstance(stored, list) else []:
+        started = _when(entry.get("started_at")) if isinstance(entry, dict) else None
+        if started is not None and isinstance(entry.get("attempt"), int):
+            drawn.append(_Attempt(task, entry["attempt"], str(entry.get("state", "")), started,
+                                  _when(entry.get("ended_at")), earlier=True))
+    drawn.sort(key=lambda attempt: attempt.attempt)
+    if task.started_at:
+        drawn.append(_Attempt(task, task.attempt or 1, str(task.state), task.started_at, task.ended_at, earlier=False))
+    for index, attempt in enumerate(drawn[:-1]):
+        if attempt.ended_at is None:
+            drawn[index] = _Attempt(attempt.task, attempt.attempt, attempt.state, attempt.started_at,
+                                    max(drawn[index + 1].started_at, attempt.started_at), earlier=True)
+    return drawn
+
+
+def _span(run: Any, started: Sequence[_Attempt], now: datetime.datetime) -> tuple[datetime.datetime, datetime.datetime]:
+    origin = min([one.started_at for one in started] + ([run.started_at] if run.started_at else []))
+    ends = [one.ended_at or now for one in started] + [run.ended_at or (now if not run.is_terminal else origin)]
     return origin, max(ends)
 
 
 def timeline(run: Any, task_runs: Sequence[Any], now: datetime.datetime) -> Timeline:
-    """The Gantt chart of `task_runs` of `run`, ordered by start; a task still running extends to `now`."""
-    started = sorted((task for task in task_runs if task.started_at), key=lambda task: (task.started_at, task.task_key))
-    not_started = [task.task_key for task in task_runs if not task.started_at]
+    """The Gantt chart of `task_runs` of `run`, ordered by start; a task still running extends to `now`.
+
+    A row per attempt: a retried task run's attempts are on consecutive rows, earliest first.
+    """
+    drawn = [(task, _attempts(task)) for task in task_runs]
+    groups = sorted(((task, attempts) for task, attempts in drawn if attempts),
+                    key=lambda group: (group[1][0].started_at, group[0].task_key))
+    not_started = [task.task_key for task, attempts in drawn if not attempts]
+    started = [attempt for _, attempts in groups for attempt in attempts]
+    retried = {id(task) for task, attempts in groups if len(attempts) > 1}
     left_out = max(0, len(started) - MAX_BARS)
     started = started[:MAX_BARS]
     if not started:
@@ -109,14 +166,16 @@ def timeline(run: Any, task_runs: Sequence[Any], now: datetime.datetime) -> Time
     total = max((end - origin).total_seconds(), 0.001)
     scale = CHART_WIDTH / total
     bars = []
-    for row, task in enumerate(started):
-        finish = task.ended_at or (run.ended_at if run.is_terminal and run.ended_at else now)
-        seconds = max((finish - task.started_at).total_seconds(), 0.0)
+    for row, one in enumerate(started):
+        task = one.task
+        finish = one.ended_at or (run.ended_at if run.is_terminal and run.ended_at else now)
+        seconds = max((finish - one.started_at).total_seconds(), 0.0)
         bars.append(TimelineBar(
-            task_key=task.task_key, state=str(task.state), attempt=task.attempt or 1, map_index=task.map_index,
-            x=round(LABEL_WIDTH + (task.started_at - origin).total_seconds() * scale, 2),
+            task_key=task.task_key, state=one.state, attempt=one.attempt, map_index=task.map_index,
+            x=round(LABEL_WIDTH + (one.started_at - origin).total_seconds() * scale, 2),
             y=AXIS_HEIGHT + row * ROW_HEIGHT + (ROW_HEIGHT - BAR_HEIGHT) / 2,
-            width=round(max(seconds * scale, 2.0), 2), duration=duration_text(seconds), running=task.ended_at is None,
+            width=round(max(seconds * scale, 2.0), 2), duration=duration_text(seconds), running=one.ended_at is None,
+            retried=id(task) in retried, earlier=one.earlier,
         ))
     ticks = [TimelineTick(x=round(LABEL_WIDTH + CHART_WIDTH * step / TICKS, 2),
                           label="+" + duration_text(total * step / TICKS) if step else "0")

@@ -17,6 +17,7 @@ from controlplane.runs import lifecycle
 from controlplane.runs.errors import TransitionRefused
 from controlplane.runs.log_lines import masker_for
 from controlplane.runs.models import Run, RunLogLine, TaskRun
+from controlplane.runs.models.runs import MAX_EARLIER_ATTEMPTS
 from flowyard_spec.api import MAX_UPSTREAM_KEYS, EventBatch, EventBatchReply
 from flowyard_spec.states import RunReason, RunState, TaskState
 
@@ -30,6 +31,8 @@ _REPORTED = {
     "FAILED": RunState.FAILED,
     "CANCELLED": RunState.CANCELLED,
 }
+# Task states an attempt has left once it is RETRYING.
+_BEFORE_RETRYING = frozenset({TaskState.PENDING, TaskState.RUNNING})
 
 
 def _parse_batch(payload: Any) -> list[dict[str, Any]]:
@@ -69,31 +72,61 @@ def _store_logs(run: Run, events: Iterable[dict[str, Any]], mask: Callable[[str]
     RunLogLine.objects.bulk_create(lines, ignore_conflicts=True)  # a retried batch's lines are already there
 
 
+def _iso(value: datetime.datetime | None) -> str | None:
+    """A time as the API writes it (UTC, `Z`), or None."""
+    return value.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z") if value else None
+
+
+def _keep_earlier_attempt(task: TaskRun) -> None:
+    """Append the stored attempt to `task.attempts` before a higher one overwrites it.
+
+    Keyed on the attempt number, so an attempt is kept once whatever is redelivered; only the last
+    MAX_EARLIER_ATTEMPTS are kept. An attempt of which nothing was reported (still PENDING, never started) is not.
+    """
+    if task.started_at is None and task.state == TaskState.PENDING:
+        return
+    earlier = task.attempts if isinstance(task.attempts, list) else []
+    if any(isinstance(entry, dict) and entry.get("attempt") == task.attempt for entry in earlier):
+        return
+    entry = {"attempt": task.attempt, "state": str(task.state), "started_at": _iso(task.started_at),
+             "ended_at": _iso(task.ended_at)}
+    task.attempts = [*earlier, entry][-MAX_EARLIER_ATTEMPTS:]
+
+
 def _store_tasks(run: Run, events: list[dict[str, Any]], mask: Callable[[str], str]) -> None:
     existing = {task.task_key: task for task in TaskRun.objects.filter(run=run, task_key__in={e["task_key"] for e in events})}
     created: dict[str, TaskRun] = {}
     for event in events:
         key = event["task_key"]
+        attempt = max(event.get("attempt", 1), 1)
         task = existing.get(key) or created.get(key)
         if task is None:
-            task = created[key] = TaskRun(run=run, task_key=key, name=event["name"])
-        attempt = event.get("attempt", 1)
-        if TaskState(task.state).is_terminal and attempt <= task.attempt and task.pk is not None:
+            task = created[key] = TaskRun(run=run, task_key=key, name=event["name"], attempt=attempt)
+        if attempt < task.attempt:
+            continue  # an earlier attempt's event, replayed or late: that attempt is over
+        if TaskState(task.state).is_terminal and attempt == task.attempt and task.pk is not None:
             continue  # a replayed event must not move a finished task back
-        task.state, task.attempt = event["state"], max(attempt, task.attempt)
+        if task.state == TaskState.RETRYING and attempt == task.attempt and event["state"] in _BEFORE_RETRYING:
+            continue  # nor an attempt that ended back to running: the next attempt comes with a higher number
+        if attempt > task.attempt:  # a retry: keep the attempt that ended, then start the new one afresh
+            _keep_earlier_attempt(task)
+            task.started_at, task.ended_at, task.error = None, None, ""
+        task.state, task.attempt = event["state"], attempt
         task.map_index = event.get("map_index", task.map_index)
         task.tags = event.get("tags", task.tags)
         if "upstream" in event:  # sent with a task run's first event; later ones without it keep it
             task.upstream_keys = sorted(set(event["upstream"]))[:MAX_UPSTREAM_KEYS]
         if event["state"] == TaskState.RUNNING and task.started_at is None:
             task.started_at = event["at"]
+        if event["state"] == TaskState.RETRYING:  # the attempt ended; the next one will start after the delay
+            task.ended_at = event["at"]
         if TaskState(event["state"]).is_terminal:
             task.ended_at, task.error = event["at"], mask(event.get("error", ""))
     TaskRun.objects.bulk_create(created.values())
     if existing:
         TaskRun.objects.bulk_update(
             existing.values(),
-            ["state", "attempt", "map_index", "tags", "upstream_keys", "started_at", "ended_at", "error"],
+            ["state", "attempt", "attempts", "map_index", "tags", "upstream_keys", "started_at", "ended_at", "error"],
         )
 
 

@@ -6,6 +6,7 @@ from controlplane.api.fields import VisibleRelatedField
 from controlplane.deployments.selectors import deployment_list
 from controlplane.runs.follow import MAX_WAIT_SECONDS
 from controlplane.runs.models import Run, RunLogLine, TaskRun
+from controlplane.runs.models.runs import MAX_EARLIER_ATTEMPTS
 from flowyard_spec.api import MAX_UPSTREAM_KEYS
 
 
@@ -40,8 +41,17 @@ class RunCancelSerializer(serializers.Serializer):
     """Input to cancel a run (nothing is needed)."""
 
 
+class TaskAttemptSerializer(serializers.Serializer):
+    """An earlier attempt of a task run, as it was when the runner reported the next one."""
+
+    attempt = serializers.IntegerField(read_only=True)
+    state = serializers.CharField(read_only=True, help_text="How the attempt ended, usually RETRYING.")
+    started_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    ended_at = serializers.DateTimeField(read_only=True, allow_null=True)
+
+
 class TaskRunSerializer(serializers.ModelSerializer):
-    """One task of a run."""
+    """One task of a run: its latest attempt (state, attempt, started_at, ended_at, error) and the earlier ones."""
 
     upstream = serializers.ListField(
         child=serializers.CharField(), source="upstream_keys", read_only=True,
@@ -49,11 +59,16 @@ class TaskRunSerializer(serializers.ModelSerializer):
                   f"dependency graph. Sorted; at most {MAX_UPSTREAM_KEYS:,}; empty when there were none or the "
                   "runner is older.",
     )
+    attempts = TaskAttemptSerializer(
+        many=True, read_only=True,
+        help_text=f"The earlier attempts when the task was retried, oldest first (empty when it was not); at most "
+                  f"the last {MAX_EARLIER_ATTEMPTS}. The latest attempt is the task run's own fields.",
+    )
 
     class Meta:
         model = TaskRun
-        fields = ["id", "task_key", "name", "state", "attempt", "map_index", "tags", "upstream", "started_at",
-                  "ended_at", "error"]
+        fields = ["id", "task_key", "name", "state", "attempt", "attempts", "map_index", "tags", "upstream",
+                  "started_at", "ended_at", "error"]
 
 
 class LogLineSerializer(serializers.ModelSerializer):

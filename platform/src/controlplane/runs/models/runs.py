@@ -97,8 +97,12 @@ class Run(UUIDModel):
         return f"run {self.pk}"
 
 
+# How many earlier attempts a task run keeps in TaskRun.attempts: the most recent ones, older ones are dropped.
+MAX_EARLIER_ATTEMPTS = 100
+
+
 class TaskRun(models.Model):
-    """One task invocation inside a run, as reported by the runner."""
+    """One task invocation inside a run, as reported by the runner: its latest attempt, and the earlier ones."""
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="task_runs")
     task_key = models.CharField(max_length=255, help_text="Unique within the run, e.g. extract-0.")
@@ -111,6 +115,12 @@ class TaskRun(models.Model):
         default=list, blank=True,
         help_text="Task keys of the task runs this one was given (its futures or their results), as the runner "
                   "reported them: sorted, at most flowyard_spec.api.MAX_UPSTREAM_KEYS.",
+    )
+    attempts = models.JSONField(
+        default=list, blank=True,
+        help_text="The earlier attempts of this task run, oldest first: each {attempt, state, started_at, ended_at} "
+                  "as stored when the runner reported the next attempt (times in ISO 8601, ended_at may be null). "
+                  f"At most the last {MAX_EARLIER_ATTEMPTS}; state, started_at and ended_at are the latest attempt's.",
     )
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
