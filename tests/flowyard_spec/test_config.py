@@ -193,3 +193,28 @@ def test_the_json_schema_uses_the_aliases():
     properties = WorkflowConfig.model_json_schema(by_alias=True)["properties"]
     assert {"schedule-enabled", "cloud-execution-environment", "environments", "entrypoint"} <= set(properties)
     assert "schedule_enabled" not in properties
+
+
+def test_a_description_is_optional_free_text_of_at_most_2000_characters():
+    from flowyard_spec.config import MAX_DESCRIPTION_LENGTH, canonical_config, config_hash
+
+    assert parse_config(copy.deepcopy(TEAM_CONFIG)).description is None
+    text = "Loads the day's sales into the warehouse.\nRuns after the shop closes."
+    config = parse_config(with_changes(description=text))
+    assert config.description == text
+    assert config.for_environment("production").description == text
+    assert canonical_config(with_changes(description=text))["description"] == text
+    assert parse_config(with_changes(description="x" * MAX_DESCRIPTION_LENGTH)).description == "x" * 2000
+    assert errors_of(with_changes(description="x" * 2001)) == {"description": [
+        "String should have at most 2000 characters"]}
+    assert list(errors_of(with_changes(description=["not", "text"]))) == ["description"]
+    # A config without one hashes as before the field existed.
+    assert config_hash(copy.deepcopy(TEAM_CONFIG)) == config_hash(with_changes(description=None))
+
+
+def test_the_description_is_not_overridden_per_environment_and_unknown_keys_stay_errors():
+    errors = errors_of(with_changes(environments={"production": {"description": "Prod only"}}))
+    assert "unknown key 'description'" in errors["environments.production.description"][0]
+    assert "did you mean 'description'?" in errors_of(with_changes(descripton="typo"))["descripton"][0]
+    properties = WorkflowConfig.model_json_schema(by_alias=True)["properties"]
+    assert properties["description"]["anyOf"][0] == {"type": "string", "maxLength": 2000}

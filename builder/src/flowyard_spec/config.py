@@ -38,6 +38,7 @@ TRIGGER_TARGET_PATTERN = re.compile(r"^(?:(?P<project>[a-z0-9]([a-z0-9-]{0,61}[a
 DEFAULT_CATCH_UP: CatchUpPolicy = "skip"
 DEFAULT_CATCH_UP_MAX = 10
 DEFAULT_START_DEADLINE_SECONDS = 60
+MAX_DESCRIPTION_LENGTH = 2000
 
 
 def _fail(kind: str, message: str) -> PydanticCustomError:
@@ -174,6 +175,10 @@ class WorkflowConfig(BaseModel):
     schema_ref: str | None = Field(None, alias="$schema", exclude=True,
                                    description="Optional URL or path of this JSON Schema, for editors.")
     name: Slug = Field(description=f"The workflow's name in its project: {SLUG_RULE}.")
+    description: str | None = Field(
+        None, max_length=MAX_DESCRIPTION_LENGTH, strict=True,
+        description=f"What the workflow does, as the portal's catalog shows it (at most {MAX_DESCRIPTION_LENGTH} "
+                    "characters); unset: the first paragraph of the repository's README.")
     schedule_enabled: bool = Field(False, alias="schedule-enabled", strict=True,
                                    description="Whether `schedule` starts runs.")
     schedule: ScheduleText = Field(None, description="cron(...) or rate(...) as in AWS EventBridge, or 5-field cron.")
@@ -284,10 +289,11 @@ def _blame(override: BaseModel, alias: str) -> str:
 
 
 def _override_fields() -> dict[str, Any]:
-    """Every WorkflowConfig field but name and environments, optional and defaulting to 'not overridden'."""
+    """Every WorkflowConfig field but name, description, environments, $schema and ci, optional and defaulting
+    to 'not overridden'."""
     fields: dict[str, Any] = {}
     for field_name, info in WorkflowConfig.model_fields.items():
-        if field_name in {"name", "environments", "schema_ref", "ci"}:
+        if field_name in {"name", "description", "environments", "schema_ref", "ci"}:
             continue
         annotation = Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
         fields[field_name] = (annotation, Field(None, alias=info.alias, description=info.description))

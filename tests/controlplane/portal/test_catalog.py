@@ -114,7 +114,9 @@ def add_workflows(tenant, count: int) -> None:
         version = register_version(
             actor=tenant.users[Role.DEVELOPER], workflow=workflow, image_digest=digest(f"extra-{index}"),
             image_ref=f"127.0.0.1:5000/extra-{index}:1", git_commit_sha=hashlib.sha1(str(index).encode()).hexdigest(),
-            config={"name": workflow.name, "schedule": "rate(1 hour)", "schedule-enabled": True})
+            config={"name": workflow.name, "schedule": "rate(1 hour)", "schedule-enabled": True,
+                    **({"description": f"Extra workflow {index}."} if index % 2 else {})},
+            readme_excerpt=f"The README of extra-{index}.")
         for environment in (tenant.test_env, tenant.production_env):
             deployments.deployment_set(actor=tenant.admin, workflow=workflow, environment=environment, version=version)
 
@@ -129,6 +131,69 @@ def test_the_catalog_makes_a_bounded_number_of_queries_however_many_workflows(
         response = client.get("/workflows/")
     assert response.status_code == 200
     assert len(listed(response.content.decode())) == 4 + extra
+
+
+def description_of(html: str, workflow) -> tuple[str, str]:
+    """(source, text) of the description a page shows for `workflow`."""
+    match = re.search(rf'data-testid="description-{workflow.pk}" data-source="([a-z]+)">(.*?)</p>', html, re.DOTALL)
+    assert match, f"no description of {workflow.name}"
+    return match.group(1), match.group(2)
+
+
+def described_version(tenant, workflow, seed: str, *, description: str | None = None, readme: str = ""):
+    """Register a version of `workflow` whose flowyard.json has `description` (unless None) and its README `readme`."""
+    config = {"name": workflow.name} | ({"description": description} if description is not None else {})
+    return register_version(
+        actor=tenant.users[Role.DEVELOPER], workflow=workflow, image_digest=digest(tenant.prefix + seed),
+        image_ref=f"127.0.0.1:5000/{workflow.name}:{seed}", config=config, readme_excerpt=readme)
+
+
+def test_each_workflow_says_what_it_does_from_its_config_else_its_readme_else_its_own_description(tenant_a):
+    from controlplane.workflows.models import WorkflowVersion
+
+    viewer = tenant_a.users[Role.VIEWER]
+    # etl: production runs a version described in flowyard.json; test runs one with only a README excerpt.
+    production = described_version(tenant_a, tenant_a.workflow, "etl-3", description="Loads the day's sales.",
+                                   readme="The README says something else.")
+    deployments.deployment_set(actor=tenant_a.admin, workflow=tenant_a.workflow, environment=tenant_a.production_env,
+                               version=production)
+    WorkflowVersion.objects.filter(pk=tenant_a.v2.pk).update(readme_excerpt="What test runs, per its README.")
+    # report: its deployed version has a README excerpt (with markup, which is shown as text) and no description.
+    WorkflowVersion.objects.filter(pk=tenant_a.report_v1.pk).update(readme_excerpt="Monthly <b>revenue</b> report.")
+    tenant_a.report.description = "Ignored: the version's README comes first."
+    tenant_a.report.save()
+    # ingest: nothing deployed, so its latest version speaks, not the older one.
+    WorkflowVersion.objects.filter(pk=tenant_a.ingest_v1.pk).update(readme_excerpt="An older README.")
+    described_version(tenant_a, tenant_a.ingest, "ingest-2", description="Pulls the shop's orders.")
+    # empty: no version at all, only what was typed into Flowyard.
+    tenant_a.empty_workflow.description = "Typed into Flowyard."
+    tenant_a.empty_workflow.save()
+
+    html = page(viewer, "/workflows/")
+    from_config = "<small>(from flowyard.json)</small>"
+    assert description_of(html, tenant_a.workflow) == ("config", f"Loads the day&#x27;s sales. {from_config}")
+    assert description_of(html, tenant_a.report) == (
+        "readme", "Monthly &lt;b&gt;revenue&lt;/b&gt; report. <small>(from the README)</small>")
+    assert description_of(html, tenant_a.ingest) == ("config", f"Pulls the shop&#x27;s orders. {from_config}")
+    assert description_of(html, tenant_a.empty_workflow) == ("workflow", "Typed into Flowyard.")
+    # The workflow's page says the same.
+    assert description_of(page(viewer, f"/workflows/{tenant_a.workflow.pk}/"), tenant_a.workflow)[0] == "config"
+    assert description_of(page(viewer, f"/workflows/{tenant_a.report.pk}/"), tenant_a.report)[0] == "readme"
+    # Search finds a workflow by the description it shows, wherever that came from.
+    main = tenant_a.project.slug
+    assert listed(page(viewer, "/workflows/", q="revenue")) == {f"{main}-report"}
+    assert listed(page(viewer, "/workflows/", q="SHOP'S ORDERS")) == {f"{main}-ingest"}
+    assert listed(page(viewer, "/workflows/", q="typed into")) == {f"{main}-empty"}
+
+
+def test_a_blank_description_falls_through_and_nothing_at_all_reads_no_description(tenant_a):
+    viewer = tenant_a.users[Role.VIEWER]
+    described_version(tenant_a, tenant_a.ingest, "ingest-blank", description="  ", readme="From the README.")
+    html = page(viewer, "/workflows/")
+    assert description_of(html, tenant_a.ingest) == ("readme", "From the README. <small>(from the README)</small>")
+    assert description_of(html, tenant_a.empty_workflow) == ("none", "No description.")
+    assert description_of(page(viewer, f"/workflows/{tenant_a.empty_workflow.pk}/"), tenant_a.empty_workflow) == (
+        "none", "No description.")
 
 
 def test_schedules_in_words_cover_the_common_forms_and_say_nothing_of_the_rest():

@@ -14,6 +14,7 @@ from flowyard_builder.images.errors import InvalidWorkflow
 from flowyard_builder.images.reference import DIGEST
 from flowyard_builder.images.results import LAST_PUSH, load_result
 from flowyard_builder.images.workflow import load_raw_config
+from flowyard_builder.readme import readme_excerpt
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,7 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "register",
         help="register the pushed image with the control plane",
         description="Register a pushed build with the control plane with a CI token: image digest, git "
-        "metadata and the raw flowyard.json. A branch build is deployed to `test`. The image reference and "
+        "metadata and the raw flowyard.json (and, when it has no description, the README's first paragraph for the "
+        "catalog). A branch build is deployed to `test`. The image reference and "
         "digest default to the last `flowyard push` in PATH.",
     )
     parser.add_argument("path", nargs="?", default=".", metavar="PATH", help="the workflow repository (default: .)")
@@ -56,7 +58,9 @@ def build_payload(
     git_commit: str | None = None, git_branch: str | None = None, git_author: str | None = None,
 ) -> dict[str, Any]:
     """The registration body from PATH's flowyard.json, its last push (unless an image is given) and git, whose
-    commit, branch and author the arguments override; InvalidWorkflow when there is no valid image to register."""
+    commit, branch and author the arguments override; InvalidWorkflow when there is no valid image to register.
+    Without a `description` in the config, the first paragraph of the README (PATH's, else the repository's) goes
+    as `readme_excerpt`, for the portal's catalog."""
     config = load_raw_config(path)
     last_push = load_result(path, LAST_PUSH) or {}
     image_ref = image_ref or last_push.get("image_ref")
@@ -68,7 +72,7 @@ def build_payload(
     from flowyard_builder.images.git_metadata import read_git_metadata  # GitPython loads only when needed
 
     git = read_git_metadata(path)
-    return {
+    payload = {
         "project": project,
         "workflow": config["name"],
         "image_ref": image_ref,
@@ -80,6 +84,11 @@ def build_payload(
         "git_message": git.message or "",
         "config": config,
     }
+    if not str(config.get("description") or "").strip():  # the catalog then shows the README's first paragraph
+        excerpt = readme_excerpt(path)
+        if excerpt:
+            payload["readme_excerpt"] = excerpt
+    return payload
 
 
 def report_refusal(command: str, exc: ControlPlaneError) -> int:

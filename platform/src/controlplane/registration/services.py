@@ -35,7 +35,7 @@ from controlplane.registration.signals import version_registered
 from controlplane.scheduling.trigger_graph import check_trigger_cycles
 from controlplane.tenancy.models import Project
 from controlplane.workflows.models import Workflow, WorkflowVersion
-from flowyard_spec.config import config_hash
+from flowyard_spec.config import MAX_DESCRIPTION_LENGTH, config_hash
 from flowyard_spec.pipelines import PipelineEvent
 
 
@@ -116,6 +116,11 @@ def version_register(
     `deployments.release`): deploy it to test, to its merge request's preview (made now if need be, within the
     preview limit), or nowhere, and request its promotion for a default-branch build. With `deploy` false (a
     registration by workflow id) the version is only recorded. Any refusal stores nothing."""
+    excerpt = git_and_image.get("readme_excerpt") or ""
+    if len(excerpt) > MAX_DESCRIPTION_LENGTH:
+        raise ValidationFailed({"readme_excerpt": [
+            f"Ensure this field has no more than {MAX_DESCRIPTION_LENGTH} characters (it has {len(excerpt)}); "
+            "send the README's first paragraph, not the README."]})
     kind = _pipeline_event(event, git_and_image.get("git_branch", ""), request_promotion)
     rules = release_rules_of(project)
     decision = ReleaseDecision(why="registered by workflow id: recorded only")

@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.db.models.fields.json import KT
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import path
@@ -22,7 +23,7 @@ from controlplane.portal.schedule_words import schedule_in_words
 from controlplane.runs.selectors import run_list
 from controlplane.scheduling.ticks import EffectiveSchedule, effective_schedule
 from controlplane.tenancy.selectors import project_list, project_member_list, team_member_list
-from controlplane.workflows.selectors import workflow_list
+from controlplane.workflows.selectors import version_list, workflow_list
 from flowyard_spec.schedules import zone
 from flowyard_spec.states import Role
 
@@ -50,6 +51,23 @@ class EnvironmentRow:
     may_trigger: bool
 
 
+@dataclass(frozen=True)
+class Description:
+    """What a workflow does, and where that was read: its version's flowyard.json ("config"), its version's README
+    ("readme"), the workflow itself ("workflow"), or nowhere ("")."""
+
+    text: str
+    source: str
+
+    @property
+    def source_label(self) -> str:
+        """Where the text came from, in words ("" when set on the workflow itself, or when there is none)."""
+        return DESCRIPTION_SOURCES.get(self.source, "")
+
+
+DESCRIPTION_SOURCES = {"config": "from flowyard.json", "readme": "from the README"}
+
+
 @dataclass
 class CatalogEntry:
     """One workflow as the catalog shows it."""
@@ -57,6 +75,7 @@ class CatalogEntry:
     workflow: Any
     owners: list[str]
     last_state: str | None
+    description: Description = Description("", "")
     environments: list[EnvironmentRow] = field(default_factory=list)
 
     @property
@@ -66,14 +85,18 @@ class CatalogEntry:
 
 
 def catalog_queryset(user: Any) -> QuerySet:
-    """The workflows the user may see, with their deployments, owners and last run state fetched in bulk."""
+    """The workflows the user may see, with their deployments, owners, last run state and their latest version's
+    description and README excerpt fetched in bulk."""
     admins = Role.ADMIN.value
     last_run = run_list(user=user).filter(deployment__workflow=OuterRef("pk")).order_by("-created_at", "-id")
+    latest_version = version_list(user=user).filter(workflow=OuterRef("pk")).order_by("-created_at", "-id")
     deployments = (deployment_list(user=user).filter(environment__torn_down_at__isnull=True)
                    .select_related("environment__base_environment").order_by("environment__order", "environment__name"))
     return (
         workflow_list(user=user).select_related("project__team")
-        .annotate(last_state=Subquery(last_run.values("state")[:1]))
+        .annotate(last_state=Subquery(last_run.values("state")[:1]),
+                  latest_config_description=Subquery(latest_version.values(text=KT("config__description"))[:1]),
+                  latest_readme_excerpt=Subquery(latest_version.values("readme_excerpt")[:1]))
         .prefetch_related(
             Prefetch("deployments", queryset=deployments, to_attr="live_deployments"),
             Prefetch("project__team__memberships", queryset=team_member_list(user=user).filter(role=admins),
@@ -93,11 +116,30 @@ def _next_ticks(schedule: EffectiveSchedule, now: datetime.datetime, project_tim
             for tick in schedule.next_fire_times(now, NEXT_TICKS)]
 
 
+def workflow_description(workflow: Any) -> Description:
+    """What a workflow of `catalog_queryset` does: the `description` of the flowyard.json of the version deployed
+    furthest along the promotion order (production before test; a preview's only when nothing else is deployed),
+    else of its latest version; else that version's README excerpt; else the workflow's own description."""
+    deployed = [deployment for deployment in workflow.live_deployments if deployment.version is not None]
+    deployed.sort(key=lambda deployment: (not deployment.environment.is_preview, deployment.environment.order))
+    if deployed:
+        version = deployed[-1].version
+        config_description = (version.config or {}).get("description")
+        readme = version.readme_excerpt
+    else:
+        config_description, readme = workflow.latest_config_description, workflow.latest_readme_excerpt
+    for text, source in ((config_description, "config"), (readme, "readme"), (workflow.description, "workflow")):
+        if isinstance(text, str) and text.strip():
+            return Description(text.strip(), source)
+    return Description("", "")
+
+
 def catalog_entry(workflow: Any, *, developer_projects: set[Any], now: datetime.datetime) -> CatalogEntry:
-    """A workflow of `catalog_queryset` as an entry: owners, and each environment's version and schedule."""
+    """A workflow of `catalog_queryset` as an entry: description, owners, and each environment's version and
+    schedule."""
     memberships = workflow.project.team.admin_memberships + workflow.project.admin_memberships
     entry = CatalogEntry(workflow=workflow, owners=sorted({m.user.get_username() for m in memberships}),
-                         last_state=workflow.last_state)
+                         last_state=workflow.last_state, description=workflow_description(workflow))
     for deployment in workflow.live_deployments:
         schedule = effective_schedule(deployment)
         entry.environments.append(EnvironmentRow(
@@ -117,9 +159,14 @@ def _filter_choices(user: Any) -> dict[str, list[str]]:
             "owners": sorted(owners)}
 
 
+def _matches(entry: CatalogEntry, search: str) -> bool:
+    """True when `search` is in the workflow's name or in a description it has (any case)."""
+    needle = search.casefold()
+    return any(needle in text.casefold()
+               for text in (entry.workflow.name, entry.description.text, entry.workflow.description))
+
+
 def _filtered(workflows: QuerySet, filters: dict[str, Any]) -> QuerySet:
-    if filters.get("q"):
-        workflows = workflows.filter(Q(name__icontains=filters["q"]) | Q(description__icontains=filters["q"]))
     if filters.get("team"):
         workflows = workflows.filter(project__team__slug=filters["team"])
     if filters.get("project"):
@@ -146,6 +193,8 @@ def catalog(request: HttpRequest) -> HttpResponse:
     developer_projects = set(project_list(user=user, role=Role.DEVELOPER).values_list("pk", flat=True))
     entries = [catalog_entry(workflow, developer_projects=developer_projects, now=now)
                for workflow in _filtered(catalog_queryset(user), filters)]
+    if filters.get("q"):  # here, not in SQL: the description shown may come from a version's config or README
+        entries = [entry for entry in entries if _matches(entry, filters["q"])]
     if filters.get("schedule"):
         entries = [entry for entry in entries if entry.is_scheduled == (filters["schedule"] == "scheduled")]
     page = Paginator(entries, PAGE_SIZE).get_page(request.GET.get("page"))

@@ -10,6 +10,7 @@ from controlplane.tenancy.selectors import project_list
 from controlplane.workflows.configs import validated_config
 from controlplane.workflows.models import Workflow, WorkflowVersion
 from controlplane.workflows.models.workflows import commit_validator, digest_validator
+from flowyard_spec.config import MAX_DESCRIPTION_LENGTH
 
 
 def _validated_config(value):
@@ -56,7 +57,7 @@ class VersionSerializer(serializers.ModelSerializer):
         fields = [
             "id", "workflow", "image_ref", "image_digest", "git_repository", "git_commit_sha", "git_branch",
             "git_author", "git_message", "ci_pipeline_url", "merge_request_iid", "merge_request_url", "config",
-            "config_hash", "registered_by_label", "created_at",
+            "config_hash", "readme_excerpt", "registered_by_label", "created_at",
         ]
 
 
@@ -77,6 +78,10 @@ class BuildSerializer(serializers.Serializer):
                                                  help_text="The merge (pull) request it was built for.")
     merge_request_url = serializers.URLField(max_length=500, required=False, allow_blank=True, default="")
     config = serializers.JSONField(help_text="The content of flowyard.json, validated by the workflow config schema.")
+    readme_excerpt = serializers.CharField(
+        max_length=MAX_DESCRIPTION_LENGTH, required=False, allow_blank=True, default="",
+        help_text="The first paragraph of the repository's README, which `flowyard register` sends when flowyard.json "
+                  "has no `description`; the catalog then shows it.")
 
     @override
     def validate_config(self, value):

@@ -44,6 +44,9 @@ class WorkflowVersion(UUIDModel):
     merge_request_url = models.URLField(max_length=500, blank=True)
     config = models.JSONField(default=dict, help_text="The flowyard.json the image was built from.")
     config_hash = models.CharField(max_length=64, blank=True)
+    readme_excerpt = models.TextField(
+        blank=True, help_text="The first paragraph of the repository's README, sent by CI when the config has no "
+                              "description; the catalog shows it then.")
     registered_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
