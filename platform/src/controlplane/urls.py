@@ -23,5 +23,6 @@ urlpatterns = [
     path("api/auth/", include("rest_framework.urls")),
     path("admin/", admin.site.urls),
     path("auth/", include("controlplane.sso.urls")),
+    path("", include("controlplane.operations.urls")),
     path("", include("controlplane.portal.urls")),
 ]

@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "controlplane.registration",
     "controlplane.gitops",
     "controlplane.portal",
+    "controlplane.operations",
     "controlplane.demo",
 ]
 

@@ -1,0 +1,10 @@
+"""Operations: health and readiness checks, Prometheus metrics (and, next, alerts and costs) for the platform team."""
+
+from django.apps import AppConfig
+
+
+class OperationsConfig(AppConfig):
+    """The operations app (a top layer beside gitops and the portal: it reads every app below it)."""
+
+    name = "controlplane.operations"
+    label = "operations"

@@ -1,0 +1,3 @@
+"""Liveness and readiness (being built for issue 15)."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Prometheus metrics (being built for issue 15)."""
+
+urlpatterns: list = []
