@@ -69,6 +69,11 @@ class FlowyardConfig(BaseModel):
                     "engine or ECS cluster never list or remove each other's; empty: a random id kept in the database.",
     )
 
+    metrics_token: str = Field(
+        "", description="The bearer token GET /metrics asks for (Authorization: Bearer <token>); empty: /metrics "
+                        "answers only requests from loopback (docs/metrics.md). Never logged.",
+    )
+
     # -- single sign-on (controlplane.sso; docs/sso.md) ----------------------------------------------------
     oidc_issuer: str = Field(
         "", description="The OpenID Connect provider's issuer URL (discovery at ISSUER/.well-known/openid-configuration); "
