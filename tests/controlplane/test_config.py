@@ -166,7 +166,8 @@ def test_pytest_set_the_session_environment_before_django_read_the_settings():
 
 
 def test_start_up_creates_the_folders_of_the_embedded_defaults(tmp_path):
-    """`flowyard-admin` (any command) creates the SQLite folder and the file broker's folders before it runs."""
+    """`flowyard-admin` (any command) creates the SQLite folder, the file broker's and the static files' folders
+    before it runs."""
     data_dir = tmp_path / "fresh" / "data"
     environ = {name: value for name, value in os.environ.items()
                if not name.startswith("FLOWYARD_") and name != "DJANGO_SETTINGS_MODULE"}
@@ -175,7 +176,8 @@ def test_start_up_creates_the_folders_of_the_embedded_defaults(tmp_path):
     result = subprocess.run([str(admin), "check"], cwd=REPO_ROOT, env=environ, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert sorted(str(path.relative_to(data_dir)) for path in data_dir.rglob("*")) == ["broker", "broker/control"]
+    folders = sorted(str(path.relative_to(data_dir)) for path in data_dir.rglob("*") if path.is_dir())
+    assert folders == ["broker", "broker/control", "static"]
 
 
 @pytest.mark.parametrize("environ, variable", [

@@ -1,7 +1,8 @@
 """`flowyard-admin`: manage.py for the control plane, plus `serve`.
 
-`flowyard-admin check` runs Django's system checks and then `readiness` (the database, the broker and every
-runtime target answer: the checks of /readyz); it exits 1 when either fails.
+`flowyard-admin check`, given alone, runs Django's system checks and then `readiness` (the database, the broker and
+every runtime target answer: the checks of /readyz); it exits 1 when either fails. With options (`--deploy`,
+`--tag`, `--fail-level`, …) it is Django's check only: a configuration check that needs no live services.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def main(argv: list[str] | None = None) -> None:
         django.setup()
         prepare_process()  # data folders and OpenAPI extensions, before any command connects or serves
         args = list(sys.argv[1:] if argv is None else argv)
-        if args[:1] == ["check"] and not {"-h", "--help", "--list-tags"} & set(args):
+        if args == ["check"]:
             execute_from_command_line(["flowyard-admin", *args])  # Django's system checks (exit 1 on errors)
             args = ["readiness"]
         execute_from_command_line(["flowyard-admin", *args])
