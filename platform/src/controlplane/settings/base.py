@@ -129,6 +129,11 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "controlplane.api.errors.flowyard_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "controlplane.api.schema.FlowyardAutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # The unauthenticated CLI-login endpoints (sso/api): each call is a call to the identity provider. A polling
+    # `flowyard login` makes 12 a minute; the limit is per client address (REMOTE_ADDR: NUM_PROXIES 0, so a forged
+    # X-Forwarded-For changes nothing) and per process (Django's default in-memory cache).
+    "DEFAULT_THROTTLE_RATES": {"cli-login": "120/min"},
+    "NUM_PROXIES": 0,
 }
 
 SPECTACULAR_SETTINGS = {

@@ -2,6 +2,8 @@
 
 Both endpoints take no credentials (the person has none yet); what they hand out is only the provider's device
 code (secret to the CLI that asked) and, once the person signed in at the provider, a personal token of theirs.
+Each call is a call to the provider, so both are rate-limited per client address (`cli-login` in
+REST_FRAMEWORK's DEFAULT_THROTTLE_RATES; 429 `throttled` with Retry-After beyond it).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from controlplane.sso.api import serializers
@@ -24,6 +27,8 @@ class DeviceAuthorizationView(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "cli-login"
 
     @extend_schema(request=None, responses=serializers.DeviceAuthorizationSerializer)
     def post(self, request: Request) -> Response:
@@ -36,6 +41,8 @@ class DeviceTokenView(APIView):
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "cli-login"
 
     @extend_schema(request=serializers.DeviceTokenRequestSerializer, responses={201: serializers.CliTokenSerializer})
     def post(self, request: Request) -> Response:
