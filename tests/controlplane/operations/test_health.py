@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import shutil
 import socket
 import subprocess
 import time
@@ -17,17 +16,7 @@ from django.test import Client
 from controlplane.cli import main
 from controlplane.operations.checks import readiness, redact
 from controlplane.runtimes.models import RuntimeTarget
-
-
-def wait_for(condition, seconds: float = 15.0, what: str = "condition"):
-    deadline = time.monotonic() + seconds
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
+from flowyard_testkit.platform import wait_until
 
 
 def free_port() -> int:
@@ -59,7 +48,7 @@ class OwnRedis:
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
-        wait_for(self._pings, what=f"redis-server on port {self.port}")
+        wait_until(self._pings, timeout=15, what=f"redis-server on port {self.port}")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -70,8 +59,7 @@ class OwnRedis:
 
 @pytest.fixture
 def own_redis():
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
+    """The test's own broker (scripts/provision installs redis-server; a machine without it fails here, loudly)."""
     server = OwnRedis()
     server.start()
     yield server
@@ -116,7 +104,7 @@ def test_readyz_fails_while_the_broker_is_down_and_recovers(settings, own_redis)
     assert body["checks"]["database"]["ok"] is True
 
     own_redis.start()  # the same port
-    status, body = wait_for(lambda: (answer := readyz())[0] == 200 and answer, what="/readyz to recover")
+    status, body = wait_until(lambda: (answer := readyz())[0] == 200 and answer, timeout=15, what="/readyz to recover")
     assert body["checks"]["broker"]["ok"] is True
 
 
