@@ -11,6 +11,8 @@ api_v1 = [
     path("", include("controlplane.runs.api.urls")),
     path("", include("controlplane.scheduling.api.urls")),
     path("", include("controlplane.registration.api.urls")),
+    path("", include("controlplane.costs.api.urls")),
+    path("", include("controlplane.alerts.api.urls")),
     path("", include("controlplane.gitops.api.urls")),
     path("", include("controlplane.sso.api.urls")),
 ]

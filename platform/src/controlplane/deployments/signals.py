@@ -6,3 +6,9 @@ import django.dispatch
 # FlowyardError) refuses the approval. The gitops app refuses promotions a merge request drives: those are
 # approved in the merge request.
 promotion_approving = django.dispatch.Signal()
+
+# Sent with `promotion_id` after the transaction that created a pending promotion commits.
+promotion_requested = django.dispatch.Signal()
+
+# Sent with `promotion_id` after the transaction that approved (and deployed) or rejected a promotion commits.
+promotion_decided = django.dispatch.Signal()

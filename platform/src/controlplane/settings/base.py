@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "controlplane.runtimes",
     "controlplane.scheduling",
     "controlplane.registration",
+    "controlplane.costs",
+    "controlplane.alerts",
     "controlplane.gitops",
     "controlplane.portal",
     "controlplane.operations",

@@ -9,7 +9,7 @@ from typing import Any
 from django import template
 
 from controlplane.portal.durations import between
-from controlplane.portal.run_reasons import reason_sentence as sentence_for
+from controlplane.runs.reasons import reason_sentence as sentence_for
 
 register = template.Library()
 

@@ -1,0 +1,3 @@
+"""API routes of the costs app."""
+
+urlpatterns: list = []
