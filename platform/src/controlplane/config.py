@@ -101,6 +101,21 @@ class FlowyardConfig(BaseModel):
     session_seconds: int = Field(43200, ge=60, description="Lifetime of a browser session.")
     cli_token_days: int = Field(30, ge=1, le=365, description="Lifetime of the token `flowyard login` mints.")
 
+    # -- alerts (controlplane.alerts; docs/alerts.md) --------------------------------------------------------
+    portal_url: str = Field("", description="The portal's address as people reach it, for the links in alerts; empty: "
+                                            "FLOWYARD_PUBLIC_URL.")
+    smtp_host: str = Field("", description="The SMTP server alerts' e-mails go through; empty: e-mail channels fail "
+                                           "with a clear error.")
+    smtp_port: int = Field(25, ge=1, le=65535, description="The SMTP server's port (587 with STARTTLS, 465 with TLS).")
+    smtp_username: str = Field("", description="SMTP login; empty: none.")
+    smtp_password: str = Field("", description="SMTP password; never logged.")
+    smtp_security: Literal["none", "starttls", "tls"] = Field("none", description="How the SMTP connection is secured.")
+    email_from: str = Field("flowyard@localhost", description="The From address of alert e-mails.")
+    alert_max_attempts: int = Field(5, ge=1, le=20, description="Attempts per alert delivery before it is failed.")
+    alert_retry_seconds: float = Field(30, gt=0, description="The first retry's delay; each next one doubles (at most "
+                                                             "an hour).")
+    alert_timeout_seconds: float = Field(10, gt=0, le=60, description="How long one delivery attempt may take.")
+
     @field_validator("allowed_hosts", "csrf_trusted_origins", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:

@@ -13,7 +13,9 @@ from django.db import models
 from controlplane.core.models import AuditEvent
 
 # Fields never copied into an audit snapshot, whatever the model.
-SECRET_FIELDS = frozenset({"password", "token_hash", "secret", "value", "encrypted_value", "encrypted_secret"})
+SECRET_FIELDS = frozenset({
+    "password", "token_hash", "secret", "value", "encrypted_value", "encrypted_secret", "encrypted_target",
+})
 
 
 @dataclass(frozen=True)

@@ -188,9 +188,23 @@ CELERY_BEAT_SCHEDULE = {
     # People's SSO accounts re-checked with the provider's refresh token (disabled at the IdP: access lost).
     "sso-recheck": {"task": "controlplane.sso.tasks.recheck_accounts", "schedule": 60.0,
                     "options": {"expires": 50.0, "queue": FLOWYARD.task_queue}},
+    # Running runs over their alert rules' run_long thresholds.
+    "alerts-long-runs": {"task": "controlplane.alerts.tasks.check_long_runs", "schedule": 60.0,
+                         "options": {"expires": 50.0, "queue": FLOWYARD.task_queue}},
     "gitops-sync": {"task": "controlplane.gitops.tasks.sync_repositories", "schedule": 300.0,
                     "options": {"expires": 240.0, "queue": FLOWYARD.task_queue}},
 }
+
+# E-mail (the alerts' e-mail channel): Django's SMTP backend, configured from FLOWYARD_SMTP_*.
+EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+EMAIL_HOST = FLOWYARD.smtp_host
+EMAIL_PORT = FLOWYARD.smtp_port
+EMAIL_HOST_USER = FLOWYARD.smtp_username
+EMAIL_HOST_PASSWORD = FLOWYARD.smtp_password
+EMAIL_USE_TLS = FLOWYARD.smtp_security == "starttls"
+EMAIL_USE_SSL = FLOWYARD.smtp_security == "tls"
+EMAIL_TIMEOUT = FLOWYARD.alert_timeout_seconds
+DEFAULT_FROM_EMAIL = FLOWYARD.email_from
 
 LOGGING = {
     "version": 1,
