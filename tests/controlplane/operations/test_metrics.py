@@ -9,10 +9,11 @@ from django.test import Client
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
+from controlplane.operations.metrics import collector
 from controlplane.runs import services as runs
-from controlplane.runs.models import Run, RunLogLine
+from controlplane.runs.models import Run, RunLogLine, TaskRun
 from controlplane.runtimes.models import RuntimeTarget
-from flowyard_spec.states import Role, RunState, TriggerKind
+from flowyard_spec.states import Role, RunState, TaskState, TriggerKind
 
 
 def scrape(client: Client | None = None, **extra) -> dict[tuple[str, tuple], float]:
@@ -75,18 +76,105 @@ def test_schedule_lateness_is_the_oldest_due_tick_still_waiting(tenant_a):
     assert ("flowyard_schedule_lateness_seconds", (("project", tenant_a.project.slug),)) not in scrape()
 
 
-def test_a_scrape_is_a_handful_of_queries_and_names_no_run(tenant_a, tenant_b, django_assert_max_num_queries):
+def test_a_scrape_is_a_handful_of_queries_and_names_no_run(tenant_a, tenant_b, django_assert_num_queries):
     developer = tenant_a.users[Role.DEVELOPER]
     for _ in range(3):
-        finish(runs.run_trigger(actor=developer, deployment=tenant_a.test_deployment, parameters={}),
-               RunState.SUCCEEDED, 2)
-    with django_assert_max_num_queries(4):
+        run = runs.run_trigger(actor=developer, deployment=tenant_a.test_deployment, parameters={})
+        finish(run, RunState.SUCCEEDED, 2)
+        TaskRun.objects.create(run=run, task_key="extract-0", name="extract", state=TaskState.SUCCEEDED)
+        RunLogLine.objects.create(run=run, seq=1, at=timezone.now(), message="x")
+    assert collector.queries <= 8  # one per family group, not one per run or per project
+    with django_assert_num_queries(collector.queries):
         response = Client().get("/metrics")
     text = response.content.decode()
     assert response.status_code == 200
-    assert "flowyard_runs_started_total" in text
+    assert "flowyard_runs_started_total" in text and "flowyard_task_runs_total" in text
     for run_id in Run.objects.values_list("id", flat=True):
         assert str(run_id) not in text and run_id.hex not in text
+
+
+def test_describe_declares_exactly_the_families_a_scrape_holds(tenant_a):
+    developer = tenant_a.users[Role.DEVELOPER]
+    finish(runs.run_trigger(actor=developer, deployment=tenant_a.test_deployment, parameters={}), RunState.FAILED, 1)
+    response = Client().get("/metrics")
+    scraped = {(family.name, family.type) for family in text_string_to_metric_families(response.content.decode())}
+    declared = {(family.name, family.type) for family in collector.describe()}
+    assert scraped == declared
+    assert len(declared) == len(collector.families)
+
+
+def test_queue_time_is_creation_to_start_of_the_runs_that_started(tenant_a):
+    project = tenant_a.project.slug
+    developer = tenant_a.users[Role.DEVELOPER]
+    before = scrape()
+    made = [runs.run_trigger(actor=developer, deployment=tenant_a.test_deployment, parameters={}) for _ in range(3)]
+    created = timezone.now() - timedelta(seconds=600)
+    Run.objects.filter(pk__in=[run.pk for run in made]).update(created_at=created)
+    Run.objects.filter(pk=made[0].pk).update(state=RunState.RUNNING, started_at=created + timedelta(seconds=3))
+    finish(made[1], RunState.SUCCEEDED, 10)
+    Run.objects.filter(pk=made[1].pk).update(started_at=created + timedelta(seconds=45),
+                                             ended_at=created + timedelta(seconds=55))
+    # made[2] is still queued: it has no queue time yet.
+    after = scrape()
+
+    def delta(name, **labels):
+        return value(after, name, project=project, **labels) - value(before, name, project=project, **labels)
+
+    assert delta("flowyard_run_queue_seconds_count") == 2
+    assert delta("flowyard_run_queue_seconds_bucket", le="2.0") == 0
+    assert delta("flowyard_run_queue_seconds_bucket", le="5.0") == 1
+    assert delta("flowyard_run_queue_seconds_bucket", le="30.0") == 1
+    assert delta("flowyard_run_queue_seconds_bucket", le="60.0") == 2
+    assert delta("flowyard_run_queue_seconds_bucket", le="+Inf") == 2
+    assert delta("flowyard_run_queue_seconds_sum") == pytest.approx(48, abs=0.01)
+    assert delta("flowyard_run_duration_seconds_count") == 1
+    assert delta("flowyard_run_duration_seconds_sum") == pytest.approx(10, abs=0.01)
+    assert delta("flowyard_schedule_start_delay_seconds_count") == 0
+
+
+def test_schedule_start_delay_is_tick_to_start_of_scheduled_runs_only(tenant_a):
+    project = tenant_a.project.slug
+    developer = tenant_a.users[Role.DEVELOPER]
+    before = scrape()
+    made = [runs.run_trigger(actor=developer, deployment=tenant_a.test_deployment, parameters={}) for _ in range(4)]
+    tick = timezone.now().replace(microsecond=0) - timedelta(hours=1)
+    for i, (run, delay) in enumerate(zip(made[:3], (0.5, 20, 1000), strict=True)):
+        Run.objects.filter(pk=run.pk).update(
+            trigger=TriggerKind.SCHEDULE, scheduled_for=tick + timedelta(minutes=i), state=RunState.RUNNING,
+            started_at=tick + timedelta(minutes=i, seconds=delay))
+    # A manual run that carries a tick (e.g. a backfill's) is not a schedule's.
+    Run.objects.filter(pk=made[3].pk).update(scheduled_for=tick, state=RunState.RUNNING, started_at=tick)
+    after = scrape()
+
+    def delta(name, **labels):
+        return value(after, name, project=project, **labels) - value(before, name, project=project, **labels)
+
+    assert delta("flowyard_schedule_start_delay_seconds_count") == 3
+    assert delta("flowyard_schedule_start_delay_seconds_bucket", le="1.0") == 1
+    assert delta("flowyard_schedule_start_delay_seconds_bucket", le="30.0") == 2
+    assert delta("flowyard_schedule_start_delay_seconds_bucket", le="900.0") == 2
+    assert delta("flowyard_schedule_start_delay_seconds_bucket", le="+Inf") == 3
+    assert delta("flowyard_schedule_start_delay_seconds_sum") == pytest.approx(1020.5, abs=0.01)
+
+
+def test_task_runs_and_attempts_count_the_stored_rows(tenant_a):
+    project = tenant_a.project.slug
+    developer = tenant_a.users[Role.DEVELOPER]
+    before = scrape()
+    run = runs.run_trigger(actor=developer, deployment=tenant_a.test_deployment, parameters={})
+    for key, state, attempt in (("a", TaskState.SUCCEEDED, 3), ("b", TaskState.FAILED, 1),
+                                ("c", TaskState.RUNNING, 1), ("d", TaskState.SUCCEEDED, 1)):
+        TaskRun.objects.create(run=run, task_key=key, name=key, state=state, attempt=attempt)
+    after = scrape()
+
+    def delta(name, **labels):
+        return value(after, name, project=project, **labels) - value(before, name, project=project, **labels)
+
+    assert delta("flowyard_task_runs_total") == 4
+    assert delta("flowyard_task_attempts_total") == 6
+    assert delta("flowyard_task_runs_finished_total", state="SUCCEEDED") == 2
+    assert delta("flowyard_task_runs_finished_total", state="FAILED") == 1
+    assert ("flowyard_task_runs_finished_total", (("project", project), ("state", "RUNNING"))) not in after
 
 
 def test_without_a_token_only_loopback_is_answered(settings):
