@@ -18,6 +18,7 @@ from django.utils import timezone
 from controlplane.core.audit import audit_record, snapshot
 from controlplane.costs.models import BudgetCrossing, ProjectBudget, RunCost
 from controlplane.costs.models.budgets import THRESHOLDS
+from controlplane.costs.pricing import AMOUNT_QUANTUM
 from controlplane.costs.signals import budget_crossed
 
 logger = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ def month_spent(*, project_id: Any, period: str) -> Decimal:
     """What the project's runs that ended in `period` cost."""
     first, after = period_bounds(period)
     total = RunCost.objects.filter(project_id=project_id, day__gte=first, day__lt=after).aggregate(total=Sum("amount"))
-    return total["total"] or Decimal(0)
+    return (total["total"] or Decimal(0)).quantize(AMOUNT_QUANTUM)  # SQLite sums decimals as floats
 
 
 def _announce(crossing: BudgetCrossing) -> None:
@@ -91,7 +92,7 @@ def budget_set(*, actor: Any, project: Any, monthly_amount: Decimal | None, curr
             audit_record(actor=actor, action="budget.removed", obj=project, project=project)
         return None
     budget = existing or ProjectBudget(project=project)
-    budget.monthly_amount, budget.currency = monthly_amount, currency
+    budget.monthly_amount, budget.currency = monthly_amount.quantize(Decimal("0.01")), currency
     budget.save()
     audit_record(actor=actor, action="budget.set", obj=budget, before=before, after=snapshot(budget), project=project)
     budget_check(project_id=project.pk, period=current_period())
