@@ -8,6 +8,10 @@ secret in one of two ways:
 - `X-Flowyard-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">` with `X-Flowyard-Timestamp:
   <unix seconds>` no further than `REPLAY_WINDOW_SECONDS` from the control plane's clock.
 
+A webhook may map its delivery's body to parameters (`parameter_mapping`, see
+`controlplane.scheduling.payload_mapping`): the body is then an event payload (a GitLab push, a GitHub release)
+whose mapped values become the run's parameters; without a mapping the body is the parameter overrides.
+
 Every comparison is constant-time. Nothing here logs, audits or puts into an error message the secret, a
 signature or a bearer token.
 """
@@ -32,7 +36,7 @@ from controlplane.core.errors import ValidationFailed
 from controlplane.deployments.models import Deployment
 from controlplane.deployments.secrets import encrypt_value, secret_cipher
 from controlplane.runs.models import Run
-from controlplane.runs.services import run_trigger
+from controlplane.runs.services import declared_parameters, run_trigger
 from controlplane.scheduling.errors import (
     IdempotencyKeyReused,
     WebhookBodyTooLarge,
@@ -43,6 +47,8 @@ from controlplane.scheduling.errors import (
     WebhookUndecryptable,
 )
 from controlplane.scheduling.models import DeploymentWebhook, WebhookDelivery
+from controlplane.scheduling.payload_mapping import FIELD as MAPPING_FIELD
+from controlplane.scheduling.payload_mapping import apply_mapping, check_mapping
 from controlplane.tenancy.selectors import project_list
 from flowyard_spec.states import TriggerKind
 
@@ -93,15 +99,32 @@ def webhook_list(*, user: object) -> QuerySet[DeploymentWebhook]:
 
 
 # -- management ----------------------------------------------------------------------------------------------
+def validate_parameter_mapping(deployment: Deployment, mapping: Any) -> dict[str, str]:
+    """`mapping` checked against the parameters `deployment`'s version declares; ValidationFailed (400) otherwise."""
+    if not mapping:
+        return {}
+    if deployment.version is None:
+        raise ValidationFailed({MAPPING_FIELD: [
+            f"Nothing is deployed to {deployment}, so its parameters are not known yet; deploy a version first, "
+            "then set the mapping."
+        ]})
+    check_mapping(mapping, declared_parameters(deployment))
+    return dict(mapping)
+
+
 @transaction.atomic
-def webhook_create(*, actor: Any, deployment: Deployment) -> tuple[DeploymentWebhook, str]:
+def webhook_create(
+    *, actor: Any, deployment: Deployment, parameter_mapping: dict[str, str] | None = None
+) -> tuple[DeploymentWebhook, str]:
     """Give `deployment` a webhook; returns it and its secret (shown this once). Audited as `webhook.created`."""
     _, label = actor_user_and_label(actor)
+    mapping = validate_parameter_mapping(deployment, parameter_mapping)
     secret = new_secret()
     try:
         with transaction.atomic():
             webhook = DeploymentWebhook.objects.create(
-                deployment=deployment, encrypted_secret=encrypt_value(secret), created_by_label=label[:200]
+                deployment=deployment, encrypted_secret=encrypt_value(secret), created_by_label=label[:200],
+                parameter_mapping=mapping,
             )
     except IntegrityError:
         existing = DeploymentWebhook.objects.filter(deployment=deployment).values_list("pk", flat=True).first()
@@ -132,14 +155,26 @@ def webhook_rotate(*, actor: Any, webhook: DeploymentWebhook) -> tuple[Deploymen
 
 
 @transaction.atomic
-def webhook_update(*, actor: Any, webhook: DeploymentWebhook, is_enabled: bool | None = None) -> DeploymentWebhook:
-    """Enable or disable the webhook (a disabled one answers 404 and starts nothing); audited as `webhook.updated`."""
+def webhook_update(
+    *, actor: Any, webhook: DeploymentWebhook, is_enabled: bool | None = None,
+    parameter_mapping: dict[str, str] | None = None,
+) -> DeploymentWebhook:
+    """Enable or disable the webhook (a disabled one answers 404 and starts nothing) or replace its parameter
+    mapping ({} removes it); audited as `webhook.updated`."""
     webhook = DeploymentWebhook.objects.select_for_update().get(pk=webhook.pk)
-    if is_enabled is None or is_enabled == webhook.is_enabled:
+    changes: dict[str, Any] = {}
+    if is_enabled is not None and is_enabled != webhook.is_enabled:
+        changes["is_enabled"] = is_enabled
+    if parameter_mapping is not None:
+        mapping = validate_parameter_mapping(webhook.deployment, parameter_mapping)
+        if mapping != webhook.parameter_mapping:
+            changes["parameter_mapping"] = mapping
+    if not changes:
         return webhook  # a write that changes nothing records nothing
     before = snapshot(webhook)
-    webhook.is_enabled = is_enabled
-    webhook.save(update_fields=["is_enabled", "updated_at"])
+    for name, value in changes.items():
+        setattr(webhook, name, value)
+    webhook.save(update_fields=[*changes, "updated_at"])
     audit_record(
         actor=actor, action="webhook.updated", obj=webhook, before=before, after=snapshot(webhook),
         project=webhook.deployment.environment.project,
@@ -244,20 +279,29 @@ def _check_timestamp(value: str | None, *, now: float) -> None:
 
 
 def parse_body(body: bytes) -> dict[str, Any]:
-    """The parameter overrides in a delivery's body: a JSON object (an empty body means none)."""
+    """A delivery's body: a JSON object of parameter overrides, or the event a mapping reads (empty body: {})."""
     if not body.strip():
         return {}
     try:
         payload = json.loads(body)
     except (ValueError, UnicodeError):
         raise ValidationFailed(
-            {"body": ['The body must be a JSON object of parameter overrides, e.g. {"date": "2026-11-01"}.']}
+            {"body": ['The body must be a JSON object: parameter overrides, e.g. {"date": "2026-11-01"}, or the '
+                      "event the webhook's parameter mapping reads."]}
         ) from None
     if not isinstance(payload, dict):
         raise ValidationFailed(
             {"body": [f"The body must be a JSON object of parameter overrides, not a JSON {type(payload).__name__}."]}
         )
     return payload
+
+
+def delivery_parameters(webhook: DeploymentWebhook, payload: dict[str, Any]) -> dict[str, Any]:
+    """The parameters a delivery asks for: the body itself, or, when the webhook has a mapping, only the values
+    the mapping takes from it (typed like the declared defaults; the rest of the body is ignored)."""
+    if not webhook.parameter_mapping or webhook.deployment.version is None:
+        return payload  # without a version, run_trigger answers 409 nothing_deployed
+    return apply_mapping(webhook.parameter_mapping, payload, declared_parameters(webhook.deployment))
 
 
 def _idempotency_key(value: str | None) -> str | None:
@@ -283,22 +327,25 @@ def webhook_deliver(
     """Verify a delivery and start one run with its parameters, honouring the idempotency key.
 
     Order: the credential (401), the body (400), the idempotency key (a replay answers the first run; the key with
-    another body is refused, 409), then the run, validated like a manual trigger. A run and its delivery record
-    are created in one savepoint, so two concurrent deliveries with one key still make one run.
+    another body is refused, 409), the parameter mapping if any (400), then the run, validated like a manual
+    trigger. A mapped delivery's key is compared by its whole body, not by the parameters taken from it. A run and
+    its delivery record are created in one savepoint, so two concurrent deliveries with one key still make one run.
     """
     verify_delivery(webhook, body=body, headers=headers, now=now)
-    parameters = parse_body(body)
+    payload = parse_body(body)
     key = _idempotency_key(headers.idempotency_key)
     actor = SystemActor(f"webhook:{webhook.pk}")
     if key is None:
+        parameters = delivery_parameters(webhook, payload)
         run = run_trigger(
             actor=actor, deployment=webhook.deployment, parameters=parameters, trigger=TriggerKind.WEBHOOK
         )
         logger.info("webhook %s started run %s", webhook.pk, run.pk)
         return DeliveryResult(run=run, replayed=False)
-    body_sha256 = _body_hash(parameters)
+    body_sha256 = _body_hash(payload)
     if (earlier := _earlier_delivery(webhook, key, body_sha256)) is not None:
         return earlier
+    parameters = delivery_parameters(webhook, payload)
     try:
         with transaction.atomic():
             run = run_trigger(

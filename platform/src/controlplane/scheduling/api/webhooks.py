@@ -19,7 +19,21 @@ from controlplane.deployments.selectors import deployment_list
 from controlplane.scheduling import webhooks as services
 from controlplane.scheduling.filtersets import WebhookFilterSet
 from controlplane.scheduling.models import DeploymentWebhook
+from controlplane.scheduling.payload_mapping import MAX_SOURCE_LENGTH
 from flowyard_spec.states import Role
+
+MAPPING_HELP = (
+    "Parameter name → where its value is in a delivery's JSON body: a JSON pointer (RFC 6901, e.g. "
+    "'/object_attributes/iid') or a template with '{{ /pointer }}' placeholders (e.g. 'branch-{{ /ref }}'). "
+    "Values are typed like the parameter's declared default. With a mapping, only mapped values are taken from "
+    "the body; {} (the default) means the body is the parameter overrides."
+)
+
+
+def mapping_field(**kwargs) -> serializers.DictField:
+    """The `parameter_mapping` field: an object of parameter names to pointer or template strings."""
+    child = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=MAX_SOURCE_LENGTH)
+    return serializers.DictField(child=child, help_text=MAPPING_HELP, **kwargs)
 
 
 class WebhookSerializer(serializers.ModelSerializer):
@@ -31,12 +45,13 @@ class WebhookSerializer(serializers.ModelSerializer):
     environment = serializers.UUIDField(source="deployment.environment_id", read_only=True)
     environment_name = serializers.CharField(source="deployment.environment.name", read_only=True)
     url = serializers.SerializerMethodField(help_text="The URL to POST deliveries to.")
+    parameter_mapping = mapping_field(read_only=True)
 
     class Meta:
         model = DeploymentWebhook
         fields = [
             "id", "project", "deployment", "workflow", "workflow_name", "environment", "environment_name", "url",
-            "is_enabled", "created_by_label", "created_at", "updated_at",
+            "is_enabled", "parameter_mapping", "created_by_label", "created_at", "updated_at",
         ]
 
     @override
@@ -60,12 +75,16 @@ class WebhookCreateSerializer(serializers.Serializer):
     """Input to give a deployment its webhook."""
 
     deployment = VisibleRelatedField(selector=deployment_list)
+    parameter_mapping = mapping_field(required=False)
 
 
 class WebhookUpdateSerializer(serializers.Serializer):
-    """Input to enable or disable a webhook."""
+    """Input to enable or disable a webhook, or to replace its parameter mapping."""
 
-    is_enabled = serializers.BooleanField(help_text="A disabled webhook answers 404 and starts nothing.")
+    is_enabled = serializers.BooleanField(
+        required=False, help_text="A disabled webhook answers 404 and starts nothing."
+    )
+    parameter_mapping = mapping_field(required=False)
 
 
 class WebhookRotateSerializer(serializers.Serializer):
@@ -105,7 +124,7 @@ class WebhookViewSet(ListRetrieveMixin, UpdateMixin, DestroyMixin, ScopedViewSet
         return self._with_secret(webhook, secret, status.HTTP_200_OK)
 
     def partial_update(self, request, *args, **kwargs):
-        """Enable or disable the webhook."""
+        """Enable or disable the webhook, or replace its parameter mapping ({} removes it)."""
         return super().partial_update(request, *args, **kwargs)
 
     def destroy(self, request, *args, **kwargs):
@@ -148,7 +167,9 @@ class WebhookDeliveryView(APIView):
         responses={
             201: OpenApiResponse(description="A run was started: {run, state, replayed: false}."),
             200: OpenApiResponse(description="A replay of an idempotency key: the first run, nothing created."),
-            400: OpenApiResponse(description="The body is not a JSON object, or names undeclared parameters."),
+            400: OpenApiResponse(description="The body is not a JSON object, names undeclared parameters, or does "
+                                             "not fit the webhook's parameter mapping (a pointer finds nothing, a "
+                                             "value of the wrong type)."),
             401: OpenApiResponse(description="No credential, a wrong one, or a stale timestamp."),
             404: OpenApiResponse(description="No such webhook, or it is disabled."),
             409: OpenApiResponse(description="Nothing is deployed, or the idempotency key came with another body."),

@@ -14,6 +14,11 @@ class DeploymentWebhook(UUIDModel):
     deployment = models.OneToOneField("deployments.Deployment", on_delete=models.CASCADE, related_name="webhook")
     encrypted_secret = models.TextField(help_text="Fernet token of the signing secret; never the secret itself.")
     is_enabled = models.BooleanField(default=True)
+    parameter_mapping = models.JSONField(
+        default=dict, blank=True,
+        help_text="Parameter name → JSON pointer or '{{ /pointer }}' template into a delivery's body; "
+                  "empty: the body is the parameter overrides (see scheduling.payload_mapping).",
+    )
     created_by_label = models.CharField(max_length=200, blank=True)
 
     def __str__(self) -> str:
