@@ -41,6 +41,9 @@ FOREIGN_OBJECT = {
     "merge-request-promotion": lambda t: t.extra["merge_request_promotion"],
     "gitops-gitlab-events": lambda t: t.extra["repository_link"],
     "gitops-github-events": lambda t: t.extra["repository_link"],  # a GitLab link: not this receiver's, so 404
+    "run-cost": lambda t: t.run,
+    "budget": lambda t: t.project,  # a budget is addressed by its project's id
+    "price-table": lambda t: t.project,  # price tables belong to runtime targets, no team's: an id that is none
 }
 # Routes whose credential is not a user at all: a session of team A means nothing there, so team B's object
 # answers the missing-credential refusal (never its data) instead of 404.
@@ -112,7 +115,7 @@ def test_no_list_shows_another_teams_objects(tenant_a, foreign, client_for):
             assert not event_ids & foreign.audit_event_ids(), "team B's audit events are listed"
             assert event_ids & tenant_a.audit_event_ids()
         assert foreign.prefix not in json.dumps(body), f"{route.name} mentions team B"
-        if route.name not in ("me", "root"):  # identity and the API root hold no tenant objects
+        if route.name not in ("me", "root", "price-table-list"):  # identity, the API root and prices hold no tenant objects
             assert seen & own_ids, f"{route.name} shows none of team A's own objects: the sweep would prove nothing"
 
 

@@ -60,6 +60,9 @@ INVALID = {
     ("auth-device-token", "post"): (None, lambda t: {"device_code": ""}, "device_code"),
     ("release-rules-detail", "patch"): (
         lambda t: t.extra["release_rules"], lambda t: {"branch_environment": "production"}, "branch_environment"),
+    ("budget-detail", "patch"): (lambda t: t.project, lambda t: {"monthly_amount": "-1"}, "monthly_amount"),
+    ("price-table-list", "post"): (
+        None, lambda t: {"runtime_target": "no-such-target", "vcpu_hour": "0.05", "gib_hour": "0.005"}, "runtime_target"),
 }
 # Sent with the run's own token rather than as a user.
 AS_RUNNER = {("runner-events", "post")}

@@ -9,6 +9,7 @@ import pytest
 from controlplane.core.models import AuditEvent
 from controlplane.costs.models import PriceTable, RunCost
 from flowyard_spec.states import Role
+from flowyard_testkit.writes import STAFF_WRITES, send
 
 
 def body(target, **changes):
@@ -71,3 +72,26 @@ class TestPriceTables:
     def test_an_id_that_is_no_price_table_answers_404(self, tenant_b, staff_user, client_for):
         response = client_for(staff_user).delete(f"/api/v1/price-tables/{tenant_b.project.pk}/")
         assert response.status_code == 404 and response.json()["code"] == "not_found"
+
+
+PRICE_WRITES = [write for write in STAFF_WRITES if write.route.startswith("price-table")]
+
+
+@pytest.fixture
+def priced_world(tenant_a, fargate, docker_target):
+    """Tenant A, a target to price (docker) and a price table to remove (fargate's), as the write table expects."""
+    tenant_a.extra["runtime_target"] = docker_target
+    tenant_a.extra["price_table"] = PriceTable.objects.create(
+        runtime_target=fargate, vcpu_hour=Decimal("0.05"), gib_hour=Decimal("0.005"))
+    return tenant_a
+
+
+@pytest.mark.parametrize("write", PRICE_WRITES, ids=lambda write: write.id)
+def test_the_write_table_price_writes_are_staffs_alone_and_audited(write, priced_world, staff_user, client_for):
+    before = list(PriceTable.objects.values_list())
+    for role in Role:
+        assert send(client_for(priced_world.users[role]), write, priced_world).status_code == 403, role
+    assert list(PriceTable.objects.values_list()) == before
+    events = AuditEvent.objects.count()
+    assert send(client_for(staff_user), write, priced_world).status_code == write.success
+    assert AuditEvent.objects.count() == events + 1

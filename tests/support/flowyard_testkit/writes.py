@@ -119,6 +119,7 @@ PROJECT_WRITES: tuple[Write, ...] = (
     Write("webhook-rotate", "post", lambda t: t.extra["webhook"], lambda t: {}, D, 200),
     Write("webhook-detail", "patch", lambda t: t.extra["webhook"], lambda t: {"is_enabled": False}, D, 200),
     Write("webhook-detail", "delete", lambda t: t.extra["webhook"], lambda t: {}, D, 204),
+    Write("budget-detail", "patch", lambda t: t.project, lambda t: {"monthly_amount": "100.00"}, A, 200),
 )
 
 # Writes that are not granted by a project role: platform staff manage teams; everyone manages their own tokens.
@@ -159,6 +160,10 @@ STAFF_WRITES: tuple[Write, ...] = (
     Write("forge-identity-list", "post", None,
           lambda t: {"forge": "github", "username": f"{t.prefix}-gh", "user": t.spare_user.username}, None, 201),
     Write("forge-identity-detail", "delete", lambda t: t.extra["forge_identity"], lambda t: {}, None, 204),
+    # Price tables of runtime targets (tests/controlplane/costs/test_price_tables_api.py); the test makes the target.
+    Write("price-table-list", "post", None, lambda t: {
+        "runtime_target": t.extra["runtime_target"].name, "vcpu_hour": "0.05", "gib_hour": "0.005"}, None, 201),
+    Write("price-table-detail", "delete", lambda t: t.extra["price_table"], lambda t: {}, None, 204),
 )
 # Only a link's webhook secret (token or signature) may deliver to it (tests/controlplane/gitops/test_forge_webhooks.py).
 FORGE_DELIVERIES: tuple[Write, ...] = (
