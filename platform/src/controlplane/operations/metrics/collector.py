@@ -1,10 +1,7 @@
 """The collector on the metrics' private registry: every source's families, read at scrape time.
 
 To add a family: write a module beside this one with a `Source` (families.py: the declared `Family`s, a `fill`
-that adds their samples, the queries it costs) and put it in SOURCES. The alert deliveries by outcome,
-`flowyard_alert_deliveries_total{project,channel_kind,outcome}` (a counter: declare it as
-`Family("flowyard_alert_deliveries", "counter", ...)`), which deploy/grafana and deploy/prometheus already use,
-are to come from the alerts app this way (a module `alerts.py` here, its Source appended to SOURCES).
+that adds their samples, the queries it costs) and put it in SOURCES.
 """
 
 from __future__ import annotations
@@ -14,6 +11,7 @@ from collections.abc import Iterator
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import Metric
 
+from controlplane.operations.metrics.alerts import ALERT_DELIVERIES
 from controlplane.operations.metrics.broker import BROKER
 from controlplane.operations.metrics.families import Family, Source
 from controlplane.operations.metrics.ingest import LOG_LINES, TASK_RUNS
@@ -21,7 +19,7 @@ from controlplane.operations.metrics.latency import LATENCY
 from controlplane.operations.metrics.runs import LATENESS, RUNS
 
 # In the order they appear in a scrape. A source reading the database costs its declared `queries` per scrape.
-SOURCES: tuple[Source, ...] = (RUNS, LATENCY, LATENESS, TASK_RUNS, LOG_LINES, BROKER)
+SOURCES: tuple[Source, ...] = (RUNS, LATENCY, LATENESS, TASK_RUNS, LOG_LINES, ALERT_DELIVERIES, BROKER)
 
 
 class FlowyardCollector:
