@@ -14,6 +14,7 @@ from controlplane.costs import budgets as services
 from controlplane.costs import selectors
 from controlplane.costs.budgets import current_period
 from controlplane.costs.models.budgets import THRESHOLDS
+from controlplane.costs.models.prices import CURRENCIES
 from controlplane.tenancy.models import Project
 from flowyard_spec.states import Role
 
@@ -55,7 +56,7 @@ class BudgetSetSerializer(serializers.Serializer):
     monthly_amount = serializers.DecimalField(
         max_digits=14, decimal_places=2, min_value=Decimal("0.01"), allow_null=True,
         help_text="The budget per UTC month, more than 0; null removes it.")
-    currency = serializers.ChoiceField(choices=["USD"], default="USD", help_text="USD, the only currency so far.")
+    currency = serializers.ChoiceField(choices=CURRENCIES, default="USD", help_text="USD, the only currency so far.")
 
 
 class BudgetViewSet(ListRetrieveMixin, UpdateMixin, ScopedViewSet):

@@ -11,7 +11,8 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from typing_extensions import override
@@ -201,6 +202,8 @@ class RunCostViewSet(ScopedViewSet):
     lookup_field = "run_id"
     lookup_url_kwarg = "pk"
 
+    @extend_schema(parameters=[OpenApiParameter("id", OpenApiTypes.UUID, OpenApiParameter.PATH,
+                                                description="The run's id.")])
     def retrieve(self, request, *args, **kwargs):
         """Show the run's cost."""
         return self.respond(self.get_object())
