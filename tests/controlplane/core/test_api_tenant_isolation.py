@@ -42,6 +42,9 @@ FOREIGN_OBJECT = {
     "gitops-gitlab-events": lambda t: t.extra["repository_link"],
     "gitops-github-events": lambda t: t.extra["repository_link"],  # a GitLab link: not this receiver's, so 404
     "run-cost": lambda t: t.run,
+    "alert-channel": lambda t: t.extra["alert_channel"],
+    "alert-rule": lambda t: t.extra["alert_rule"],
+    "alert-delivery": lambda t: t.extra["alert_delivery"],
     "budget": lambda t: t.project,  # a budget is addressed by its project's id
     "price-table": lambda t: t.project,  # price tables belong to runtime targets, no team's: an id that is none
 }

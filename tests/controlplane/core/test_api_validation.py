@@ -60,6 +60,13 @@ INVALID = {
     ("auth-device-token", "post"): (None, lambda t: {"device_code": ""}, "device_code"),
     ("release-rules-detail", "patch"): (
         lambda t: t.extra["release_rules"], lambda t: {"branch_environment": "production"}, "branch_environment"),
+    ("alert-channel-list", "post"): (None, lambda t: {
+        "project": str(t.project.pk), "name": "mail", "kind": "email", "target": "not-an-address"}, "target"),
+    ("alert-channel-detail", "patch"): (lambda t: t.extra["alert_channel"], lambda t: {"target": "ftp://x"}, "target"),
+    ("alert-rule-list", "post"): (None, lambda t: {
+        "project": str(t.project.pk), "name": "r", "events": ["run_failed"], "channels": [],
+        "environments": ["no-such-env"]}, "environments"),
+    ("alert-rule-detail", "patch"): (lambda t: t.extra["alert_rule"], lambda t: {"events": ["run_exploded"]}, "events.0"),
     ("budget-detail", "patch"): (lambda t: t.project, lambda t: {"monthly_amount": "-1"}, "monthly_amount"),
     ("price-table-list", "post"): (
         None, lambda t: {"runtime_target": "no-such-target", "vcpu_hour": "0.05", "gib_hour": "0.005"}, "runtime_target"),

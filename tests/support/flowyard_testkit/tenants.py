@@ -186,6 +186,16 @@ def build_tenant(prefix: str) -> Tenant:
         ticks=["2026-01-01T00:00:00+00:00", "2026-01-01T01:00:00+00:00"], next_index=2, skipped_ticks=2,
         created_by=developer, created_by_label=developer.get_username(),
     )
+    from controlplane.alerts import services as alerts
+    from controlplane.alerts.models import Alert, Delivery
+
+    alert_channel, _ = alerts.channel_create(actor=admin, project=project, name="pager", kind="webhook",
+                                             target=f"http://127.0.0.1:9/{prefix}/hook")
+    alert_rule = alerts.rule_create(actor=admin, project=project, name="failures", events=["run_failed"],
+                                    channels=[alert_channel])
+    alert = Alert.objects.create(rule=alert_rule, event="run_failed", subject=f"run:{run.pk}", run=run,
+                                 title=f"[Flowyard] FAILED: {prefix}", text="seeded")
+    alert_delivery = Delivery.objects.create(alert=alert, channel=alert_channel, state="sent")
     return Tenant(
         prefix=prefix, team=team, project=project, empty_project=empty_project, users=role_users, spare_user=spare_user,
         direct_member=direct_member, team_membership=team_membership, project_membership=project_membership,
@@ -198,5 +208,6 @@ def build_tenant(prefix: str) -> Tenant:
         extra={"backfill": backfill, "trigger_grant": trigger_grant, "webhook": webhook, "webhook_secret": webhook_secret,
                "release_rules": release_rules, "preview": preview, "repository_link": repository_link,
                "forge_identity": forge_identity, "merge_request_promotion": merge_request_promotion,
-               "forge_delivery": forge_delivery, "group_mapping": group_mapping},
+               "forge_delivery": forge_delivery, "group_mapping": group_mapping, "alert_channel": alert_channel,
+               "alert_rule": alert_rule, "alert_delivery": alert_delivery},
     )

@@ -120,6 +120,16 @@ PROJECT_WRITES: tuple[Write, ...] = (
     Write("webhook-detail", "patch", lambda t: t.extra["webhook"], lambda t: {"is_enabled": False}, D, 200),
     Write("webhook-detail", "delete", lambda t: t.extra["webhook"], lambda t: {}, D, 204),
     Write("budget-detail", "patch", lambda t: t.project, lambda t: {"monthly_amount": "100.00"}, A, 200),
+    Write("alert-channel-list", "post", None, lambda t: {
+        "project": _id(t.project), "name": "oncall", "kind": "email", "target": "oncall@example.org"}, A, 201),
+    Write("alert-channel-detail", "patch", lambda t: t.extra["alert_channel"], lambda t: {"rate_limit_count": 5}, A, 200),
+    Write("alert-channel-detail", "delete", lambda t: t.extra["alert_channel"], lambda t: {}, A, 204),
+    Write("alert-rule-list", "post", None, lambda t: {
+        "project": _id(t.project), "name": "late", "events": ["schedule_late"],
+        "channels": [_id(t.extra["alert_channel"])]}, A, 201),
+    Write("alert-rule-detail", "patch", lambda t: t.extra["alert_rule"], lambda t: {"environments": ["production"]},
+          A, 200),
+    Write("alert-rule-detail", "delete", lambda t: t.extra["alert_rule"], lambda t: {}, A, 204),
 )
 
 # Writes that are not granted by a project role: platform staff manage teams; everyone manages their own tokens.
