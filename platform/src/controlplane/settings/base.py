@@ -153,6 +153,8 @@ SPECTACULAR_SETTINGS = {
         "RunStateEnum": "flowyard_spec.states.RunState",
         "TaskStateEnum": "flowyard_spec.states.TaskState",
         "RoleEnum": "flowyard_spec.states.Role",
+        "ChannelKindEnum": "controlplane.alerts.models.channels.ChannelKind",
+        "EnvironmentKindEnum": "controlplane.deployments.models.deployments.EnvironmentKind",
     },
 }
 
