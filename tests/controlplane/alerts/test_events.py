@@ -17,18 +17,22 @@ from flowyard_testkit.tenants import digest
 
 from .conftest import end, new_run
 
+# What the tests raise, without the alert every tenant is seeded with.
+NEW_ALERTS = Alert.objects.exclude(rule__name="seeded")
+NEW_DELIVERIES = Delivery.objects.exclude(channel__name="seeded")
+
 
 def test_a_failed_run_raises_one_alert_with_one_delivery_per_channel(tenant_a, failure_rule, hook_channel,
                                                                       django_capture_on_commit_callbacks):
     run = new_run(tenant_a)
     with django_capture_on_commit_callbacks(execute=True):
         end(run, RunState.FAILED, RunReason.USER_ERROR)
-    (alert,) = Alert.objects.filter(run=run)
+    (alert,) = NEW_ALERTS.filter(run=run)
     assert alert.event == "run_failed" and alert.rule == failure_rule
     assert "FAILED" in alert.title and "alpha-main/etl in test" in alert.title and "user_error" in alert.title
     assert "The workflow's own code failed" in alert.text
     assert alert.link.endswith(f"/runs/{run.pk}/")
-    assert [d.channel for d in Delivery.objects.filter(alert=alert)] == [hook_channel]
+    assert [d.channel for d in NEW_DELIVERIES.filter(alert=alert)] == [hook_channel]
 
 
 def test_the_same_end_heard_again_raises_nothing_more(tenant_a, failure_rule, django_capture_on_commit_callbacks):
@@ -37,8 +41,8 @@ def test_the_same_end_heard_again_raises_nothing_more(tenant_a, failure_rule, dj
         end(run, RunState.FAILED, RunReason.USER_ERROR)
     assert events.alerts_for_run_end(run.pk) == []
     assert events.alerts_for_run_end(run.pk) == []
-    assert Alert.objects.filter(run=run).count() == 1
-    assert Delivery.objects.filter(alert__run=run).count() == 1
+    assert NEW_ALERTS.filter(run=run).count() == 1
+    assert NEW_DELIVERIES.filter(alert__run=run).count() == 1
 
 
 def test_a_failure_that_a_retry_follows_is_not_alerted_but_the_last_attempt_is(tenant_a, failure_rule,
@@ -49,11 +53,11 @@ def test_a_failure_that_a_retry_follows_is_not_alerted_but_the_last_attempt_is(t
     Run.objects.filter(pk=run.pk).update(version=version)
     with django_capture_on_commit_callbacks(execute=True):
         end(run, RunState.FAILED, RunReason.USER_ERROR)
-    assert not Alert.objects.filter(run=run).exists()
+    assert not NEW_ALERTS.filter(run=run).exists()
     retry = Run.objects.get(retry_of=run)
     with django_capture_on_commit_callbacks(execute=True):
         end(retry, RunState.FAILED, RunReason.USER_ERROR)
-    assert Alert.objects.filter(run=retry, event="run_failed").count() == 1
+    assert NEW_ALERTS.filter(run=retry, event="run_failed").count() == 1
 
 
 def test_the_first_success_after_a_failure_is_a_recovery_and_the_next_is_not(tenant_a, failure_rule,
@@ -65,9 +69,9 @@ def test_the_first_success_after_a_failure_is_a_recovery_and_the_next_is_not(ten
         end(first, RunState.SUCCEEDED)
     with django_capture_on_commit_callbacks(execute=True):
         end(second, RunState.SUCCEEDED)
-    assert list(Alert.objects.values_list("run", "event").order_by("created_at")) == [
+    assert list(NEW_ALERTS.values_list("run", "event").order_by("created_at")) == [
         (failed.pk, "run_failed"), (first.pk, "run_recovered")]
-    assert "Recovered" in Alert.objects.get(run=first).title
+    assert "Recovered" in NEW_ALERTS.get(run=first).title
 
 
 def test_a_rule_filtered_to_production_ignores_failures_in_test(tenant_a, hook_channel,
@@ -79,14 +83,14 @@ def test_a_rule_filtered_to_production_ignores_failures_in_test(tenant_a, hook_c
     run = new_run(tenant_a)
     with django_capture_on_commit_callbacks(execute=True):
         end(run, RunState.CRASHED, RunReason.WORKER_LOST)
-    assert not Alert.objects.exists()
+    assert not NEW_ALERTS.exists()
 
 
 def test_another_projects_failure_never_reaches_this_projects_channels(tenant_a, tenant_b, failure_rule,
                                                                        django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         end(new_run(tenant_b), RunState.FAILED, RunReason.USER_ERROR)
-    assert not Alert.objects.exists()
+    assert not NEW_ALERTS.exists()
 
 
 def test_the_message_holds_the_last_log_lines_masked_with_the_environments_secrets(tenant_a, failure_rule,
@@ -101,7 +105,7 @@ def test_the_message_holds_the_last_log_lines_masked_with_the_environments_secre
     RunLogLine.objects.create(run=run, seq=31, at=now, message="token was hunter2-very-secret")
     with django_capture_on_commit_callbacks(execute=True):
         end(run, RunState.FAILED, RunReason.USER_ERROR)
-    alert = Alert.objects.get(run=run)
+    alert = NEW_ALERTS.get(run=run)
     assert "line 12" in alert.text and "line 11\n" not in alert.text, "the last 20 lines, not more"
     assert "hunter2-very-secret" not in alert.text and "hunter2-very-secret" not in str(alert.details)
 
@@ -150,7 +154,7 @@ def test_promotions_raise_pending_then_decided(tenant_a, hook_channel, django_ca
     promotion = tenant_a.promotion
     with django_capture_on_commit_callbacks(execute=True):
         deployments.promotion_reject(actor=tenant_a.admin, promotion=promotion, comment="not now")
-    (decided,) = Alert.objects.filter(event="promotion_decided")
+    (decided,) = NEW_ALERTS.filter(event="promotion_decided")
     assert "rejected" in decided.title and decided.subject == f"decided:{promotion.pk}"
     (pending,) = events.alerts_for_promotion(promotion.pk, "promotion_pending")
     assert "Approval needed" in pending.title
@@ -164,11 +168,11 @@ def test_a_budget_crossing_raises_budget_80_once(tenant_a, hook_channel):
     for _ in range(2):
         budget_crossed.send(sender=None, project=tenant_a.project, threshold=80, period="2026-12",
                             spent=Decimal("80.50"), budget=Decimal("100"), currency="USD")
-    (alert,) = Alert.objects.all()
+    (alert,) = NEW_ALERTS.all()
     assert alert.event == "budget_80" and "80.50 of 100.00 USD" in alert.title
     budget_crossed.send(sender=None, project=tenant_a.project, threshold=100, period="2026-12",
                         spent=Decimal("101"), budget=Decimal("100"), currency="USD")
-    assert Alert.objects.count() == 1, "the rule does not listen to budget_100"
+    assert NEW_ALERTS.count() == 1, "the rule does not listen to budget_100"
 
 
 def test_a_disabled_rule_or_channel_sends_nothing(tenant_a, failure_rule, hook_channel,
@@ -176,8 +180,8 @@ def test_a_disabled_rule_or_channel_sends_nothing(tenant_a, failure_rule, hook_c
     services.channel_update(actor=tenant_a.admin, channel=hook_channel, is_enabled=False)
     with django_capture_on_commit_callbacks(execute=True):
         end(new_run(tenant_a), RunState.FAILED, RunReason.USER_ERROR)
-    assert Alert.objects.count() == 1 and not Delivery.objects.exists()
+    assert NEW_ALERTS.count() == 1 and not NEW_DELIVERIES.exists()
     services.rule_update(actor=tenant_a.admin, rule=failure_rule, is_enabled=False)
     with django_capture_on_commit_callbacks(execute=True):
         end(new_run(tenant_a), RunState.FAILED, RunReason.USER_ERROR)
-    assert Alert.objects.count() == 1
+    assert NEW_ALERTS.count() == 1

@@ -24,7 +24,7 @@ def test_alert_deliveries_are_counted_by_project_channel_kind_and_outcome(tenant
     for channel, state in [(hook, DeliveryState.SENT), (hook, DeliveryState.SENT), (hook, DeliveryState.FAILED),
                            (hook, DeliveryState.PENDING), (hook, DeliveryState.HELD), (mail, DeliveryState.DIGESTED)]:
         Delivery.objects.create(channel=channel, state=state)
-    assert deliveries_metric() == {
-        ("alpha-main", "webhook", "sent"): 2, ("alpha-main", "webhook", "failed"): 1,
-        ("bravo-main", "email", "digested"): 1,
+    assert deliveries_metric() == {  # each tenant is seeded with one sent webhook delivery
+        ("alpha-main", "webhook", "sent"): 3, ("alpha-main", "webhook", "failed"): 1,
+        ("bravo-main", "webhook", "sent"): 1, ("bravo-main", "email", "digested"): 1,
     }

@@ -189,10 +189,11 @@ def build_tenant(prefix: str) -> Tenant:
     from controlplane.alerts import services as alerts
     from controlplane.alerts.models import Alert, Delivery
 
-    alert_channel, _ = alerts.channel_create(actor=admin, project=project, name="pager", kind="webhook",
-                                             target=f"http://127.0.0.1:9/{prefix}/hook")
-    alert_rule = alerts.rule_create(actor=admin, project=project, name="failures", events=["run_failed"],
-                                    channels=[alert_channel])
+    # Disabled, so that the runs other tests fail raise nothing through it.
+    alert_channel, _ = alerts.channel_create(actor=admin, project=project, name="seeded", kind="webhook",
+                                             target=f"http://127.0.0.1:9/{prefix}/hook", is_enabled=False)
+    alert_rule = alerts.rule_create(actor=admin, project=project, name="seeded", events=["run_failed"],
+                                    channels=[alert_channel], is_enabled=False)
     alert = Alert.objects.create(rule=alert_rule, event="run_failed", subject=f"run:{run.pk}", run=run,
                                  title=f"[Flowyard] FAILED: {prefix}", text="seeded")
     alert_delivery = Delivery.objects.create(alert=alert, channel=alert_channel, state="sent")
