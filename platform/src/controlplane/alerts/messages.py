@@ -119,9 +119,14 @@ def budget_message(*, project: Any, threshold: int, period: str, spent: Any, bud
     headline = f"Budget {threshold} %: {project.slug} spent {spent:.2f} of {budget:.2f} {currency} in {period}"
     text = (f"Project: {project.slug}\nMonth: {period} (UTC)\nSpent: {spent:.2f} {currency}\n"
             f"Budget: {budget:.2f} {currency}\nThreshold crossed: {threshold} %")
-    details = {"project": project.slug, "period": period, "threshold": threshold, "spent": str(spent),
-               "budget": str(budget), "currency": currency}
+    details = {"project": project.slug, "period": period, "threshold": threshold, "spent": _plain(spent),
+               "budget": _plain(budget), "currency": currency}
     return Message(title=f"[Flowyard] {headline}", text=text, details=details)
+
+
+def _plain(amount: Any) -> str:
+    """An exact amount without trailing zeros or an exponent: 0.8156400000 → "0.81564", 100.00 → "100"."""
+    return format(amount.normalize(), "f")
 
 
 def digest_message(titles_and_links: list[tuple[str, str]], *, channel_name: str) -> Message:
