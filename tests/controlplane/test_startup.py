@@ -11,16 +11,11 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from flowyard_testkit.ports import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 ADMIN = Path(sys.executable).parent / "flowyard-admin"
 
-
-def free_port() -> int:
-    """A loopback port nothing listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def wait_for_listener(port: int, server: subprocess.Popen, seconds: float = 60) -> None:

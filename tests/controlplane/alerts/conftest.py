@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.db import transaction
 
 from controlplane.alerts import services
-from controlplane.runs import lifecycle
 from controlplane.runs.models import Run
-from flowyard_spec.states import RunReason, RunState
 from flowyard_testkit.alert_receivers import hook_receivers, smtp_sink  # noqa: F401
+from flowyard_testkit.run_ends import end_run as end  # noqa: F401 - the tests import it from here
 
 
 @pytest.fixture
@@ -39,13 +37,3 @@ def new_run(tenant, deployment=None) -> Run:
     source = tenant.run
     return Run.objects.create(deployment=deployment or source.deployment, version=source.version, state="QUEUED")
 
-
-def end(run: Run, state: RunState, reason: RunReason | None = None) -> Run:
-    """Bring a run to RUNNING, then end it (receivers of run_ended run on commit)."""
-    with transaction.atomic():
-        run = Run.objects.select_for_update().get(pk=run.pk)
-        if run.state != RunState.RUNNING:
-            lifecycle.transition(run, RunState.RUNNING)
-        lifecycle.transition(run, state, reason=reason)
-        run.save()
-    return run

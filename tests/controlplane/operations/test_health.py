@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import socket
 import subprocess
 import time
 
@@ -17,12 +16,8 @@ from controlplane.cli import main
 from controlplane.operations.checks import readiness, redact
 from controlplane.runtimes.models import RuntimeTarget
 from flowyard_testkit.platform import wait_until
+from flowyard_testkit.ports import free_port
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class OwnRedis:

@@ -14,6 +14,7 @@ from kombu.transport.redis import Channel
 from prometheus_client.parser import text_string_to_metric_families
 
 from controlplane.operations.metrics.broker import BROKER_SECONDS
+from flowyard_testkit.ports import free_port
 
 
 def scrape() -> dict[tuple[str, tuple], float]:
@@ -80,11 +81,6 @@ def test_queue_depth_of_the_embedded_filesystem_broker(settings, tmp_path):
     assert samples[("flowyard_celery_queue_depth", (("queue", name),))] == 4
     assert samples[("flowyard_broker_up", ())] == 1
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_a_broker_that_refuses_is_down_and_the_scrape_still_answers(settings):

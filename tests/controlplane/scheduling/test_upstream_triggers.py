@@ -6,12 +6,10 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from django.db import transaction
 
 from controlplane.core.models import AuditEvent
 from controlplane.deployments import services as deployments
 from controlplane.deployments.models import Deployment, Environment
-from controlplane.runs import lifecycle
 from controlplane.runs import services as runs
 from controlplane.runs.models import Run, RunLogLine
 from controlplane.runs.signals import run_ended
@@ -20,6 +18,7 @@ from controlplane.scheduling.models import TriggerGrant
 from controlplane.tenancy.models import Project
 from controlplane.workflows import services as workflows
 from flowyard_testkit.registration import register_version
+from flowyard_testkit.run_ends import end_run
 from controlplane.workflows.models import Workflow
 from flowyard_spec.states import RunReason, RunState
 from flowyard_testkit.tenants import Tenant, digest
@@ -45,24 +44,13 @@ def allow(project: Project, *, upstream: Project, actor) -> None:
         trigger_grant_create(actor=actor, project=project, upstream_project=upstream)
 
 
-def end(run: Run, state: RunState, reason: RunReason | None = None) -> Run:
-    """Bring a run to RUNNING then end it in one transaction, as the runner's report does."""
-    with transaction.atomic():
-        run = Run.objects.select_for_update().get(pk=run.pk)
-        if run.state != RunState.RUNNING:
-            lifecycle.transition(run, RunState.RUNNING)
-        lifecycle.transition(run, state, reason=reason)
-        run.save()
-    return run
-
-
 @pytest.fixture
 def finish(django_capture_on_commit_callbacks):
     """`finish(run, state)` ends a run and runs what happens after the commit (retries, run_ended receivers)."""
 
     def run_to(run: Run, state: RunState = RunState.SUCCEEDED, reason: RunReason | None = None) -> Run:
         with django_capture_on_commit_callbacks(execute=True):
-            return end(run, state, reason)
+            return end_run(run, state, reason)
 
     return run_to
 

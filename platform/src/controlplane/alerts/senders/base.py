@@ -49,6 +49,15 @@ def check_http_url(url: str) -> str:
     return url
 
 
+class HttpSender(Sender):
+    """A sender whose target is an http(s) URL it POSTs JSON to."""
+
+    @classmethod
+    def check_target(cls, target: str) -> str:
+        """The URL, if it is an absolute http(s) URL with a host."""
+        return check_http_url(target)
+
+
 def post_json(url: str, body: bytes, headers: dict[str, str]) -> int:
     """POST `body` as JSON; the status code on a 2xx answer, else DeliveryError (redirects are not followed)."""
     timeout = settings.FLOWYARD.alert_timeout_seconds

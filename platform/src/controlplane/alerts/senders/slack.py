@@ -7,7 +7,7 @@ import json
 from typing_extensions import override
 
 from controlplane.alerts.messages import Message
-from controlplane.alerts.senders.base import Sender, check_http_url, post_json
+from controlplane.alerts.senders.base import HttpSender, post_json
 
 
 def slack_payload(message: Message) -> dict:
@@ -18,13 +18,8 @@ def slack_payload(message: Message) -> dict:
     return {"text": text}
 
 
-class SlackSender(Sender):
+class SlackSender(HttpSender):
     """Posts the message to the channel's incoming-webhook URL."""
-
-    @override
-    @classmethod
-    def check_target(cls, target: str) -> str:
-        return check_http_url(target)
 
     @override
     def send(self, *, target: str, secret: str, message: Message, delivery_id: str, event: str) -> int | None:

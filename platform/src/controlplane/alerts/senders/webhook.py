@@ -15,7 +15,7 @@ from django.utils import timezone
 from typing_extensions import override
 
 from controlplane.alerts.messages import Message
-from controlplane.alerts.senders.base import Sender, check_http_url, post_json
+from controlplane.alerts.senders.base import HttpSender, post_json
 
 SIGNATURE_HEADER = "X-Flowyard-Signature"
 TIMESTAMP_HEADER = "X-Flowyard-Timestamp"
@@ -35,13 +35,8 @@ def webhook_body(message: Message, *, delivery_id: str, event: str) -> bytes:
     }, sort_keys=True).encode()
 
 
-class WebhookSender(Sender):
+class WebhookSender(HttpSender):
     """Posts the alert as signed JSON."""
-
-    @override
-    @classmethod
-    def check_target(cls, target: str) -> str:
-        return check_http_url(target)
 
     @override
     def send(self, *, target: str, secret: str, message: Message, delivery_id: str, event: str) -> int | None:
