@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -83,7 +84,7 @@ def test_the_production_settings_pass_djangos_deployment_checks(tmp_path):
     environ.update(
         DJANGO_SETTINGS_MODULE="controlplane.settings.production",
         FLOWYARD_SECRET_KEY=GOOD_SECRET,
-        FLOWYARD_DATABASE_URL="postgres://postgres@127.0.0.1:5432/flowyard",
+        FLOWYARD_DATABASE_URL="postgres://postgres@127.0.0.1:1/flowyard",
         FLOWYARD_ALLOWED_HOSTS="flowyard.example.com",
         FLOWYARD_DATA_DIR=str(tmp_path),
     )
@@ -91,8 +92,11 @@ def test_the_production_settings_pass_djangos_deployment_checks(tmp_path):
         [sys.executable, "platform/manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=REPO_ROOT, env=environ, capture_output=True, text=True, timeout=120,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "no issues" in result.stdout
+    output = result.stdout + result.stderr
+    # Only Django's own checks: Flowyard's (flowyard.*, tests/controlplane/operations/test_deploy_checks.py) ask
+    # for a broker, SSO and a database that answers (port 1 never does), which this environment does not give.
+    assert re.findall(r"\((?!flowyard\.)\w+\.[EW]\d+\)", output) == [], output
+    assert "Traceback" not in output and "System check identified" in output, output
 
 
 # -- importing a settings profile only reads -----------------------------------------------------------
@@ -191,6 +195,14 @@ def test_start_up_creates_the_folders_of_the_embedded_defaults(tmp_path):
 def test_an_incomplete_sso_configuration_is_refused_naming_the_variable_to_set(environ, variable):
     with pytest.raises(ConfigError, match=variable):
         FlowyardConfig.from_environ(environ)
+
+
+def test_password_login_allowed_is_read_and_contradicts_sso_only():
+    assert FlowyardConfig.from_environ({}).password_login_allowed is False
+    assert FlowyardConfig.from_environ({"FLOWYARD_PASSWORD_LOGIN_ALLOWED": "true"}).password_login_allowed is True
+    with pytest.raises(ConfigError, match="^FLOWYARD_PASSWORD_LOGIN_ALLOWED: contradicts FLOWYARD_SSO_ONLY"):
+        FlowyardConfig.from_environ({"FLOWYARD_OIDC_ISSUER": "https://idp.example.com", "FLOWYARD_OIDC_CLIENT_ID": "f",
+                                     "FLOWYARD_SSO_ONLY": "1", "FLOWYARD_PASSWORD_LOGIN_ALLOWED": "1"})
 
 
 def test_sso_is_read_with_discovery_at_the_issuers_well_known_address():

@@ -2,7 +2,9 @@
 
 `flowyard-admin check`, given alone, runs Django's system checks and then `readiness` (the database, the broker and
 every runtime target answer: the checks of /readyz); it exits 1 when either fails. With options (`--deploy`,
-`--tag`, `--fail-level`, …) it is Django's check only: a configuration check that needs no live services.
+`--tag`, `--fail-level`, …) it is Django's check only: a configuration check that needs no broker or runtime.
+`--deploy` adds Flowyard's deployment checks (controlplane.operations.deploy_checks; one reads the runtime targets
+from the database) and exits 1 on any error.
 """
 
 from __future__ import annotations

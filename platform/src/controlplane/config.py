@@ -98,6 +98,10 @@ class FlowyardConfig(BaseModel):
     oidc_recheck_seconds: float = Field(900, gt=0, description="How often people's accounts are re-checked with the "
                                                                "provider (refresh token).")
     sso_only: bool = Field(False, description="Password login only for superusers; memberships only from groups.")
+    password_login_allowed: bool = Field(
+        False, description="Says that people signing in with passwords (no SSO) is deliberate; `flowyard-admin check "
+                           "--deploy` reports flowyard.E007 when neither this nor FLOWYARD_OIDC_ISSUER is set.",
+    )
     session_seconds: int = Field(43200, ge=60, description="Lifetime of a browser session.")
     cli_token_days: int = Field(30, ge=1, le=365, description="Lifetime of the token `flowyard login` mints.")
 
@@ -152,6 +156,9 @@ class FlowyardConfig(BaseModel):
         if self.sso_only and not self.oidc_issuer:
             raise ConfigError(f"{PREFIX}SSO_ONLY: turns password login off, so {PREFIX}OIDC_ISSUER and "
                               f"{PREFIX}OIDC_CLIENT_ID are needed or nobody but superusers could sign in")
+        if self.sso_only and self.password_login_allowed:
+            raise ConfigError(f"{PREFIX}PASSWORD_LOGIN_ALLOWED: contradicts {PREFIX}SSO_ONLY, which turns password "
+                              "login off for everyone but superusers; set one of them")
         if "openid" not in self.oidc_scopes.split():
             raise ConfigError(f"{PREFIX}OIDC_SCOPES: must include openid (got {self.oidc_scopes!r})")
 

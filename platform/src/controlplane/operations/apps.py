@@ -8,3 +8,7 @@ class OperationsConfig(AppConfig):
 
     name = "controlplane.operations"
     label = "operations"
+
+    def ready(self) -> None:
+        """Register Flowyard's deployment checks (`flowyard-admin check --deploy`)."""
+        from controlplane.operations import deploy_checks  # noqa: F401 - importing it registers the checks
