@@ -154,6 +154,9 @@ def test_the_default_engine_over_tcp_without_tls_verify_is_an_error(monkeypatch)
     RuntimeTarget.objects.create(name="default-engine", kind="docker", settings={})
     monkeypatch.setenv("DOCKER_HOST", "tcp://10.0.0.5:2375")
     monkeypatch.delenv("DOCKER_TLS_VERIFY", raising=False)
+    monkeypatch.delenv("DOCKER_CERT_PATH", raising=False)
     assert [message.id for message in check_docker_tls()] == ["flowyard.E005"]
+    monkeypatch.setenv("DOCKER_CERT_PATH", "/certs")
+    assert [message.id for message in check_docker_tls()] == ["flowyard.W003"]  # TLS, the engine not verified
     monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
     assert check_docker_tls() == []

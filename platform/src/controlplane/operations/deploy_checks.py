@@ -17,6 +17,7 @@ from django.core import checks
 from django.core.checks import CheckMessage, Error, register
 
 from controlplane.config import DEVELOPMENT_SECRET_KEY
+from controlplane.operations.checks import redact
 from controlplane.runtimes.models import RuntimeTarget
 
 MIN_SECRET_KEY_CHARS = 50
@@ -80,8 +81,9 @@ def check_docker_tls(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
     try:
         targets = list(RuntimeTarget.objects.filter(kind="docker").values_list("name", "settings"))
     except Exception as exc:  # noqa: BLE001 - an unreachable or unmigrated database is reported, not raised
-        return [Error(f"The runtime targets could not be read from the database ({type(exc).__name__}: "
-                      f"{str(exc).strip()[:160]}), so their Docker hosts' TLS was not checked.",
+        reason = redact(f"{type(exc).__name__}: {str(exc).strip()}")
+        return [Error(f"The runtime targets could not be read from the database ({reason}), so their Docker hosts' "
+                      "TLS was not checked.",
                       hint="Check FLOWYARD_DATABASE_URL and that `flowyard-admin migrate` has run, then check again.",
                       id="flowyard.E006")]
     messages: list[CheckMessage] = []
@@ -107,9 +109,9 @@ def check_docker_tls(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
 def _docker_hosts(target_settings: Any) -> list[tuple[str, bool, bool]]:
     """(base_url, tls, verify) of each host a Docker target's settings name; the default engine from DOCKER_HOST."""
     raw_hosts = target_settings.get("hosts") if isinstance(target_settings, dict) else None
-    if not raw_hosts:  # the engine docker.from_env() finds, as the docker CLI would
-        docker_host = os.environ.get("DOCKER_HOST", "")
-        return [(docker_host, bool(os.environ.get("DOCKER_TLS_VERIFY")), True)] if docker_host else []
+    if not raw_hosts:  # the engine docker.from_env() finds: TLS with DOCKER_CERT_PATH, verified with DOCKER_TLS_VERIFY
+        docker_host, verify = os.environ.get("DOCKER_HOST", ""), bool(os.environ.get("DOCKER_TLS_VERIFY"))
+        return [(docker_host, verify or bool(os.environ.get("DOCKER_CERT_PATH")), verify)] if docker_host else []
     hosts = []
     for raw in raw_hosts if isinstance(raw_hosts, list) else []:
         if isinstance(raw, dict) and isinstance(raw.get("base_url"), str):
