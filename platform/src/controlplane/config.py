@@ -119,6 +119,10 @@ class FlowyardConfig(BaseModel):
     alert_retry_seconds: float = Field(30, gt=0, description="The first retry's delay; each next one doubles (at most "
                                                              "an hour).")
     alert_timeout_seconds: float = Field(10, gt=0, le=60, description="How long one delivery attempt may take.")
+    alert_queue: str = Field(
+        "", description="The Celery queue alert deliveries go to; empty: the task queue. A queue of its own (with its "
+                        "own worker, `celery worker -Q <queue>`) keeps a slow channel from delaying launches.",
+    )
 
     @field_validator("allowed_hosts", "csrf_trusted_origins", mode="before")
     @classmethod

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from celery import current_app
+from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ def enqueue_digest(channel_id: Any, *, countdown: float = 0) -> None:
 
 def _send(task: str, object_id: Any, countdown: float) -> None:
     try:
-        current_app.send_task(task, args=[str(object_id)], countdown=max(0.0, countdown) or None)
+        current_app.send_task(task, args=[str(object_id)], countdown=max(0.0, countdown) or None,
+                              queue=settings.FLOWYARD.alert_queue or settings.FLOWYARD.task_queue)
     except Exception:  # noqa: BLE001 - a broker outage must not fail the run or request that raised the alert
         logger.exception("could not enqueue %s for %s; the periodic sweep will", task, object_id)
