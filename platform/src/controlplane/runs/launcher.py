@@ -31,7 +31,6 @@ from controlplane.runtimes.backends.base import (
     LaunchFailed,
     LaunchSpec,
     TargetUnavailable,
-    WorkloadState,
 )
 from controlplane.runtimes.selectors import backend_of, target_for_run_config
 from controlplane.tenancy.tokens import RUN_PREFIX, new_token
@@ -134,9 +133,7 @@ def _launch(run_id: Any, waiting: list[str]) -> RunState | None:
         try:
             target = target_for_run_config(run.deployment.environment, run.version.config)  # its config's runtime
             backend = backend_of(target)
-            if backend.inspect(str(run.pk)).state != WorkloadState.MISSING:
-                backend.kill(str(run.pk))  # left by a launch that died before committing
-                backend.remove(str(run.pk))
+            backend.clear_leftover(str(run.pk))  # left by a launch that died before committing
             spec = launch_spec(run, token, _secrets_for(run))
             run.runtime_ref = backend.launch(spec)
         except TargetUnavailable as exc:

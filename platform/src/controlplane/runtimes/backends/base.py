@@ -150,6 +150,13 @@ class RuntimeBackend(abc.ABC):
     def remove(self, run_id: str) -> None:
         """Delete what is left of an exited workload (container, task record); a missing one is fine."""
 
+    def clear_leftover(self, run_id: str) -> None:
+        """Before a launch: stop and remove what an earlier launch of the run left (one that died before its
+        transaction committed), so the new workload gets the new run token."""
+        if self.inspect(run_id).state != WorkloadState.MISSING:
+            self.kill(run_id)
+            self.remove(run_id)
+
     @abc.abstractmethod
     def logs(self, run_id: str) -> Iterator[LogLine]:
         """The workload's own output, oldest first (empty when there is none)."""

@@ -10,8 +10,9 @@
   (unstarted) container when the other one has started or sits on an earlier host; a race between processes
   that both pass that check before either creates is the one window left (the control plane's own run state
   transition is the guard there).
-- **Placement** (`placement`): with several hosts, `launch` picks the host with the fewest active Flowyard
-  containers, the earlier host on a tie.
+- **Placement** (`placement`): `launch` puts the container on the host where its memory and CPU limits fit
+  with the most memory left (capacity: the host's `max_memory`/`max_cpus`, else the engine's); a silent host
+  is marked unhealthy and passed over for a while; when no host has room the launch waits.
 - **Installations.** Every container carries the backend's installation label; `list_workloads` leaves out
   containers of other installations (see `base.of_installation`).
 - **Unreachable hosts.** When the run's container is not found on the hosts that answer and some host does
@@ -62,7 +63,7 @@ from controlplane.runtimes.backends.base import (
 from controlplane.runtimes.backends.docker import mapping
 from controlplane.runtimes.backends.docker.config import DockerSettings
 from controlplane.runtimes.backends.docker.hosts import UNREACHABLE, Host, answers
-from controlplane.runtimes.backends.docker.placement import MANAGED_FILTER, least_busy_host
+from controlplane.runtimes.backends.docker.placement import MANAGED_FILTER, place
 from controlplane.runtimes.backends.docker.usage import UsageMonitor, final_usage
 
 logger = logging.getLogger(__name__)
@@ -106,9 +107,10 @@ class DockerBackend(RuntimeBackend):
         }
         host_options = mapping.host_config_options(spec, self.config)
         with self._launch_locks[hash(spec.run_id) % LAUNCH_LOCK_STRIPES]:
-            found = self._find(spec.run_id)
+            found = self._find(spec.run_id, skip_unhealthy=True)
             if found is None:
-                found = self._create(least_busy_host(self._hosts), create, host_options)
+                host = place(self._hosts, memory_mib=spec.memory_mib, cpu_units=spec.cpu_units)
+                found = self._create(host, create, host_options)
                 found = self._settle_duplicates(*found)
             container_id = self._start(*found)
         self._usage.watch(spec.run_id, found[0], container_id)  # from the start: short runs get a peak too
@@ -229,13 +231,32 @@ class DockerBackend(RuntimeBackend):
                 all=True, filters={"label": [MANAGED_FILTER, f"{RUN_LABEL}={run_id}"]}, ignore_removed=True)
             return labelled[0] if labelled else None
 
-    def _find(self, run_id: str) -> tuple[Host, Any] | None:
-        """(host, container) of the run, or None; `TargetUnavailable` if it is nowhere and some host is silent."""
+    def clear_leftover(self, run_id: str) -> None:
+        """Remove an earlier launch's container of the run from every host not marked unhealthy (see `_find`)."""
+        found = self._find(run_id, skip_unhealthy=True)
+        if found is None:
+            return
+        host, container = found
+        with answers(host):
+            try:
+                container.remove(force=True)
+            except NotFound:
+                pass
+
+    def _find(self, run_id: str, *, skip_unhealthy: bool = False) -> tuple[Host, Any] | None:
+        """(host, container) of the run, or None; `TargetUnavailable` if it is nowhere and some host is silent.
+
+        A silent host is marked unhealthy. Launches (`skip_unhealthy`) do not ask hosts marked unhealthy, so a
+        host that stays down holds launches for one attempt, not until it is back; everything else (inspect,
+        terminate, the reconciler's list) still refuses to call a run MISSING while some host is silent."""
         silent: list[str] = []
         for host in self._hosts:
+            if skip_unhealthy and not host.healthy:
+                continue
             try:
                 container = self._get(host, run_id)
             except TargetUnavailable as exc:
+                host.mark_unhealthy(str(exc))
                 silent.append(str(exc))
                 continue
             if container is not None:

@@ -3,7 +3,9 @@
 Settings (all optional):
 
 - `hosts`: `[{"base_url": "unix:///var/run/docker.sock" | "tcp://host:2376",
-  "tls": {"ca_cert", "client_cert", "client_key", "verify"}}]`; none: the engine `docker.from_env()` finds;
+  "tls": {"ca_cert", "client_cert", "client_key", "verify"}, "max_memory": "8g", "max_cpus": 4}]`; none: the
+  engine `docker.from_env()` finds. `max_memory` and `max_cpus` are what Flowyard's containers may reserve on
+  the host together (default: the engine's memory as `docker info` reports it, and no CPU bound);
 - `network_mode` (default "host"), `user` (default "10001:10001", never root), `tmpfs_size` (default "256m"),
   `stop_grace_seconds` (default 10: the container's own stop timeout, used by `docker stop` and a daemon
   shutdown, and the grace when `terminate` is given none), `api_timeout_seconds` (default 30).
@@ -23,7 +25,8 @@ from typing import Any
 import docker
 
 SETTING_KEYS = frozenset({"hosts", "network_mode", "user", "tmpfs_size", "stop_grace_seconds", "api_timeout_seconds"})
-HOST_KEYS = frozenset({"base_url", "tls"})
+HOST_KEYS = frozenset({"base_url", "tls", "max_memory", "max_cpus"})
+UNITS_MIB = {"k": 1 / 1024, "m": 1, "g": 1024}
 TLS_KEYS = frozenset({"ca_cert", "client_cert", "client_key", "verify"})
 # Anything that would put a host path, a device or the host's privileges into a workflow container.
 MOUNTING_KEYS = frozenset({
@@ -40,6 +43,21 @@ class DockerSettingsError(ValueError):
     """The runtime target's settings are not valid; the message names the key."""
 
 
+def _capacity(raw: Mapping[str, Any], where: str) -> dict[str, int | None]:
+    """A host's `max_memory` (a size such as 8g) and `max_cpus` (a number) as MiB and CPU units (1024 a CPU)."""
+    memory, cpus = raw.get("max_memory"), raw.get("max_cpus")
+    limits: dict[str, int | None] = {"max_memory_mib": None, "max_cpu_units": None}
+    if memory is not None:
+        if not isinstance(memory, str) or not SIZE.match(memory) or memory[-1].lower() not in UNITS_MIB:
+            raise DockerSettingsError(f"{where}.max_memory must be a size such as 512m or 8g")
+        limits["max_memory_mib"] = int(int(memory[:-1]) * UNITS_MIB[memory[-1].lower()])
+    if cpus is not None:
+        if isinstance(cpus, bool) or not isinstance(cpus, int | float) or cpus <= 0:
+            raise DockerSettingsError(f"{where}.max_cpus must be a positive number of CPUs, e.g. 4 or 0.5")
+        limits["max_cpu_units"] = int(cpus * 1024)
+    return limits
+
+
 @dataclass(frozen=True)
 class HostSettings:
     """One Docker Engine: its address (None: from the environment, like the docker CLI) and TLS files."""
@@ -50,6 +68,8 @@ class HostSettings:
     client_key: str | None = None
     verify: bool = True
     tls: bool = False
+    max_memory_mib: int | None = None
+    max_cpu_units: int | None = None
 
     @property
     def label(self) -> str:
@@ -66,9 +86,10 @@ class HostSettings:
         base_url = raw.get("base_url")
         if not isinstance(base_url, str) or not BASE_URL.match(base_url):
             raise DockerSettingsError(f"{where}.base_url must be a unix://, tcp:// or ssh:// address")
+        limits = _capacity(raw, where)
         tls = raw.get("tls")
         if tls is None:
-            return cls(base_url=base_url)
+            return cls(base_url=base_url, **limits)
         if not isinstance(tls, Mapping):
             raise DockerSettingsError(f"{where}.tls must be an object")
         _refuse_unknown(tls, TLS_KEYS, f"{where}.tls")
@@ -81,7 +102,7 @@ class HostSettings:
         verify = tls.get("verify", True)
         if not isinstance(verify, bool):
             raise DockerSettingsError(f"{where}.tls.verify must be true or false")
-        return cls(base_url=base_url, verify=verify, tls=True, **files)
+        return cls(base_url=base_url, verify=verify, tls=True, **files, **limits)
 
     def connect(self, timeout: float):
         """A docker SDK client for this host (asks the engine its API version: raises when it does not answer)."""

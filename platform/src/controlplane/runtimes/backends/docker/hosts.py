@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 
 import docker
@@ -14,6 +15,9 @@ from controlplane.runtimes.backends.base import LaunchFailed, TargetUnavailable
 from controlplane.runtimes.backends.docker.config import HostSettings
 
 UNREACHABLE = (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
+# A host that did not answer is passed over by placement for this long (unless no other host is left).
+UNHEALTHY_SECONDS = 30.0
+MIB = 1024 * 1024
 
 
 class Host:
@@ -25,6 +29,35 @@ class Host:
         self.timeout = timeout
         self._client: docker.DockerClient | None = None
         self._lock = threading.Lock()
+        self._capacity: tuple[int, int | None] | None = None
+        self.unhealthy_until = 0.0  # time.monotonic() before which placement passes the host over
+        self.last_error = ""
+
+    @property
+    def healthy(self) -> bool:
+        """False for UNHEALTHY_SECONDS after the host last failed to answer."""
+        return time.monotonic() >= self.unhealthy_until
+
+    def mark_unhealthy(self, error: str) -> None:
+        """Pass the host over for a while: it did not answer."""
+        self.unhealthy_until = time.monotonic() + UNHEALTHY_SECONDS
+        self.last_error = error
+
+    def mark_healthy(self) -> None:
+        """The host answered."""
+        self.unhealthy_until, self.last_error = 0.0, ""
+
+    def capacity(self) -> tuple[int, int | None]:
+        """(MiB, CPU units) Flowyard may reserve here: `max_memory`, else the engine's memory; `max_cpus`, else no
+        CPU bound (CPU limits are shares of time, so they may add up to more than the host has)."""
+        if self._capacity is None:
+            memory = self.settings.max_memory_mib
+            if memory is None:
+                client = self.client()
+                with answers(self):
+                    memory = int(client.info()["MemTotal"]) // MIB
+            self._capacity = (memory, self.settings.max_cpu_units)
+        return self._capacity
 
     @property
     def label(self) -> str:

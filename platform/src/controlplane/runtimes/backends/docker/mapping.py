@@ -43,9 +43,15 @@ EPOCH = datetime.datetime.fromtimestamp(0, datetime.UTC)
 TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(Z|[+-]\d\d:\d\d) ?")
 
 
+# What a container reserved, as labels, so that placement reads every host's reservations from one list call.
+MEMORY_LABEL = "org.flowyard.memory-mib"
+CPU_LABEL = "org.flowyard.cpu-units"
+
+
 def managed_labels(spec: LaunchSpec) -> dict[str, str]:
-    """The spec's labels plus the two every Flowyard container carries (managed, run id)."""
-    return {**{str(k): str(v) for k, v in spec.labels.items()}, MANAGED_LABEL: "true", RUN_LABEL: str(spec.run_id)}
+    """The spec's labels plus those every Flowyard container carries (managed, run id, reserved memory and CPU)."""
+    return {**{str(k): str(v) for k, v in spec.labels.items()}, MANAGED_LABEL: "true", RUN_LABEL: str(spec.run_id),
+            MEMORY_LABEL: str(spec.memory_mib), CPU_LABEL: str(spec.cpu_units)}
 
 
 def container_environment(spec: LaunchSpec) -> dict[str, str]:

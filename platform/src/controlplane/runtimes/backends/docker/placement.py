@@ -1,39 +1,88 @@
 """Placement: which of a target's Docker hosts a new run's container is created on.
 
-With several hosts the answering host with the fewest active (created, running, paused, restarting) Flowyard
-containers wins, the earlier host on a tie; silent hosts are skipped. Every Flowyard container counts, whichever
-installation launched it: load is load.
+Each host may reserve its capacity: `max_memory` in its settings, else the engine's memory, and `max_cpus` when
+set (CPU limits are shares of time, so by default they are not bounded). What is reserved is the sum of the memory and CPU limits of the active (created, running, paused,
+restarting) Flowyard containers on it, read from their labels in one list call per host; every installation's
+containers count: load is load. The run goes to the host where it fits with the most memory left (the earlier
+host on a tie). A host that does not answer is marked unhealthy and passed over for `UNHEALTHY_SECONDS`; when
+no host has room, the launch waits (`TargetUnavailable`: the run stays QUEUED and says why).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from controlplane.runtimes.backends.base import MANAGED_LABEL, TargetUnavailable
 from controlplane.runtimes.backends.docker.hosts import Host, answers
-from controlplane.runtimes.backends.docker.mapping import ACTIVE_STATES
+from controlplane.runtimes.backends.docker.mapping import ACTIVE_STATES, CPU_LABEL, MEMORY_LABEL
+
+logger = logging.getLogger(__name__)
 
 MANAGED_FILTER = f"{MANAGED_LABEL}=true"
 
 
-def active_containers(host: Host) -> int:
-    """How many Flowyard containers on `host` are active; `TargetUnavailable` when it does not answer."""
+@dataclass(frozen=True)
+class Room:
+    """A host's capacity and what active Flowyard containers reserve of it."""
+
+    host: Host
+    memory_mib: int
+    cpu_units: int | None  # None: CPU is not bounded on this host
+    reserved_memory_mib: int
+    reserved_cpu_units: int
+
+    def fits(self, memory_mib: int, cpu_units: int) -> bool:
+        """Whether a container asking this much fits in what is left."""
+        return (self.reserved_memory_mib + memory_mib <= self.memory_mib
+                and (self.cpu_units is None or self.reserved_cpu_units + cpu_units <= self.cpu_units))
+
+    def describe(self) -> str:
+        """What is reserved of what, for messages."""
+        cpus = "unbounded" if self.cpu_units is None else f"{self.cpu_units / 1024:g}"
+        return (f"{self.host.label}: {self.reserved_memory_mib} of {self.memory_mib} MiB and "
+                f"{self.reserved_cpu_units / 1024:g} of {cpus} CPUs reserved")
+
+
+def _label_int(labels: dict[str, str], key: str) -> int:
+    try:
+        return max(0, int(labels.get(key, "0")))
+    except ValueError:
+        return 0
+
+
+def room_on(host: Host) -> Room:
+    """The host's capacity and reservations; `TargetUnavailable` when it does not answer."""
+    memory, cpu = host.capacity()
     client = host.client()
     with answers(host):
-        return len(client.containers.list(all=True, sparse=True,
-                                          filters={"label": MANAGED_FILTER, "status": sorted(ACTIVE_STATES)}))
+        containers = client.api.containers(all=True, filters={"label": MANAGED_FILTER, "status": sorted(ACTIVE_STATES)})
+    labels = [container.get("Labels") or {} for container in containers]
+    return Room(host, memory, cpu, sum(_label_int(item, MEMORY_LABEL) for item in labels),
+                sum(_label_int(item, CPU_LABEL) for item in labels))
 
 
-def least_busy_host(hosts: Sequence[Host]) -> Host:
-    """The answering host with the fewest active Flowyard containers (the first on a tie)."""
-    if len(hosts) == 1:
-        return hosts[0]
-    loads = []
-    for host in hosts:
+def place(hosts: Sequence[Host], *, memory_mib: int, cpu_units: int) -> Host:
+    """The host a container of `memory_mib` and `cpu_units` goes to (see the module docstring)."""
+    candidates = [host for host in hosts if host.healthy] or list(hosts)
+    rooms: list[Room] = []
+    silent: list[str] = []
+    for host in candidates:
         try:
-            loads.append((active_containers(host), host.index))
-        except TargetUnavailable:
+            rooms.append(room_on(host))
+        except TargetUnavailable as exc:
+            host.mark_unhealthy(str(exc))
+            logger.warning("Docker host %s is unhealthy, passed over for a while: %s", host.label, exc)
+            silent.append(str(exc))
             continue
-    if not loads:
-        raise TargetUnavailable("no Docker host of this target answers")
-    return next(host for host in hosts if host.index == min(loads)[1])
+        host.mark_healthy()
+    fitting = [room for room in rooms if room.fits(memory_mib, cpu_units)]
+    if fitting:
+        best = max(fitting, key=lambda room: (room.memory_mib - room.reserved_memory_mib, -room.host.index))
+        return best.host
+    if not rooms:
+        raise TargetUnavailable("no Docker host of this target answers: " + "; ".join(silent))
+    raise TargetUnavailable(
+        f"no Docker host has room for {memory_mib} MiB and {cpu_units / 1024:g} CPUs now ("
+        + "; ".join(room.describe() for room in rooms) + (f"; {'; '.join(silent)}" if silent else "") + ")")
