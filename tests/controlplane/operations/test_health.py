@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import subprocess
 import time
 
 import pytest
@@ -17,48 +16,8 @@ from controlplane.operations.checks import readiness, redact
 from controlplane.runtimes.models import RuntimeTarget
 from flowyard_testkit.platform import wait_until
 from flowyard_testkit.ports import free_port
+from flowyard_testkit.services import own_redis  # noqa: F401
 
-
-
-class OwnRedis:
-    """A throwaway redis-server on a free loopback port (never the machine's own on 6379)."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        assert self.port != 6379
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def _pings(self) -> bool:
-        try:
-            return bool(redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.5).ping())
-        except redis.RedisError:
-            return False
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        wait_until(self._pings, timeout=15, what=f"redis-server on port {self.port}")
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(timeout=10)
-        self.process = None
-
-
-@pytest.fixture
-def own_redis():
-    """The test's own broker (scripts/provision installs redis-server; a machine without it fails here, loudly)."""
-    server = OwnRedis()
-    server.start()
-    yield server
-    server.stop()
 
 
 def readyz():
