@@ -40,6 +40,17 @@ def test_a_running_workflow_container_is_locked_down(platform):
     assert host["Memory"] == 256 * 1024 * 1024 and host["NanoCpus"] == 250_000_000 and host["PidsLimit"] > 0
     assert not container.attrs["Mounts"] and not host.get("Binds")
     assert "docker.sock" not in json.dumps(container.attrs)
+    assert "ALL" in host["CapDrop"] and not host.get("CapAdd"), (host["CapDrop"], host.get("CapAdd"))
+    assert host["Privileged"] is False
+    assert host.get("PidMode") != "host" and host.get("IpcMode") != "host", (host.get("PidMode"), host.get("IpcMode"))
+    assert "/tmp" in (host.get("Tmpfs") or {}), host.get("Tmpfs")
+    # Inside, as the container's own user (no `user=`): uid 10001, /tmp writable, / read-only, PID 1 not root.
+    probe = container.exec_run(["sh", "-c", "id -u; grep '^Uid:' /proc/1/status; touch /tmp/probe && echo tmp-ok; "
+                                            "touch /probe 2>/dev/null || echo root-read-only"])
+    lines = probe.output.decode().split("\n")
+    assert probe.exit_code == 0 and lines[0] == "10001", probe.output
+    assert lines[1].split()[1:] == ["10001"] * 4, probe.output  # real, effective, saved and filesystem uid of PID 1
+    assert lines[2:4] == ["tmp-ok", "root-read-only"], probe.output
     platform.api.post(f"/api/v1/runs/{run_id}/cancel/", format="json")
     platform.wait_for(run_id, "CANCELLED")
 
