@@ -11,7 +11,8 @@ One pass (`reconcile_once`) looks at every non-terminal run and at every workloa
   start timeout → killed, CRASHED `start_timeout`;
 - CANCELLING runs are asked to stop again and become CANCELLED once the workload has exited;
 - workloads of terminal runs (and of runs Flowyard does not know) are removed once they have exited, and
-  killed first if they still run; a terminal run's exit code and usage are recorded from its exited workload
+  killed first if they still run (a running one of an unknown run, an orphan, is reported: a warning and a
+  `run.orphan_stopped` audit event); a terminal run's exit code and usage are recorded from its exited workload
   before the workload is removed (a runner reports the end before its container exits, so this is where a
   SUCCEEDED run gets them). A workload still running within `EXIT_GRACE_SECONDS` of its run's end is given
   that long to exit by itself before it is killed.
@@ -31,6 +32,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from controlplane.core.audit import SystemActor, audit_note
 from controlplane.runs import lifecycle
 from controlplane.runs.log_lines import store_system_lines
 from controlplane.runs.models import Run, RunLogLine
@@ -172,7 +174,15 @@ def _record_exit_of_ended_run(run_id: str, status: RuntimeStatus) -> None:
         run.save(update_fields=["exit_code", "peak_memory_bytes", "cpu_seconds"])
 
 
-def _clean_up(backend: RuntimeBackend, workloads: dict[str, RuntimeStatus], active_ids: set[str],
+def _report_orphan(target: RuntimeTarget, run_id: str, status: RuntimeStatus) -> None:
+    """Say that a workload of a run Flowyard has no row for was stopped: in the log and in the audit log."""
+    logger.warning("runtime target %s: workload %s (%s) belongs to no run; stopped", target.name, run_id, status.ref)
+    audit_note(actor=SystemActor("reconciler"), action="run.orphan_stopped", object_type="workload",
+               object_id=run_id, object_repr=f"workload of unknown run {run_id}"[:200],
+               after={"runtime_target": target.name, "ref": status.ref, "state": status.state.value})
+
+
+def _clean_up(target: RuntimeTarget, backend: RuntimeBackend, workloads: dict[str, RuntimeStatus], active_ids: set[str],
               now: datetime.datetime) -> None:
     ended_at = {
         str(pk): at for pk, at in
@@ -188,6 +198,8 @@ def _clean_up(backend: RuntimeBackend, workloads: dict[str, RuntimeStatus], acti
             if ended_at.get(run_id) and _seconds_since(ended_at[run_id], now) < EXIT_GRACE_SECONDS:
                 continue  # its runner reported the end a moment ago: let it exit with its own code
             backend.kill(run_id)  # its run is over (or unknown): nothing may keep running for it
+            if run_id not in ended_at:
+                _report_orphan(target, run_id, status)
         else:
             if run_id in ended_at:
                 _record_exit_of_ended_run(run_id, backend.inspect(run_id))  # the full picture, as for live runs
@@ -233,4 +245,4 @@ def reconcile_once(launch: Callable[[Any], None]) -> None:
                 _reconcile_run(run, backend, status, now, launch)
             except RuntimeBackendError as exc:
                 logger.warning("run %s: runtime error while reconciling: %s", run.pk, exc)
-        _clean_up(backend, workloads, {str(run.pk) for run in runs}, now)
+        _clean_up(target, backend, workloads, {str(run.pk) for run in runs}, now)
