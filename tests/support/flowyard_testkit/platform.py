@@ -53,6 +53,10 @@ def work(mode: str, seconds: float) -> str:
             log.error(traceback.format_exc())
     elif mode == "fail":
         raise ValueError("asked to fail")
+    elif mode == "chatty":  # a numbered line every 0.1 s for `seconds`
+        for number in range(int(seconds * 10)):
+            print(f"chatty line {number}", flush=True)
+            time.sleep(0.1)
     log.info("work done in mode %s", mode)
     return mode
 

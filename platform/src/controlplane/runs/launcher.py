@@ -66,6 +66,9 @@ def launch_spec(run: Run, token: str, secrets: dict[str, str]) -> LaunchSpec:
         "FLOWYARD_RUN_TOKEN": token,
         "FLOWYARD_PARAMETERS": json.dumps(run.parameters),
         "FLOWYARD_ENVIRONMENT": environment.name,
+        # The runner keeps unsent events (a control plane or database outage) as long as the control plane waits
+        # for a silent runner before calling it lost; the runner's own default (30 s) is shorter than an outage.
+        "FLOWYARD_FLUSH_TIMEOUT_SECONDS": f"{settings.FLOWYARD.heartbeat_timeout_seconds:g}",
         **({"FLOWYARD_SCHEDULED_FOR": run.scheduled_for.isoformat()} if run.scheduled_for else {}),
         **not_before(run),
         **({"FLOWYARD_UPSTREAM_RUN_ID": str(run.upstream_run_id)} if run.upstream_run_id else {}),
