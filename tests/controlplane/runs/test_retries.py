@@ -10,6 +10,7 @@ from controlplane.runs.models import Run
 from controlplane.runs.retries import retry_if_due
 from flowyard_testkit.registration import register_version
 from flowyard_spec.states import RunReason, RunState
+from flowyard_testkit.run_ends import end_run as end
 from flowyard_testkit.tenants import digest
 
 
@@ -22,17 +23,6 @@ def flaky(tenant_a):
     )
     Run.objects.filter(pk=tenant_a.run.pk).update(version=version)
     return Run.objects.get(pk=tenant_a.run.pk)
-
-
-def end(run: Run, state: RunState, reason: RunReason | None) -> Run:
-    """Bring a run to RUNNING, then end it; returns the run as stored (retries are queued on commit)."""
-    with transaction.atomic():
-        run = Run.objects.select_for_update().get(pk=run.pk)
-        if run.state != RunState.RUNNING:
-            lifecycle.transition(run, RunState.RUNNING)
-        lifecycle.transition(run, state, reason=reason)
-        run.save()
-    return run
 
 
 def next_attempt(run: Run) -> Run | None:
