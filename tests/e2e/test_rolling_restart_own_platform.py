@@ -1,7 +1,11 @@
-"""R9: a rolling restart of the web process and both workers (each with its own beat) while runs are in flight,
-on a control plane of the test's own. Every run ends SUCCEEDED, its user code ran once and its log has no gap."""
+"""R9: a rolling restart of the web process and both workers (each with its own beat) while runs are in flight
+and a container of a run the control plane has no row for (an orphan) runs on the engine, on a control plane of
+the test's own. Every run ends SUCCEEDED, its user code ran once and its log has no gap; the orphan is stopped by
+the reconciler and reported."""
 
 from __future__ import annotations
+
+import uuid
 
 import pytest
 
@@ -28,6 +32,12 @@ def test_restarting_web_and_both_workers_with_runs_in_flight_ends_every_run_once
         runs = [plane.trigger(mode="chatty", seconds=12) for _ in range(3)]
         for run_id in runs:
             wait_until(lambda run_id=run_id: plane.state(run_id) == "RUNNING", timeout=120, what="runs RUNNING")
+        orphan_run = str(uuid.uuid4())
+        orphan = docker_client.containers.run(
+            behaviours_image[0], entrypoint=["python", "-c", "import time; time.sleep(600)"], detach=True,
+            name=f"flowyard-run-{orphan_run}", network_mode="host", user="10001", read_only=True,
+            labels={"org.flowyard.managed": "true", "org.flowyard.run": orphan_run,
+                    "org.flowyard.installation": plane.installation})
 
         plane.stop_web()  # the runners keep their events meanwhile
         plane.start_web()
@@ -42,5 +52,11 @@ def test_restarting_web_and_both_workers_with_runs_in_flight_ends_every_run_once
             messages = [line["message"] for line in lines]
             assert messages.count("first line of user code") == 1
             assert [m for m in messages if m.startswith("chatty line")] == [f"chatty line {n}" for n in range(120)]
+        wait_until(lambda: not docker_client.containers.list(filters={"id": orphan.id, "status": "running"}),
+                   timeout=60, what="the reconciler to stop the orphan")
+        def reported() -> bool:  # by whichever worker's reconciler stopped it, before or after the restarts
+            return any(f"workload {orphan_run} (" in log.read_text() and "belongs to no run" in log.read_text()
+                       for log in tmp_path.glob("worker-*.log"))
+        wait_until(reported, timeout=30, what="the orphan reported in a worker's log")
     finally:
         plane.stop(docker_client)

@@ -54,6 +54,8 @@ class OwnControlPlane:
                     "FLOWYARD_DATABASE_URL": postgres.url, "FLOWYARD_DATA_DIR": str(tmp_path / "data"),
                     "FLOWYARD_PUBLIC_URL": self.base, "FLOWYARD_RECONCILE_SECONDS": "1",
                     "FLOWYARD_HEARTBEAT_TIMEOUT_SECONDS": "120", "FLOWYARD_INSTALLATION_ID": self.installation,
+                    # A queue of its own on the session's broker: no other worker of the session takes its tasks.
+                    "FLOWYARD_TASK_QUEUE": self.installation, "FLOWYARD_SCHEDULER_QUEUE": "",
                     "PYTHONPATH": str(SUPPORT)}
         subprocess.run([str(BIN / "flowyard-admin"), "migrate", "-v", "0"], env=self.env, check=True, timeout=300)
         seeded = subprocess.run([sys.executable, "-c", SEED, *image], env=self.env, capture_output=True, text=True,

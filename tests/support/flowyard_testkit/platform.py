@@ -97,14 +97,15 @@ class WorkerProcess:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "WorkerProcess":
-        """Start the worker (with embedded beat driving the reconciler)."""
+        """Start the worker (with embedded beat driving the reconciler); again after `stop()` too."""
+        offset = self.log_path.stat().st_size if self.log_path.exists() else 0  # a restart: only the new lines
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [str(BIN / "celery"), "-A", "controlplane", "worker", "-B", "--pool=solo", "--loglevel=INFO",
              "-s", str(self.log_path.with_suffix(".schedule"))],
             env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
-        wait_until(lambda: b"ready." in self.log_path.read_bytes() or self.process.poll() is not None,
+        wait_until(lambda: b"ready." in self.log_path.read_bytes()[offset:] or self.process.poll() is not None,
                    timeout=60, what="the Celery worker to be ready")
         assert self.process.poll() is None, self.log()
         return self
