@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.db import transaction
@@ -11,6 +10,7 @@ from django.utils import timezone
 from controlplane.core.audit import actor_user_and_label, audit_record, snapshot
 from controlplane.core.errors import ValidationFailed
 from controlplane.core.services import model_update
+from controlplane.core.signals import send_on_commit
 from controlplane.deployments.errors import DeploymentConflict, SelfApprovalRefused
 from controlplane.deployments.signals import promotion_approving, promotion_decided, promotion_requested
 from controlplane.deployments.models import (
@@ -23,8 +23,6 @@ from controlplane.deployments.models import (
 )
 from controlplane.tenancy.models import Project
 from controlplane.workflows.models import Workflow, WorkflowVersion
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_ENVIRONMENTS = (
     {"name": "test", "order": 10, "requires_approval": False, "description": "Branch builds land here."},
@@ -223,21 +221,8 @@ def promotion_request(
     audit_record(
         actor=actor, action="promotion.requested", obj=promotion, after=snapshot(promotion), project=workflow.project
     )
-    _send_on_commit(promotion_requested, promotion)
+    send_on_commit(promotion_requested, Promotion, promotion_id=promotion.pk)
     return promotion
-
-
-def _send_on_commit(signal: Any, promotion: Promotion) -> None:
-    """Tell the apps above (alerts) about `promotion` once the transaction commits; a failing receiver is logged."""
-    promotion_id = promotion.pk
-
-    def send() -> None:
-        for receiver, result in signal.send_robust(sender=Promotion, promotion_id=promotion_id):
-            if isinstance(result, Exception):
-                logger.error("promotion %s: %s failed", promotion_id, getattr(receiver, "__qualname__", receiver),
-                             exc_info=result)
-
-    transaction.on_commit(send)
 
 
 def _lock_pending(promotion: Promotion) -> Promotion:
@@ -251,7 +236,7 @@ def _decide(*, actor: Any, promotion: Promotion, state: PromotionState, comment:
     changes = {"state": state, "decided_by": actor_user_and_label(actor)[0], "decided_at": timezone.now()}
     if comment:
         changes["comment"] = comment
-    _send_on_commit(promotion_decided, promotion)
+    send_on_commit(promotion_decided, Promotion, promotion_id=promotion.pk)
     return model_update(
         actor=actor, obj=promotion, changes=changes, action=f"promotion.{state.lower()}",
         project=promotion.workflow.project,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from django.db import transaction
 from django.utils import timezone
 
+from controlplane.core.signals import send_on_commit
 from controlplane.runs.errors import TransitionRefused
 from controlplane.runs.models import Run
 from controlplane.runs.signals import run_ended
@@ -83,14 +83,6 @@ def transition(run: Run, target: RunState, *, reason: RunReason | None = None, m
         run.started_at = now
     if target.is_terminal:
         run.ended_at = now
-        run_id = run.pk
-        transaction.on_commit(lambda: _after_end(run_id))
+        # After the terminal state commits, tell the listeners of `run_ended` (retries, downstream runs, alerts, ...).
+        send_on_commit(run_ended, Run, run_id=run.pk)
     return rule
-
-
-def _after_end(run_id: object) -> None:
-    """After a terminal state commits, tell the listeners of `run_ended` (retries, downstream runs, ...)."""
-    for receiver, result in run_ended.send_robust(sender=Run, run_id=run_id):
-        if isinstance(result, Exception):
-            logger.error("run %s: %s failed after the run ended", run_id, getattr(receiver, "__qualname__", receiver),
-                         exc_info=result)

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from controlplane.core.audit import SystemActor, audit_record
+from controlplane.core.signals import send_on_commit
 from controlplane.runs.models import Run
 from controlplane.runs.log_lines import store_system_lines
 from controlplane.scheduling.signals import run_late
@@ -65,10 +66,3 @@ def mark_late_runs(*, now: datetime | None = None) -> list[Run]:
         marked.append(run)
     return marked
 
-
-def _tell_late(run_id: object) -> None:
-    """Send `run_late` for a run whose late mark committed; a failing receiver is logged, never raised."""
-    for receiver, result in run_late.send_robust(sender=Run, run_id=run_id):
-        if isinstance(result, Exception):
-            logger.error("run %s: %s failed after the run was marked late", run_id,
-                         getattr(receiver, "__qualname__", receiver), exc_info=result)
