@@ -6,6 +6,7 @@ import contextlib
 import subprocess
 from collections.abc import Iterator
 
+import kombu.pools
 import pytest
 import redis
 
@@ -67,9 +68,11 @@ def celery_broker(url: str) -> Iterator[None]:
     previous = app.conf.broker_url
 
     def reset() -> None:
-        if app._pool is not None:
-            app._pool.force_close_all()
-            app._pool = None
+        # app.pool is kombu's process-wide pool for the URL, kept in kombu.pools' groups: closing it
+        # alone would leave a closed pool there for the next user of that URL ("Acquire on closed
+        # pool"). kombu.pools.reset closes every pool and empties the groups, so each URL starts anew.
+        kombu.pools.reset()
+        app._pool = None
         app.amqp._producer_pool = None
 
     reset()
