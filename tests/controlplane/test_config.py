@@ -109,6 +109,7 @@ print(json.dumps({
     "changed": sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name)),
     "data_dir_exists": os.path.exists(os.environ["FLOWYARD_DATA_DIR"]),
     "mode": settings.FLOWYARD.mode,
+    "ssl_redirect": getattr(settings, "SECURE_SSL_REDIRECT", False),
 }))
 """
 
@@ -144,6 +145,12 @@ def test_the_production_profile_is_production_whatever_flowyard_mode_says(tmp_pa
     assert import_profile("production", tmp_path, **variables)["mode"] == "production"
     assert import_profile("production", tmp_path, FLOWYARD_MODE="development", **variables)["mode"] == "production"
     assert import_profile("development", tmp_path, **variables)["mode"] == "development"
+
+
+def test_the_production_profile_redirects_plain_http_unless_told_a_private_network_needs_none(tmp_path):
+    variables = {"FLOWYARD_SECRET_KEY": GOOD_SECRET, "FLOWYARD_DATABASE_URL": "postgres://u@127.0.0.1/db"}
+    assert import_profile("production", tmp_path, **variables)["ssl_redirect"] is True
+    assert import_profile("production", tmp_path, FLOWYARD_HTTPS_REDIRECT="false", **variables)["ssl_redirect"] is False
 
 
 def test_a_mode_given_by_the_caller_replaces_flowyard_mode_and_its_checks_apply():

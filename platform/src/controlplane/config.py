@@ -42,6 +42,11 @@ class FlowyardConfig(BaseModel):
     public_url: str = Field(
         "http://127.0.0.1:8000", description="The control plane's address as workloads reach it (the runner's API)."
     )
+    https_redirect: bool = Field(
+        True, description="In production, redirect plain-HTTP requests to https://. Turn it off only where a proxy in "
+                          "front already redirects, or where every client (runners included) reaches the control "
+                          "plane on a private network, as in deploy/compose.",
+    )
     task_queue: str = Field("flowyard", description="The Celery queue runs' tasks go to.")
     scheduler_queue: str = Field(
         "", description="The Celery queue of the scheduler's periodic pass; empty: the task queue. A queue of its own "
