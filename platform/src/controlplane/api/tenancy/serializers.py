@@ -12,7 +12,7 @@ from typing_extensions import override
 from controlplane.api.fields import UsernameField, VisibleRelatedField
 from controlplane.tenancy.models import GroupMapping, PersonalToken, Project, ProjectMembership, ProjectToken, Team, TeamMembership
 from controlplane.tenancy.models.teams import slug_validator, validate_timezone
-from controlplane.tenancy.roles import role_for
+from controlplane.tenancy.roles import role_for, roles_for
 from controlplane.tenancy.selectors import project_list, team_list
 from flowyard_spec.states import Role
 
@@ -80,6 +80,19 @@ class RoleUpdateSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=ROLE_FIELD_CHOICES)
 
 
+class ProjectListSerializer(serializers.ListSerializer):
+    """A page of projects: the caller's roles on all of them are read at once (`roles_for`), not one per row."""
+
+    @override
+    def to_representation(self, data):
+        """Each project, with the roles looked up for the whole page first."""
+        projects = list(data.all() if hasattr(data, "all") else data)
+        request = self.context.get("request")
+        if request is not None:
+            self.context["project_roles"] = roles_for(request.user, projects)  # shared with the child
+        return super().to_representation(projects)
+
+
 class ProjectSerializer(serializers.ModelSerializer):
     """A project, with the caller's role on it."""
 
@@ -92,11 +105,16 @@ class ProjectSerializer(serializers.ModelSerializer):
             "id", "team", "team_slug", "slug", "name", "description", "timezone", "max_cpu_per_run",
             "max_memory_mib_per_run", "max_concurrent_runs", "my_role", "created_at", "updated_at",
         ]
+        list_serializer_class = ProjectListSerializer
 
     def get_my_role(self, project: Project) -> str | None:
-        """The caller's effective role on this project."""
-        request = self.context.get("request")
-        role = role_for(request.user, project) if request else None
+        """The caller's effective role on this project (from the page's lookup when listed)."""
+        known = self.context.get("project_roles", {})
+        if project.pk in known:
+            role = known[project.pk]
+        else:
+            request = self.context.get("request")
+            role = role_for(request.user, project) if request else None
         return role.value if role else None
 
 
