@@ -29,6 +29,18 @@ def test_a_triggered_run_succeeds_with_its_tasks_and_log_lines(platform):
     wait_until(lambda: not platform.containers(run_id), timeout=30, what="the finished run's container removed")
 
 
+def test_a_cached_task_result_is_taken_by_the_next_run_of_the_environment_in_its_container(platform):
+    deployment = platform.deploy()
+    first = platform.trigger(deployment, mode="cached", seconds=7)
+    platform.wait_for(first, "SUCCEEDED")
+    second = platform.trigger(deployment, mode="cached", seconds=7)
+    platform.wait_for(second, "SUCCEEDED")
+    assert "computed 7.0" in platform.logs(first)
+    assert not [line for line in platform.logs(second) if line.startswith("computed")]
+    tasks = platform.api.get(f"/api/v1/runs/{second}/tasks/").json()
+    assert [(task["name"], task["state"]) for task in tasks] == [("remembered", "CACHED")]
+
+
 def test_a_running_workflow_container_is_locked_down(platform):
     run_id = platform.trigger(platform.deploy(), mode="sleep", seconds=20)
     platform.wait_for(run_id, "RUNNING")
@@ -38,7 +50,10 @@ def test_a_running_workflow_container_is_locked_down(platform):
     assert host["ReadonlyRootfs"] is True
     assert "no-new-privileges:true" in host["SecurityOpt"]
     assert host["Memory"] == 256 * 1024 * 1024 and host["NanoCpus"] == 250_000_000 and host["PidsLimit"] > 0
-    assert not container.attrs["Mounts"] and not host.get("Binds")
+    # The one mount: the environment's result-store volume (cached task results), never a host path.
+    mounts = [(mount["Type"], mount["Destination"], mount.get("Name")) for mount in container.attrs["Mounts"]]
+    assert mounts == [("volume", "/var/lib/flowyard/results", f"flowyard-results-{platform.tenant.test_env.pk}")]
+    assert not host.get("Binds")
     assert "docker.sock" not in json.dumps(container.attrs)
     assert "ALL" in host["CapDrop"] and not host.get("CapAdd"), (host["CapDrop"], host.get("CapAdd"))
     assert host["Privileged"] is False

@@ -1,4 +1,5 @@
-"""Task result cache: files under FLOWYARD_CACHE_DIR keyed on the task's source code and its inputs."""
+"""Task result cache keyed on the task's source code and its inputs: in a control plane run, the environment's
+result store shared by its runs (flowyard.result_store); elsewhere, files under FLOWYARD_CACHE_DIR."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import time
 from datetime import date, datetime, timedelta
 from enum import Enum
 from pathlib import Path, PurePath
-from typing import Any
+from typing import Any, Protocol
 
 _MISS: Any = object()
 MISS = _MISS  # returned by `read` when there is no usable entry
@@ -73,10 +74,42 @@ def _path(key: str) -> Path:
     return cache_dir() / key[:2] / f"{key}.pickle"
 
 
+class ResultStore(Protocol):
+    """Where a run's cached results are shared with its environment's other runs (flowyard.result_store)."""
+
+    directory: Path
+
+    def location(self, key: str) -> str:
+        """Where the result of `key` is written, relative to `directory`."""
+
+    def find(self, key: str) -> Path | None:
+        """The stored result file of `key` when it is valid, else None."""
+
+    def record(self, key: str, *, task_name: str, size_bytes: int, expires_at: float | None) -> bool:
+        """Say the result of `key` is stored; False when that failed."""
+
+
+_shared_store: ResultStore | None = None
+
+
+def use_store(store: ResultStore | None) -> None:
+    """Share cached results through `store` from now on (the runner sets its run's store); None: local files."""
+    global _shared_store
+    _shared_store = store
+
+
+def _store() -> ResultStore | None:
+    return _shared_store
+
+
 def read(key: str) -> Any:
     """The cached value for `key`, or MISS when absent, expired or unreadable."""
+    store = _store()
+    path = _path(key) if store is None else store.find(key)
+    if path is None:
+        return _MISS
     try:
-        with open(_path(key), "rb") as handle:
+        with open(path, "rb") as handle:
             entry = pickle.load(handle)
     except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, ValueError, TypeError):
         return _MISS
@@ -98,7 +131,8 @@ def expires_at(key: str) -> float | None:
 
 
 def write(key: str, value: Any, expiration: timedelta | float | None, task_name: str = "") -> bool:
-    """Store `value` under `key` atomically (temp file + rename); False when it cannot be pickled or stored."""
+    """Store `value` under `key` atomically (temp file + rename), and in a control plane run record it there; False
+    when it cannot be pickled or stored."""
     now = time.time()
     seconds = expiration.total_seconds() if isinstance(expiration, timedelta) else expiration
     entry = {"version": 1, "task": task_name, "created_at": now,
@@ -107,7 +141,8 @@ def write(key: str, value: Any, expiration: timedelta | float | None, task_name:
         payload = pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
         return False
-    path = _path(key)
+    store = _store()
+    path = _path(key) if store is None else store.directory / store.location(key)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(prefix=f".{key[:8]}-", suffix=".tmp", dir=path.parent)
@@ -125,4 +160,6 @@ def write(key: str, value: Any, expiration: timedelta | float | None, task_name:
             raise
     except OSError:
         return False
+    if store is not None:
+        return store.record(key, task_name=task_name, size_bytes=len(payload), expires_at=entry["expires_at"])
     return True

@@ -14,7 +14,7 @@ from flowyard_testkit.writes import (
     PERSONAL_WRITES,
     PROJECT_CREATE,
     PROJECT_WRITES,
-    RUNNER_REPORT,
+    RUNNER_WRITES,
     TEAM_WRITES,
     send,
 )
@@ -120,15 +120,16 @@ def test_staff_see_and_manage_every_project_record_but_not_what_is_inside(tenant
     assert client.get(f"/api/v1/workflows/{tenant_a.workflow.pk}/").status_code == 404, "but still see nothing inside"
 
 
-def test_no_role_may_report_on_a_run_only_its_own_run_token_may(tenant_a, tenant_b, client_for, fingerprint):
+@pytest.mark.parametrize("write", RUNNER_WRITES, ids=lambda write: write.route)
+def test_no_role_may_report_on_a_run_only_its_own_run_token_may(write, tenant_a, tenant_b, client_for, fingerprint):
     before = fingerprint()
     for role in Role:
-        response = send(client_for(tenant_a.users[role]), RUNNER_REPORT, tenant_a)
+        response = send(client_for(tenant_a.users[role]), write, tenant_a)
         assert response.status_code == 403, (role, response.json())
     other_runner = client_for(None)
     other_runner.credentials(HTTP_AUTHORIZATION=f"Bearer {run_token_issue(run=tenant_b.run)}")
-    assert send(other_runner, RUNNER_REPORT, tenant_a).status_code == 404
+    assert send(other_runner, write, tenant_a).status_code == 404
     runner = client_for(None)
     runner.credentials(HTTP_AUTHORIZATION=f"Bearer {run_token_issue(run=tenant_a.run)}")
-    assert send(runner, RUNNER_REPORT, tenant_a).status_code == RUNNER_REPORT.success
+    assert send(runner, write, tenant_a).status_code == write.success
     assert runner.get(f"/api/v1/runs/{tenant_a.run.pk}/").status_code == 403, "a run token reads nothing"

@@ -27,6 +27,7 @@ FOREIGN_OBJECT = {
     "run": lambda t: t.run,
     "schedule": lambda t: t.test_deployment,
     "runner-events": lambda t: t.run,
+    "runner-cache": lambda t: t.run,
     "audit-event": lambda t: t.extra["audit_event"],
     "backfill": lambda t: t.extra["backfill"],
     "webhook": lambda t: t.extra["webhook"],

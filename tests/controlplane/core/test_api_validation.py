@@ -72,12 +72,15 @@ INVALID = {
         None, lambda t: {"runtime_target": "no-such-target", "vcpu_hour": "0.05", "gib_hour": "0.005"}, "runtime_target"),
 }
 # Sent with the run's own token rather than as a user.
-AS_RUNNER = {("runner-events", "post")}
+AS_RUNNER = {("runner-events", "post"), ("runner-cache", "post")}
 # Sent with the webhook's own secret (Authorization: Bearer) rather than as a user.
 AS_WEBHOOK = {("webhook-delivery", "post")}
 INVALID[("runner-events", "post")] = (
     lambda t: t.run, lambda t: {"events": [{"type": "log", "seq": 0, "at": "2026-01-01T00:00:00+00:00", "message": "x"}]},
     "events.0.seq",
+)
+INVALID[("runner-cache", "post")] = (
+    lambda t: t.run, lambda t: {"key": "../../etc/passwd", "location": "ab/result.pickle"}, "key",
 )
 # Writes that take no input at all, so no input can be invalid.
 NO_INPUT = {("run-cancel", "post"), ("schedule-pause", "post"), ("schedule-resume", "post"), ("backfill-cancel", "post"),

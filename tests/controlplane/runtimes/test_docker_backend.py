@@ -193,6 +193,46 @@ def test_container_is_non_root_limited_read_only_and_mounts_nothing(backend, run
     assert host["RestartPolicy"]["Name"] in ("", "no")  # the engine never runs a workflow again by itself
 
 
+def test_runs_of_one_environment_share_its_result_volume_and_nothing_else_is_mounted(
+        backend, run_id, runtime_image, docker_client):  # noqa: F811
+    scope = f"test-{uuid.uuid4().hex[:12]}"
+    volume = f"flowyard-results-{scope}"
+    write = "import pathlib; pathlib.Path('/var/lib/flowyard/results/answer').write_text('42'); print('written')"
+    read = "import pathlib; print('read', pathlib.Path('/var/lib/flowyard/results/answer').read_text())"
+    try:
+        first, second = run_id(), run_id()
+        ref = backend.launch(spec_for(first, runtime_image, write, result_scope=scope))
+        attrs = docker_client.api.inspect_container(ref)
+        assert [(m["Type"], m["Name"], m["Destination"], m["RW"]) for m in attrs["Mounts"]] == [
+            ("volume", volume, "/var/lib/flowyard/results", True)]
+        assert not attrs["HostConfig"].get("Binds")
+        assert "FLOWYARD_RESULT_DIR=/var/lib/flowyard/results" in attrs["Config"]["Env"]
+        wait_for(lambda: backend.inspect(first).state == WorkloadState.EXITED, "the writer to exit")
+        assert backend.inspect(first).exit_code == 0, [line.message for line in backend.logs(first)]
+        backend.launch(spec_for(second, runtime_image, read, result_scope=scope))
+        wait_for(lambda: backend.inspect(second).state == WorkloadState.EXITED, "the reader to exit")
+        assert [line.message for line in backend.logs(second)] == ["read 42"]
+    finally:
+        for made in docker_client.containers.list(all=True, filters={"volume": volume}):
+            made.remove(force=True)
+        try:
+            docker_client.volumes.get(volume).remove(force=True)
+        except NotFound:
+            pass
+
+
+@pytest.mark.parametrize("mount", [
+    {"Type": "bind", "Source": "/var/run/docker.sock", "Target": "/var/lib/flowyard/results"},
+    {"Type": "volume", "Source": "someone-elses-volume", "Target": "/var/lib/flowyard/results"},
+    {"Type": "volume", "Source": "flowyard-results-x", "Target": "/etc"},
+])
+def test_any_other_mount_is_refused_before_a_container_is_made(mount):
+    from controlplane.runtimes.backends.docker.mapping import assert_nothing_mounted
+
+    with pytest.raises(LaunchFailed, match="only the environment's result-store volume"):
+        assert_nothing_mounted({"read_only": True, "mounts": [mount]})
+
+
 def test_without_a_command_the_image_entrypoint_runs(backend, run_id, runtime_image, docker_client):  # noqa: F811
     run = run_id()
     attrs = docker_client.api.inspect_container(backend.launch(spec_for(run, runtime_image)))

@@ -61,9 +61,17 @@ def work(mode: str, seconds: float) -> str:
     return mode
 
 
+@task(cache=True)
+def remembered(seconds: float) -> float:
+    get_logger().info("computed %s", seconds)
+    return seconds * 2
+
+
 @flow(name="behaviours")
 def behaviours(mode: str = "ok", seconds: float = 0.0):
     get_logger().info("first line of user code")
+    if mode == "cached":  # a task whose result the environment's next runs take from its result store
+        return remembered(seconds)
     return work(mode, seconds)
 '''
 
@@ -244,6 +252,9 @@ def running_platform(live_server, image, docker, tmp_path: Path, *, env: dict[st
         for container in docker.containers.list(all=True, filters={"label": "org.flowyard.managed=true"}):
             if container.labels.get("org.flowyard.project") == tenant.project.slug:
                 container.remove(force=True)
+        for environment in tenant.project.environments.all():  # the result stores of the tenant's environments
+            for volume in docker.volumes.list(filters={"name": f"flowyard-results-{environment.pk}"}):
+                volume.remove(force=True)
 
 
 @pytest.fixture

@@ -158,6 +158,11 @@ RUNNER_REPORT = Write(
     "runner-events", "post", lambda t: t.run,
     lambda t: {"events": [{"type": "heartbeat", "at": "2026-01-01T00:00:00+00:00"}]}, None, 200,
 )
+# The same for the run's task cache records (tests/controlplane/runs/test_cache_records.py).
+RUNNER_CACHE_RECORD = Write(
+    "runner-cache", "post", lambda t: t.run, lambda t: {"key": "ab" * 32, "location": "ab/result.pickle"}, None, 200,
+)
+RUNNER_WRITES = (RUNNER_REPORT, RUNNER_CACHE_RECORD)
 # Writes on an object build_tenant does not make: the test sets `tenant.extra[...]` first and applies the same
 # role and other-team checks as to PROJECT_WRITES (tests/controlplane/deployments/test_secrets.py).
 EXTRA_OBJECT_WRITES: tuple[Write, ...] = (
@@ -187,7 +192,7 @@ CLI_LOGIN: tuple[Write, ...] = (
     Write("auth-device-token", "post", None, lambda t: {"device_code": "unknown"}, None, 404),
 )
 ALL_WRITES = (
-    *PROJECT_WRITES, *EXTRA_OBJECT_WRITES, *TEAM_WRITES, *PERSONAL_WRITES, PROJECT_CREATE, RUNNER_REPORT, WEBHOOK_DELIVERY,
+    *PROJECT_WRITES, *EXTRA_OBJECT_WRITES, *TEAM_WRITES, *PERSONAL_WRITES, PROJECT_CREATE, *RUNNER_WRITES, WEBHOOK_DELIVERY,
     *STAFF_WRITES, *FORGE_DELIVERIES, *CLI_LOGIN,
 )
 

@@ -83,6 +83,7 @@ def launch_spec(run: Run, token: str, secrets: dict[str, str]) -> LaunchSpec:
         labels={RUN_LABEL: str(run.pk), PROJECT_LABEL: project.slug, ENVIRONMENT_LABEL: environment.name,
                 WORKFLOW_LABEL: run.deployment.workflow.name},
         secret_names=frozenset(secrets),
+        result_scope=str(environment.pk),  # cached task results are shared by the environment's runs
     )
 
 

@@ -1,4 +1,4 @@
-"""One POST of an event batch with urllib (stdlib only)."""
+"""Requests to the control plane with the run token, with urllib (stdlib only): event batches and cache records."""
 
 from __future__ import annotations
 
@@ -46,3 +46,24 @@ def post_events(url: str, token: str, events: list[dict[str, Any]], timeout: flo
     except ValueError:
         reply = None
     return status, reply if isinstance(reply, dict) else None, text
+
+
+def call_api(method: str, url: str, token: str, body: dict[str, Any] | None, timeout: float) -> tuple[int, dict[str, Any] | None]:
+    """One JSON request with the run token; (status, reply JSON or None), or raise Unreachable."""
+    data = None if body is None else json.dumps(body, separators=(",", ":"), default=str).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={
+        "Content-Type": "application/json", "Accept": "application/json", "Authorization": f"Bearer {token}",
+        "User-Agent": f"flowyard-runner/{__version__}",
+    })
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - the configured API URL
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, b""
+    except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as error:
+        raise Unreachable(str(error)) from error
+    try:
+        reply = json.loads(raw) if raw else None
+    except ValueError:
+        reply = None
+    return status, reply if isinstance(reply, dict) else None

@@ -4,11 +4,12 @@ from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from controlplane.runs.api import views
-from controlplane.runs.api.runner import RunnerEventsView
+from controlplane.runs.api.runner import RunnerCacheView, RunnerEventsView
 
 router = SimpleRouter()
 router.register("runs", views.RunViewSet, basename="run")
 urlpatterns = [
     path("runner/runs/<uuid:pk>/events/", RunnerEventsView.as_view(), name="runner-events"),
+    path("runner/runs/<uuid:pk>/cache/", RunnerCacheView.as_view(), name="runner-cache"),
     *router.urls,
 ]

@@ -73,6 +73,7 @@ class LaunchSpec:
     command: list[str] | None = None  # None: the image's entrypoint (the runner)
     secret_names: frozenset[str] = frozenset()  # which environment keys are secrets
     pids_limit: int = 512
+    result_scope: str = ""  # whose result store the run reads and writes cached task results in (an environment id)
 
     @property
     def name(self) -> str:

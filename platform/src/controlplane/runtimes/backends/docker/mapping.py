@@ -11,6 +11,8 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from docker.types import Mount
+
 from controlplane.runtimes.backends.base import (
     MANAGED_LABEL,
     RUN_LABEL,
@@ -24,11 +26,14 @@ from controlplane.runtimes.backends.docker.config import DockerSettings
 
 HOME = "/home/flowyard"  # the runtime image's home directory (user flowyard, uid 10001)
 CACHE_DIR = "/tmp/flowyard-cache"  # FLOWYARD_CACHE_DIR unless the spec sets one: the root filesystem is read-only
+RESULTS_DIR = "/var/lib/flowyard/results"  # FLOWYARD_RESULT_DIR: the environment's result store, a named volume
+RESULTS_VOLUME_PREFIX = "flowyard-results-"
 MIB = 1024 * 1024
-# The only host-config options a workflow container is ever created with: none of them mounts anything.
+# The only host-config options a workflow container is ever created with. The one mount is the environment's own
+# result-store volume (never a host path, never the Docker socket): see assert_nothing_mounted.
 HOST_CONFIG_OPTIONS = frozenset({
     "mem_limit", "memswap_limit", "nano_cpus", "pids_limit", "security_opt", "cap_drop", "read_only", "tmpfs",
-    "network_mode", "init",
+    "network_mode", "init", "mounts",
 })
 NUMERIC_USER = re.compile(r"^(\d+)(?::(\d+))?$")
 ENV_KEY = re.compile(r"^[^=\x00]+$")
@@ -62,7 +67,18 @@ def container_environment(spec: LaunchSpec) -> dict[str, str]:
             raise LaunchFailed(f"environment variable name {key!r} is not valid")
     environment.setdefault("FLOWYARD_CACHE_DIR", CACHE_DIR)
     environment.setdefault("HOME", HOME)
+    if spec.result_scope:
+        environment["FLOWYARD_RESULT_DIR"] = RESULTS_DIR
     return environment
+
+
+def results_volume(spec: LaunchSpec) -> str:
+    """The name of the Docker volume holding the cached task results of the spec's environment ('' for none)."""
+    if not spec.result_scope:
+        return ""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", spec.result_scope):
+        raise LaunchFailed(f"result scope {spec.result_scope!r} cannot name a Docker volume")
+    return f"{RESULTS_VOLUME_PREFIX}{spec.result_scope}"
 
 
 def tmpfs_mounts(settings: DockerSettings) -> dict[str, str]:
@@ -94,15 +110,23 @@ def host_config_options(spec: LaunchSpec, settings: DockerSettings) -> dict[str,
         "network_mode": settings.network_mode,
         "init": True,  # docker-init is PID 1: it forwards signals and reaps the workflow's children
     }
+    volume = results_volume(spec)
+    if volume:  # created by the engine on first use, owned as the runtime image's RESULTS_DIR is (uid 10001)
+        options["mounts"] = [Mount(target=RESULTS_DIR, source=volume, type="volume", read_only=False)]
     assert_nothing_mounted(options)
     return options
 
 
 def assert_nothing_mounted(options: Mapping[str, Any]) -> None:
-    """Refuse host-config options that could mount anything (binds, volumes, devices) or add privileges."""
+    """Refuse host-config options that could mount anything (binds, devices, the socket) or add privileges; the one
+    mount allowed is a result-store volume (a named volume, never a host path) at RESULTS_DIR."""
     extra = set(options) - HOST_CONFIG_OPTIONS
     if extra or set(options.get("tmpfs", {})) - {"/tmp", HOME}:
         raise LaunchFailed(f"refused container options {sorted(extra) or options['tmpfs']}: nothing is ever mounted")
+    for mount in options.get("mounts", []):
+        if (mount.get("Type") != "volume" or mount.get("Target") != RESULTS_DIR
+                or not str(mount.get("Source", "")).startswith(RESULTS_VOLUME_PREFIX)):
+            raise LaunchFailed(f"refused mount {dict(mount)}: only the environment's result-store volume is mounted")
 
 
 def command_arguments(spec: LaunchSpec) -> dict[str, Any]:

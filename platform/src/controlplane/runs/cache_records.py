@@ -1,0 +1,51 @@
+"""The task cache index of an environment, as its runs' runners read and write it (with their run tokens).
+
+A runner looks a key up before running a cached task (`cache_record_find`) and records a result it stored
+(`cache_record_put`). Records are scoped to the run's environment: a run never sees another environment's or
+another project's results, whatever key it asks for.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+
+from django.db import transaction
+from django.utils import timezone
+
+from controlplane.core.errors import ValidationFailed
+from controlplane.runs.models import Run, TaskCacheRecord
+
+KEY = re.compile(r"^[0-9a-f]{64}$")
+LOCATION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")  # relative, no "..", no "/" first
+
+
+def _environment_id(run: Run):
+    return Run.objects.filter(pk=run.pk).values_list("deployment__environment_id", flat=True).get()
+
+
+def cache_record_find(*, run: Run, key: str) -> TaskCacheRecord | None:
+    """The unexpired record of `key` in the run's environment, or None."""
+    if not KEY.match(key):
+        return None
+    record = TaskCacheRecord.objects.filter(environment_id=_environment_id(run), key=key).first()
+    if record is None or (record.expires_at is not None and record.expires_at <= timezone.now()):
+        return None
+    return record
+
+
+@transaction.atomic
+def cache_record_put(*, run: Run, key: str, location: str, task_name: str = "", size_bytes: int = 0,
+                     expires_at: datetime.datetime | None = None) -> TaskCacheRecord:
+    """Record (or replace) the result of `key` stored at `location` in the run's environment's result store."""
+    if not KEY.match(key):
+        raise ValidationFailed({"key": ["must be 64 lowercase hex characters (the SDK's cache key)."]})
+    if not LOCATION.match(location) or ".." in location.split("/") or len(location) > 255:
+        raise ValidationFailed({"location": ["must be a relative path inside the result store, e.g. "
+                                             "ab/abcd.pickle (no '..', no leading '/', at most 255 characters)."]})
+    record, _ = TaskCacheRecord.objects.update_or_create(
+        environment_id=_environment_id(run), key=key,
+        defaults={"location": location, "task_name": task_name[:200], "size_bytes": max(size_bytes, 0),
+                  "expires_at": expires_at, "run": run},
+    )
+    return record

@@ -1,0 +1,81 @@
+"""The task cache index runners share within an environment: what one run records, the next run of the same
+environment finds; other environments and projects never do."""
+
+from __future__ import annotations
+
+import datetime
+
+import pytest
+from django.utils import timezone
+
+from controlplane.runs.models import Run, TaskCacheRecord
+from flowyard_testkit.tokens import run_token_issue
+from flowyard_spec.states import RunState
+
+KEY = "c0" * 32
+
+
+def runner_client(client_for, run: Run):
+    client = client_for(None)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {run_token_issue(run=run)}")
+    return client
+
+
+def another_run(deployment) -> Run:
+    return Run.objects.create(deployment=deployment, version=deployment.version, state=RunState.RUNNING.value)
+
+
+def record(client, run: Run, **fields):
+    body = {"key": KEY, "location": f"{KEY[:2]}/{KEY}.pickle", "task_name": "wf.load", "size_bytes": 120, **fields}
+    return client.post(f"/api/v1/runner/runs/{run.pk}/cache/", body, format="json")
+
+
+def look_up(client, run: Run, key: str = KEY):
+    return client.get(f"/api/v1/runner/runs/{run.pk}/cache/", {"key": key})
+
+
+def test_a_result_recorded_by_one_run_is_found_by_the_next_run_of_the_environment(tenant_a, client_for):
+    first = tenant_a.run
+    assert record(runner_client(client_for, first), first).status_code == 200
+    second = another_run(first.deployment)
+    found = look_up(runner_client(client_for, second), second)
+    assert found.status_code == 200
+    assert found.json()["location"] == f"{KEY[:2]}/{KEY}.pickle" and found.json()["size_bytes"] == 120
+
+
+def test_another_environment_of_the_same_project_does_not_see_the_record(tenant_a, client_for):
+    record(runner_client(client_for, tenant_a.run), tenant_a.run)
+    in_production = another_run(tenant_a.production_deployment)
+    assert tenant_a.production_deployment.environment_id != tenant_a.run.deployment.environment_id
+    assert look_up(runner_client(client_for, in_production), in_production).status_code == 404
+
+
+def test_another_teams_run_asking_for_the_same_key_finds_nothing(tenant_a, tenant_b, client_for):
+    record(runner_client(client_for, tenant_a.run), tenant_a.run)
+    assert look_up(runner_client(client_for, tenant_b.run), tenant_b.run).status_code == 404
+
+
+def test_an_expired_record_is_a_miss_and_recording_again_replaces_it(tenant_a, client_for):
+    client = runner_client(client_for, tenant_a.run)
+    past = (timezone.now() - datetime.timedelta(seconds=1)).isoformat()
+    record(client, tenant_a.run, expires_at=past)
+    assert look_up(client, tenant_a.run).status_code == 404
+    future = (timezone.now() + datetime.timedelta(hours=1)).isoformat()
+    assert record(client, tenant_a.run, expires_at=future, location="c0/newer.pickle").status_code == 200
+    assert look_up(client, tenant_a.run).json()["location"] == "c0/newer.pickle"
+    assert TaskCacheRecord.objects.filter(key=KEY).count() == 1
+
+
+@pytest.mark.parametrize("location", ["../../etc/passwd", "/etc/passwd", "c0/../../x", ""])
+def test_a_location_outside_the_result_store_is_refused_naming_the_field(tenant_a, client_for, location):
+    response = record(runner_client(client_for, tenant_a.run), tenant_a.run, location=location)
+    assert response.status_code == 400
+    assert "location" in response.json()["extra"]["fields"]
+    assert not TaskCacheRecord.objects.exists()
+
+
+def test_a_malformed_key_is_a_miss_when_looked_up(tenant_a, client_for):
+    client = runner_client(client_for, tenant_a.run)
+    record(client, tenant_a.run)
+    assert look_up(client, tenant_a.run, key="C0" * 32).status_code == 404
+    assert look_up(client, tenant_a.run, key="").status_code == 404
