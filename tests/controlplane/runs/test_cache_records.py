@@ -47,19 +47,20 @@ def test_another_environment_of_the_same_project_does_not_see_the_record(tenant_
     record(runner_client(client_for, tenant_a.run), tenant_a.run)
     in_production = another_run(tenant_a.production_deployment)
     assert tenant_a.production_deployment.environment_id != tenant_a.run.deployment.environment_id
-    assert look_up(runner_client(client_for, in_production), in_production).status_code == 404
+    assert look_up(runner_client(client_for, in_production), in_production).status_code == 204
 
 
 def test_another_teams_run_asking_for_the_same_key_finds_nothing(tenant_a, tenant_b, client_for):
     record(runner_client(client_for, tenant_a.run), tenant_a.run)
-    assert look_up(runner_client(client_for, tenant_b.run), tenant_b.run).status_code == 404
+    assert look_up(runner_client(client_for, tenant_b.run), tenant_a.run).status_code == 404  # not its run
+    assert look_up(runner_client(client_for, tenant_b.run), tenant_b.run).status_code == 204
 
 
 def test_an_expired_record_is_a_miss_and_recording_again_replaces_it(tenant_a, client_for):
     client = runner_client(client_for, tenant_a.run)
     past = (timezone.now() - datetime.timedelta(seconds=1)).isoformat()
     record(client, tenant_a.run, expires_at=past)
-    assert look_up(client, tenant_a.run).status_code == 404
+    assert look_up(client, tenant_a.run).status_code == 204
     future = (timezone.now() + datetime.timedelta(hours=1)).isoformat()
     assert record(client, tenant_a.run, expires_at=future, location="c0/newer.pickle").status_code == 200
     assert look_up(client, tenant_a.run).json()["location"] == "c0/newer.pickle"
@@ -77,5 +78,5 @@ def test_a_location_outside_the_result_store_is_refused_naming_the_field(tenant_
 def test_a_malformed_key_is_a_miss_when_looked_up(tenant_a, client_for):
     client = runner_client(client_for, tenant_a.run)
     record(client, tenant_a.run)
-    assert look_up(client, tenant_a.run, key="C0" * 32).status_code == 404
-    assert look_up(client, tenant_a.run, key="").status_code == 404
+    assert look_up(client, tenant_a.run, key="C0" * 32).status_code == 204
+    assert look_up(client, tenant_a.run, key="").status_code == 204

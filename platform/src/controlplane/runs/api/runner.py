@@ -69,19 +69,22 @@ def _own_run(request, pk):
 
 class RunnerCacheView(APIView):
     """The task cache index of the run's environment: GET `?key=` before running a cached task, POST a record after
-    storing its result. Another environment's or project's records are never visible (404)."""
+    storing its result. Another environment's or project's records are never visible (a miss); another run's URL is
+    404."""
 
     authentication_classes = [RunTokenAuthentication]
     permission_classes = [IsAuthenticated]
 
     @extend_schema(parameters=[OpenApiParameter("key", str, required=True, description="The SDK's cache key.")],
-                   responses={200: CacheRecordSerializer, 404: OpenApiResponse(description="No usable record.")})
+                   responses={200: CacheRecordSerializer,
+                              204: OpenApiResponse(description="No usable record of the key: a miss.")})
     def get(self, request, pk):
-        """The unexpired record of `key` in the run's environment."""
+        """The unexpired record of `key` in the run's environment; 204 when there is none (a miss is routine: it
+        is not an error, and is not logged as one)."""
         run = _own_run(request, pk)
         record = cache_record_find(run=run, key=request.query_params.get("key", ""))
         if record is None:
-            raise Http404
+            return Response(status=204)
         return Response(CacheRecordSerializer(record).data)
 
     @extend_schema(request=CacheRecordSerializer, responses={200: CacheRecordSerializer})
