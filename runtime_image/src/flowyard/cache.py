@@ -77,10 +77,8 @@ def _path(key: str) -> Path:
 class ResultStore(Protocol):
     """Where a run's cached results are shared with its environment's other runs (flowyard.result_store)."""
 
-    directory: Path
-
-    def location(self, key: str) -> str:
-        """Where the result of `key` is written, relative to `directory`."""
+    def path(self, key: str) -> Path:
+        """Where the result of `key` is written."""
 
     def find(self, key: str) -> Path | None:
         """The stored result file of `key` when it is valid, else None."""
@@ -98,13 +96,9 @@ def use_store(store: ResultStore | None) -> None:
     _shared_store = store
 
 
-def _store() -> ResultStore | None:
-    return _shared_store
-
-
 def read(key: str) -> Any:
     """The cached value for `key`, or MISS when absent, expired or unreadable."""
-    store = _store()
+    store = _shared_store
     path = _path(key) if store is None else store.find(key)
     if path is None:
         return _MISS
@@ -141,8 +135,8 @@ def write(key: str, value: Any, expiration: timedelta | float | None, task_name:
         payload = pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL)
     except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
         return False
-    store = _store()
-    path = _path(key) if store is None else store.directory / store.location(key)
+    store = _shared_store
+    path = _path(key) if store is None else store.path(key)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, temp = tempfile.mkstemp(prefix=f".{key[:8]}-", suffix=".tmp", dir=path.parent)

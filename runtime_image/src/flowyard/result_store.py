@@ -46,8 +46,12 @@ class ControlPlaneStore:
         return f"{self.api}/api/v1/runner/runs/{urllib.parse.quote(self.run_id)}/cache/"
 
     def location(self, key: str) -> str:
-        """Where the result of `key` is written, relative to the directory."""
+        """Where the result of `key` is written, relative to the directory (what the control plane records)."""
         return f"{key[:2]}/{key}.pickle"
+
+    def path(self, key: str) -> Path:
+        """Where the result of `key` is written."""
+        return self.directory / self.location(key)
 
     def find(self, key: str) -> Path | None:
         """The stored result file of `key` when the control plane holds a valid record of it, else None."""

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import datetime
 import re
+from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from controlplane.core.errors import ValidationFailed
@@ -20,22 +22,21 @@ KEY = re.compile(r"^[0-9a-f]{64}$")
 LOCATION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")  # relative, no "..", no "/" first
 
 
-def _environment_id(run: Run):
-    return Run.objects.filter(pk=run.pk).values_list("deployment__environment_id", flat=True).get()
+def _environment_id(run_id: Any):
+    return Run.objects.filter(pk=run_id).values_list("deployment__environment_id", flat=True).get()
 
 
-def cache_record_find(*, run: Run, key: str) -> TaskCacheRecord | None:
-    """The unexpired record of `key` in the run's environment, or None."""
+def cache_record_find(*, run_id: Any, key: str) -> TaskCacheRecord | None:
+    """The unexpired record of `key` in the run's environment, or None (one query: a lookup per cached task)."""
     if not KEY.match(key):
         return None
-    record = TaskCacheRecord.objects.filter(environment_id=_environment_id(run), key=key).first()
-    if record is None or (record.expires_at is not None and record.expires_at <= timezone.now()):
-        return None
-    return record
+    now = timezone.now()
+    return (TaskCacheRecord.objects.filter(environment__deployments__runs=run_id, key=key)
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now)).first())
 
 
 @transaction.atomic
-def cache_record_put(*, run: Run, key: str, location: str, task_name: str = "", size_bytes: int = 0,
+def cache_record_put(*, run_id: Any, key: str, location: str, task_name: str = "", size_bytes: int = 0,
                      expires_at: datetime.datetime | None = None) -> TaskCacheRecord:
     """Record (or replace) the result of `key` stored at `location` in the run's environment's result store."""
     if not KEY.match(key):
@@ -44,8 +45,8 @@ def cache_record_put(*, run: Run, key: str, location: str, task_name: str = "", 
         raise ValidationFailed({"location": ["must be a relative path inside the result store, e.g. "
                                              "ab/abcd.pickle (no '..', no leading '/', at most 255 characters)."]})
     record, _ = TaskCacheRecord.objects.update_or_create(
-        environment_id=_environment_id(run), key=key,
-        defaults={"location": location, "task_name": task_name[:200], "size_bytes": max(size_bytes, 0),
-                  "expires_at": expires_at, "run": run},
+        environment_id=_environment_id(run_id), key=key,
+        defaults={"location": location, "task_name": task_name, "size_bytes": size_bytes, "expires_at": expires_at,
+                  "run_id": run_id},
     )
     return record

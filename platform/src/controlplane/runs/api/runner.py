@@ -9,8 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from controlplane.core.errors import PermissionDenied
-from controlplane.runs.cache_records import cache_record_find, cache_record_put
-from controlplane.runs.models import Run
+from controlplane.runs.cache_records import KEY, cache_record_find, cache_record_put
 from controlplane.runs.reporting import runner_events_apply
 from controlplane.runs.selectors import run_list
 from controlplane.runs.authentication import RunTokenAuthentication
@@ -22,6 +21,19 @@ EventBatchReplySerializer = inline_serializer(
     {"run_state": serializers.CharField(), "cancel_requested": serializers.BooleanField(),
      "last_log_seq": serializers.IntegerField()},
 )
+
+
+def require_own_run_token(request, pk, what: str) -> None:
+    """Let only the run's own token through: another run's token, or anyone who cannot see the run, gets 404; a
+    person who can see it gets 403 (a project role never acts as a runner)."""
+    user = request.user
+    if is_runner(user):
+        if user.run_id != pk:
+            raise Http404
+    elif run_list(user=user).filter(pk=pk).exists():
+        raise PermissionDenied(f"Only the run's own token (FLOWYARD_RUN_TOKEN) may {what}.")
+    else:
+        raise Http404
 
 
 class RunnerEventsView(APIView):
@@ -36,35 +48,18 @@ class RunnerEventsView(APIView):
     )
     def post(self, request, pk):
         """Apply the batch in one transaction; replaying it is harmless."""
-        user = request.user
-        if is_runner(user):
-            if user.run_id != pk:
-                raise Http404
-        elif run_list(user=user).filter(pk=pk).exists():
-            raise PermissionDenied("Only the run's own token (FLOWYARD_RUN_TOKEN) may report on a run.")
-        else:
-            raise Http404
+        require_own_run_token(request, pk, "report on a run")
         return Response(runner_events_apply(run_id=pk, payload=request.data))
 
 
 class CacheRecordSerializer(serializers.Serializer):
     """A task cache record as the runner writes and reads it."""
 
-    key = serializers.RegexField(r"^[0-9a-f]{64}$", help_text="The SDK's cache key: 64 lowercase hex characters.")
+    key = serializers.RegexField(KEY, help_text="The SDK's cache key: 64 lowercase hex characters.")
     location = serializers.CharField(max_length=255, help_text="The result's path inside the result store.")
     task_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
     size_bytes = serializers.IntegerField(min_value=0, required=False, default=0)
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
-
-
-def _own_run(request, pk):
-    """The run the runner's token belongs to (404 for any other run; 403 for a person who can see the run)."""
-    user = request.user
-    if is_runner(user) and user.run_id == pk:
-        return Run.objects.get(pk=pk)
-    if not is_runner(user) and run_list(user=user).filter(pk=pk).exists():
-        raise PermissionDenied("Only the run's own token (FLOWYARD_RUN_TOKEN) may use the run's task cache.")
-    raise Http404
 
 
 class RunnerCacheView(APIView):
@@ -81,8 +76,8 @@ class RunnerCacheView(APIView):
     def get(self, request, pk):
         """The unexpired record of `key` in the run's environment; 204 when there is none (a miss is routine: it
         is not an error, and is not logged as one)."""
-        run = _own_run(request, pk)
-        record = cache_record_find(run=run, key=request.query_params.get("key", ""))
+        require_own_run_token(request, pk, "use the run's task cache")
+        record = cache_record_find(run_id=pk, key=request.query_params.get("key", ""))
         if record is None:
             return Response(status=204)
         return Response(CacheRecordSerializer(record).data)
@@ -90,7 +85,7 @@ class RunnerCacheView(APIView):
     @extend_schema(request=CacheRecordSerializer, responses={200: CacheRecordSerializer})
     def post(self, request, pk):
         """Record the result the runner stored (replacing an older record of the same key)."""
-        run = _own_run(request, pk)
+        require_own_run_token(request, pk, "use the run's task cache")
         given = CacheRecordSerializer(data=request.data)
         given.is_valid(raise_exception=True)
-        return Response(CacheRecordSerializer(cache_record_put(run=run, **given.validated_data)).data)
+        return Response(CacheRecordSerializer(cache_record_put(run_id=pk, **given.validated_data)).data)
