@@ -21,18 +21,13 @@ from controlplane.runtimes.backends.base import RUN_LABEL
 from flowyard_testkit.docker_engines import docker_engines
 from flowyard_testkit.docker_env import docker_client, registry, runtime_image, wheel_cache  # noqa: F401
 from flowyard_testkit.platform import WorkerProcess, behaviours_image, running_platform, wait_until  # noqa: F401
+from flowyard_testkit.schedulers import percentile
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 DEPLOYMENTS = int(os.environ.get("FLOWYARD_BENCH_DEPLOYMENTS", "1000"))
 RUNS = int(os.environ.get("FLOWYARD_BENCH_RUNS", "100"))
 ENDED = ("SUCCEEDED", "FAILED", "CRASHED", "TIMED_OUT", "CANCELLED")
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
 class ContainerStarts:

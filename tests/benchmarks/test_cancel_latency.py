@@ -14,16 +14,11 @@ import pytest
 
 from flowyard_testkit.docker_env import docker_client, registry, runtime_image, wheel_cache  # noqa: F401
 from flowyard_testkit.platform import behaviours_image, platform  # noqa: F401
+from flowyard_testkit.schedulers import percentile
 
 pytestmark = pytest.mark.django_db(transaction=True)
 RUNS = 20
 TARGET_SECONDS = 1.0
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
 def stopped(platform, run_id: str) -> bool:  # noqa: F811

@@ -15,17 +15,12 @@ import pytest
 
 from flowyard_testkit.docker_env import docker_client, registry, runtime_image, wheel_cache  # noqa: F401
 from flowyard_testkit.platform import behaviours_image, platform  # noqa: F401
+from flowyard_testkit.schedulers import percentile
 
 pytestmark = pytest.mark.django_db(transaction=True)
 RUNS = 30
 FIRST_LINE = "first line of user code"
 CPUS, MEMORY_MIB = 1, 256  # the same limits on both sides: the comparison is of orchestration, not of CPU
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
 def flowyard_latency(platform, deployment: str) -> float:  # noqa: F811

@@ -9,8 +9,8 @@ own; everything it made (containers, volumes, the workflow containers its worker
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import shutil
 import subprocess
 import urllib.error
@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from controlplane.runtimes.backends.base import INSTALLATION_LABEL
 from flowyard_testkit.docker_env import docker_client  # noqa: F401 - fixture
 from flowyard_testkit.platform import wait_until
 from flowyard_testkit.ports import free_port
@@ -32,7 +33,6 @@ BUILD_SCRIPT = ROOT / "scripts" / "build_compose_images"
 EXAMPLE = ROOT / "examples" / "hello"
 VENV_BIN = Path(os.environ.get("VIRTUAL_ENV", ROOT / ".venv")) / "bin"
 SERVICES = {"postgres", "redis", "registry", "web", "worker", "beat"}
-INSTALLATION_LABEL = "org.flowyard.installation"  # controlplane/runtimes/backends/base.py
 # The first build makes the control plane's wheels and a Debian base with PostgreSQL, Redis and the registry.
 BUILD_TIMEOUT = 1500
 
