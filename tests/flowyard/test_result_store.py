@@ -65,3 +65,47 @@ def test_a_second_run_of_the_environment_takes_the_cached_results_and_another_en
                                  parameters={"day": "2026-12-04"})
     run_once(tmp_path, live_server, elsewhere, results)
     assert calls.read_text().split() == ["2", "3", "2", "3"], "production has its own cache"
+
+
+MANY_CALLS = """
+    from flowyard import flow, task
+
+    @task(cache=True)
+    def square(n: int) -> int:
+        return n * n
+
+    @flow
+    def squares(day: str):
+        return sum(square(n) for n in range(20))
+"""
+
+
+def test_a_second_run_reads_the_tasks_index_once_instead_of_asking_for_each_call(tmp_path, live_server):
+    from django.core.signals import request_started
+
+    from controlplane.runs import services as runs
+    from controlplane.runs.models import TaskRun
+    from flowyard_testkit.tenants import build_tenant
+
+    tenant = build_tenant("cacheindex")
+    developer = tenant.users[Role.DEVELOPER]
+    write_workflow(tmp_path, MANY_CALLS)
+    results = tmp_path / "results"
+    first = runs.run_trigger(actor=developer, deployment=tenant.test_deployment, parameters={"day": "2026-12-04"})
+    run_once(tmp_path, live_server, first, results)
+
+    asked: list[str] = []
+
+    def count(environ, **_):
+        if "/cache/" in environ["PATH_INFO"]:
+            asked.append(f"{environ['REQUEST_METHOD']} {environ['PATH_INFO'].rsplit('/cache/', 1)[1]}")
+
+    second = runs.run_trigger(actor=developer, deployment=tenant.test_deployment, parameters={"day": "2026-12-04"})
+    request_started.connect(count)
+    try:
+        run_once(tmp_path, live_server, second, results)
+    finally:
+        request_started.disconnect(count)
+    assert asked == ["GET index/"], "one request for the task's index, none per call"
+    states = list(TaskRun.objects.filter(run=second).values_list("state", flat=True))
+    assert len(states) == 20 and set(states) == {"CACHED"}

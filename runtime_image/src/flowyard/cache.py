@@ -80,8 +80,8 @@ class ResultStore(Protocol):
     def path(self, key: str) -> Path:
         """Where the result of `key` is written."""
 
-    def find(self, key: str) -> Path | None:
-        """The stored result file of `key` when it is valid, else None."""
+    def find(self, key: str, task_name: str = "") -> Path | None:
+        """The stored result file of `key` (a call of `task_name`) when it is valid, else None."""
 
     def record(self, key: str, *, task_name: str, size_bytes: int, expires_at: float | None) -> bool:
         """Say the result of `key` is stored; False when that failed."""
@@ -96,10 +96,10 @@ def use_store(store: ResultStore | None) -> None:
     _shared_store = store
 
 
-def read(key: str) -> Any:
-    """The cached value for `key`, or MISS when absent, expired or unreadable."""
+def read(key: str, task_name: str = "") -> Any:
+    """The cached value for `key` (a call of `task_name`), or MISS when absent, expired or unreadable."""
     store = _shared_store
-    path = _path(key) if store is None else store.find(key)
+    path = _path(key) if store is None else store.find(key, task_name)
     if path is None:
         return _MISS
     try:

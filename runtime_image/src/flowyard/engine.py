@@ -221,7 +221,7 @@ def _execute(future: TaskFuture, args: tuple[Any, ...], kwargs: dict[str, Any]) 
             return
     cache_key = task.cache_key(args, kwargs) if task.caches else None
     if cache_key is not None:
-        value = cache.read(cache_key)
+        value = cache.read(cache_key, task.name)
         if value is not cache.MISS:
             _finish_ok(future, TaskState.CACHED, value)
             return

@@ -80,3 +80,54 @@ def test_a_malformed_key_is_a_miss_when_looked_up(tenant_a, client_for):
     record(client, tenant_a.run)
     assert look_up(client, tenant_a.run, key="C0" * 32).status_code == 204
     assert look_up(client, tenant_a.run, key="").status_code == 204
+
+
+def index_of(client, run: Run, task: str = "wf.load"):
+    return client.get(f"/api/v1/runner/runs/{run.pk}/cache/index/", {"task": task})
+
+
+def test_the_index_of_a_task_lists_its_unexpired_records_in_the_environment_and_no_other(tenant_a, tenant_b, client_for):
+    client = runner_client(client_for, tenant_a.run)
+    past = (timezone.now() - datetime.timedelta(seconds=1)).isoformat()
+    record(client, tenant_a.run)
+    record(client, tenant_a.run, key="d1" * 32, location="d1/result.pickle")
+    record(client, tenant_a.run, key="e2" * 32, location="e2/old.pickle", expires_at=past)
+    record(client, tenant_a.run, key="f3" * 32, location="f3/other.pickle", task_name="wf.other")
+    in_production = another_run(tenant_a.production_deployment)
+    record(runner_client(client_for, in_production), in_production, key="a4" * 32, location="a4/prod.pickle")
+
+    index = index_of(client, another_run(tenant_a.run.deployment))
+    assert index.status_code == 404, "another run's URL with this run's token"
+    second = another_run(tenant_a.run.deployment)
+    index = index_of(runner_client(client_for, second), second)
+    assert index.status_code == 200
+    assert index.json()["complete"] is True
+    assert {(entry["key"], entry["location"]) for entry in index.json()["records"]} == {
+        (KEY, f"{KEY[:2]}/{KEY}.pickle"), ("d1" * 32, "d1/result.pickle")}
+    assert index_of(runner_client(client_for, tenant_b.run), tenant_b.run).json() == {"records": [], "complete": True}
+
+
+def test_an_index_cut_short_says_it_is_not_complete_and_is_read_in_one_query(tenant_a, client_for,
+                                                                           django_assert_num_queries):
+    from controlplane.runs.cache_records import cache_record_index
+
+    client = runner_client(client_for, tenant_a.run)
+    for n in range(3):
+        record(client, tenant_a.run, key=f"{n:02x}" * 32, location=f"{n:02x}/result.pickle")
+    with django_assert_num_queries(1):
+        records, complete = cache_record_index(run_id=tenant_a.run.pk, task_name="wf.load", limit=2)
+    assert len(records) == 2 and complete is False
+    assert cache_record_index(run_id=tenant_a.run.pk, task_name="wf.load", limit=3)[1] is True
+
+
+@pytest.mark.parametrize("task", ["", "x" * 201])
+def test_an_index_without_a_usable_task_name_is_refused_naming_the_parameter(tenant_a, client_for, task):
+    response = index_of(runner_client(client_for, tenant_a.run), tenant_a.run, task=task)
+    assert response.status_code == 400
+    assert "task" in response.json()["extra"]["fields"]
+
+
+def test_a_person_cannot_read_the_index_even_with_a_role_in_the_project(tenant_a, client_for):
+    from flowyard_spec.states import Role
+
+    assert index_of(client_for(tenant_a.users[Role.ADMIN]), tenant_a.run).status_code == 403

@@ -1,7 +1,8 @@
 """The task cache index of an environment, as its runs' runners read and write it (with their run tokens).
 
-A runner looks a key up before running a cached task (`cache_record_find`) and records a result it stored
-(`cache_record_put`). Records are scoped to the run's environment: a run never sees another environment's or
+A runner loads the index of a task's records once (`cache_record_index`: one request, one query, for every call of
+the task in the run), looks a key up that the index did not hold (`cache_record_find`), and records a result it
+stored (`cache_record_put`). Records are scoped to the run's environment: a run never sees another environment's or
 another project's results, whatever key it asks for.
 """
 
@@ -18,6 +19,7 @@ from django.utils import timezone
 from controlplane.core.errors import ValidationFailed
 from controlplane.runs.models import Run, TaskCacheRecord
 
+INDEX_LIMIT = 5000  # records per index answer (about 1 MB of JSON); past it the runner asks per key
 KEY = re.compile(r"^[0-9a-f]{64}$")
 LOCATION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")  # relative, no "..", no "/" first
 
@@ -26,13 +28,25 @@ def _environment_id(run_id: Any):
     return Run.objects.filter(pk=run_id).values_list("deployment__environment_id", flat=True).get()
 
 
+def _valid(now: datetime.datetime) -> Q:
+    return Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+
+
+def cache_record_index(*, run_id: Any, task_name: str, limit: int = INDEX_LIMIT) -> tuple[list[dict[str, Any]], bool]:
+    """The unexpired records of `task_name` in the run's environment, newest first, at most `limit`, and whether
+    that is all of them (one query, whatever the count)."""
+    rows = list(TaskCacheRecord.objects.filter(environment__deployments__runs=run_id, task_name=task_name)
+                .filter(_valid(timezone.now())).order_by("-updated_at")
+                .values("key", "location", "expires_at")[:limit + 1])
+    return rows[:limit], len(rows) <= limit
+
+
 def cache_record_find(*, run_id: Any, key: str) -> TaskCacheRecord | None:
     """The unexpired record of `key` in the run's environment, or None (one query: a lookup per cached task)."""
     if not KEY.match(key):
         return None
-    now = timezone.now()
     return (TaskCacheRecord.objects.filter(environment__deployments__runs=run_id, key=key)
-            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now)).first())
+            .filter(_valid(timezone.now())).first())
 
 
 @transaction.atomic

@@ -8,8 +8,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from controlplane.core.errors import PermissionDenied
-from controlplane.runs.cache_records import KEY, cache_record_find, cache_record_put
+from controlplane.core.errors import PermissionDenied, ValidationFailed
+from controlplane.runs.cache_records import KEY, cache_record_find, cache_record_index, cache_record_put
 from controlplane.runs.reporting import runner_events_apply
 from controlplane.runs.selectors import run_list
 from controlplane.runs.authentication import RunTokenAuthentication
@@ -89,3 +89,34 @@ class RunnerCacheView(APIView):
         given = CacheRecordSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         return Response(CacheRecordSerializer(cache_record_put(run_id=pk, **given.validated_data)).data)
+
+
+class CacheIndexEntrySerializer(serializers.Serializer):
+    """One record in a task's cache index: its key, where the result is, and until when."""
+
+    key = serializers.CharField()
+    location = serializers.CharField()
+    expires_at = serializers.DateTimeField(allow_null=True)
+
+
+class RunnerCacheIndexView(APIView):
+    """The index of one task's cache records in the run's environment, read once per task and run: the runner then
+    answers every call of the task from it, instead of one request per key. `complete` is false when the task has
+    more records than one answer holds; the runner then asks per key for what the index lacks."""
+
+    authentication_classes = [RunTokenAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("task", str, required=True, description="The task's name, as recorded.")],
+        responses={200: inline_serializer("CacheIndex", {"records": CacheIndexEntrySerializer(many=True),
+                                                         "complete": serializers.BooleanField()})},
+    )
+    def get(self, request, pk):
+        """The unexpired records of `task` in the run's environment (newest first) and whether they are all."""
+        require_own_run_token(request, pk, "use the run's task cache")
+        task_name = request.query_params.get("task", "")
+        if not task_name or len(task_name) > 200:
+            raise ValidationFailed({"task": ["give the task's name (1 to 200 characters), e.g. ?task=flow.load."]})
+        records, complete = cache_record_index(run_id=pk, task_name=task_name)
+        return Response({"records": CacheIndexEntrySerializer(records, many=True).data, "complete": complete})

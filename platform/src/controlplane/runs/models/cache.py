@@ -26,6 +26,7 @@ class TaskCacheRecord(UUIDModel):
         constraints = [
             models.UniqueConstraint(fields=["environment", "key"], name="one_cache_record_per_environment_key"),
         ]
+        indexes = [models.Index(fields=["environment", "task_name"], name="cache_record_task_index")]
 
     def __str__(self) -> str:
         return f"{self.task_name or 'task'} {self.key[:12]}"
