@@ -7,6 +7,7 @@ import pytest
 
 from flowyard_spec.states import Role
 from flowyard_test_support import RunnerProcess, runner_env, write_workflow
+from flowyard_testkit.aws import ecs_target, moto_aws  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,12 +27,14 @@ WORKFLOW = """
 """
 
 
-def run_once(tmp_path, live_server, run, results) -> RunnerProcess:
-    """Run the flow as `run` (its own token) with `results` as the result directory; it must succeed."""
+def run_once(tmp_path, live_server, run, results=None) -> RunnerProcess:
+    """Run the flow as `run` (its own token) with `results` as the result directory (None: the signed URLs of the
+    run's target); it must succeed."""
     from flowyard_testkit.tokens import run_token_issue
 
+    store = {"FLOWYARD_RESULT_DIR": str(results)} if results else {"FLOWYARD_RESULT_STORE": "signed-urls"}
     env = runner_env({"FLOWYARD_API_URL": live_server.url, "FLOWYARD_RUN_ID": str(run.pk),
-                      "FLOWYARD_RUN_TOKEN": run_token_issue(run=run), "FLOWYARD_RESULT_DIR": str(results),
+                      "FLOWYARD_RUN_TOKEN": run_token_issue(run=run), **store,
                       "FLOWYARD_PARAMETERS": '{"day": "2026-12-04"}'})
     runner = RunnerProcess(tmp_path, env=env)
     assert runner.wait(60) == 0, runner.output
@@ -109,3 +112,41 @@ def test_a_second_run_reads_the_tasks_index_once_instead_of_asking_for_each_call
     assert asked == ["GET index/"], "one request for the task's index, none per call"
     states = list(TaskRun.objects.filter(run=second).values_list("state", flat=True))
     assert len(states) == 20 and set(states) == {"CACHED"}
+
+
+def test_on_a_target_with_a_result_bucket_results_go_to_s3_through_urls_the_control_plane_signs(
+        tmp_path, live_server, moto_aws, ecs_target):
+    from controlplane.runs import services as runs
+    from controlplane.runs.models import Run, TaskCacheRecord, TaskRun
+    from controlplane.runtimes.models import RuntimeTarget
+    from flowyard_testkit.tenants import build_tenant
+
+    bucket = "flowyard-results-test"
+    s3 = moto_aws.client("s3")
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": moto_aws.region})
+    target = RuntimeTarget.objects.create(name="ecs-results", kind="ecs",
+                                          settings={**ecs_target, "result_bucket": bucket})
+    tenant = build_tenant("s3cache")
+    developer = tenant.users[Role.DEVELOPER]
+    write_workflow(tmp_path, WORKFLOW)
+    calls = tmp_path / "calls"
+
+    def launched_on_ecs(deployment) -> Run:
+        run = runs.run_trigger(actor=developer, deployment=deployment, parameters={"day": "2026-12-04"})
+        Run.objects.filter(pk=run.pk).update(runtime_target=target)  # as the launcher records it
+        return run
+
+    run_once(tmp_path, live_server, launched_on_ecs(tenant.test_deployment))
+    assert calls.read_text().split() == ["2", "3"]
+    keys = TaskCacheRecord.objects.filter(environment=tenant.test_env).values_list("key", flat=True)
+    stored = {entry["Key"] for entry in s3.list_objects_v2(Bucket=bucket)["Contents"]}
+    assert stored == {f"flowyard-results/{tenant.test_env.pk}/{key[:2]}/{key}.pickle" for key in keys} and len(keys) == 2
+
+    second = launched_on_ecs(tenant.test_deployment)
+    run_once(tmp_path, live_server, second)
+    assert calls.read_text().split() == ["2", "3"], "the second run read the results from S3"
+    assert set(TaskRun.objects.filter(run=second).values_list("state", flat=True)) == {"CACHED"}
+
+    run_once(tmp_path, live_server, launched_on_ecs(tenant.production_deployment))
+    assert calls.read_text().split() == ["2", "3", "2", "3"], "production has its own cache"
+    assert len(s3.list_objects_v2(Bucket=bucket)["Contents"]) == 4

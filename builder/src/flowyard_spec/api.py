@@ -19,6 +19,11 @@ except ImportError:  # pragma: no cover - exercised inside workflow images
 
 RUNNER_EVENTS_PATH = "/api/v1/runner/runs/{run_id}/events/"
 MAX_EVENTS_PER_BATCH = 1000
+# Where a run shares cached task results with its environment's other runs: FLOWYARD_RESULT_DIR (a directory, the
+# environment's volume on Docker hosts), or FLOWYARD_RESULT_STORE=signed-urls (an object store such as S3, read and
+# written through short-lived URLs the control plane signs: the runner needs no credentials of its own).
+RESULT_STORE_VARIABLE = "FLOWYARD_RESULT_STORE"
+SIGNED_URLS = "signed-urls"
 # At most this many upstream task keys per task run: a task run given more futures (a fan-in over a huge map)
 # reports the first MAX_UPSTREAM_KEYS of its sorted keys, and the control plane keeps no more than that.
 MAX_UPSTREAM_KEYS = 1000

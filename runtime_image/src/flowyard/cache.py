@@ -77,14 +77,11 @@ def _path(key: str) -> Path:
 class ResultStore(Protocol):
     """Where a run's cached results are shared with its environment's other runs (flowyard.result_store)."""
 
-    def path(self, key: str) -> Path:
-        """Where the result of `key` is written."""
+    def load(self, key: str, task_name: str = "") -> bytes | None:
+        """The stored result of `key` (a call of `task_name`) when it is valid, else None."""
 
-    def find(self, key: str, task_name: str = "") -> Path | None:
-        """The stored result file of `key` (a call of `task_name`) when it is valid, else None."""
-
-    def record(self, key: str, *, task_name: str, size_bytes: int, expires_at: float | None) -> bool:
-        """Say the result of `key` is stored; False when that failed."""
+    def save(self, key: str, payload: bytes, *, task_name: str, expires_at: float | None) -> bool:
+        """Store the result of `key` for later runs; False when that failed."""
 
 
 _shared_store: ResultStore | None = None
@@ -96,16 +93,40 @@ def use_store(store: ResultStore | None) -> None:
     _shared_store = store
 
 
+def write_atomically(path: Path, payload: bytes) -> None:
+    """Write `payload` to `path` so that readers see the old file or the whole new one (temp file, fsync, rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name[:8]}-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        try:
+            os.unlink(temp)
+        except OSError:
+            pass
+        raise
+
+
+def _load_local(key: str) -> bytes | None:
+    try:
+        return _path(key).read_bytes()
+    except OSError:
+        return None
+
+
 def read(key: str, task_name: str = "") -> Any:
     """The cached value for `key` (a call of `task_name`), or MISS when absent, expired or unreadable."""
     store = _shared_store
-    path = _path(key) if store is None else store.find(key, task_name)
-    if path is None:
+    payload = _load_local(key) if store is None else store.load(key, task_name)
+    if payload is None:
         return _MISS
     try:
-        with open(path, "rb") as handle:
-            entry = pickle.load(handle)
-    except (OSError, EOFError, pickle.UnpicklingError, AttributeError, ImportError, ValueError, TypeError):
+        entry = pickle.loads(payload)
+    except (EOFError, pickle.UnpicklingError, AttributeError, ImportError, ValueError, TypeError, IndexError):
         return _MISS
     if not isinstance(entry, dict) or "value" not in entry:
         return _MISS
@@ -116,7 +137,7 @@ def read(key: str, task_name: str = "") -> Any:
 
 
 def expires_at(key: str) -> float | None:
-    """When the entry for `key` expires (epoch seconds), or None when it never does or is absent."""
+    """When the local entry for `key` expires (epoch seconds), or None when it never does or is absent."""
     try:
         with open(_path(key), "rb") as handle:
             return pickle.load(handle).get("expires_at")
@@ -125,7 +146,7 @@ def expires_at(key: str) -> float | None:
 
 
 def write(key: str, value: Any, expiration: timedelta | float | None, task_name: str = "") -> bool:
-    """Store `value` under `key` atomically (temp file + rename), and in a control plane run record it there; False
+    """Store `value` under `key` (in a control plane run, in the environment's result store, recorded there); False
     when it cannot be pickled or stored."""
     now = time.time()
     seconds = expiration.total_seconds() if isinstance(expiration, timedelta) else expiration
@@ -136,24 +157,10 @@ def write(key: str, value: Any, expiration: timedelta | float | None, task_name:
     except (pickle.PicklingError, TypeError, AttributeError, RecursionError):
         return False
     store = _shared_store
-    path = _path(key) if store is None else store.path(key)
+    if store is not None:
+        return store.save(key, payload, task_name=task_name, expires_at=entry["expires_at"])
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(prefix=f".{key[:8]}-", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temp, path)
-        except BaseException:
-            try:
-                os.unlink(temp)
-            except OSError:
-                pass
-            raise
+        write_atomically(_path(key), payload)
     except OSError:
         return False
-    if store is not None:
-        return store.record(key, task_name=task_name, size_bytes=len(payload), expires_at=entry["expires_at"])
     return True

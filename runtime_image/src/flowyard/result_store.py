@@ -1,12 +1,17 @@
-"""The environment's task cache inside a run: records kept by the control plane, results in FLOWYARD_RESULT_DIR.
+"""The environment's task cache inside a run: records kept by the control plane, results in a shared store.
 
-On Docker the result directory is the environment's own volume, shared by its runs; the control plane's record of
-a key (GET/POST /api/v1/runner/runs/<run>/cache/) says which result is valid and until when, so a second run of a
-flow with the same inputs finds the first run's results. The first lookup of a task loads the index of that task's
-records in one request (`cache/index/?task=`), so a flow calling a cached task a thousand times asks the control
-plane once, not a thousand times; a key the index lacks is asked for alone only when the index was cut short.
-Outside a control plane run (`flowyard run --local`,
-tests) the cache stays in local files (flowyard.cache).
+The control plane's record of a key (GET/POST /api/v1/runner/runs/<run>/cache/) says which result is valid and
+until when, so a second run of a flow with the same inputs finds the first run's results. Where the results are
+depends on the run's target:
+
+- `DirectoryStore` (FLOWYARD_RESULT_DIR): a directory the runner writes; on Docker hosts the environment's volume.
+- `SignedUrlStore` (FLOWYARD_RESULT_STORE=signed-urls): an object store (S3 on ECS) read and written through
+  short-lived URLs the control plane signs for this run's environment; the runner holds no store credentials.
+
+The first lookup of a task loads the index of that task's records in one request (`cache/index/?task=`), so a
+flow calling a cached task a thousand times does not ask the control plane a thousand times whether a key exists;
+a key the index lacks is asked for alone only when the index was cut short. Outside a control plane run
+(`flowyard run --local`, tests) the cache stays in local files (flowyard.cache).
 """
 
 from __future__ import annotations
@@ -15,15 +20,20 @@ import datetime
 import os
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from flowyard.cache import write_atomically
 from flowyard.reporting.client import Unreachable, call_api
+from flowyard_spec.api import RESULT_STORE_VARIABLE, SIGNED_URLS
 
 TIMEOUT_SECONDS = 10.0
+TRANSFER_TIMEOUT_SECONDS = 60.0  # one result to or from the object store
 
 
 @dataclass
@@ -44,46 +54,24 @@ def _epoch(text: Any) -> float | None:
         return None
 
 
-@dataclass(frozen=True)
-class ControlPlaneStore:
-    """Where a run's cached results go (`directory`) and whom it asks for the index (`api`, `run_id`, `token`)."""
+def location_of(key: str) -> str:
+    """Where the result of `key` goes inside a result store (the control plane signs URLs for the same layout)."""
+    return f"{key[:2]}/{key}.pickle"
 
-    directory: Path
+
+@dataclass(frozen=True)
+class _ControlPlaneIndex:
+    """What both stores share: the control plane's cache records of the run's environment, with the run's token."""
+
     api: str
     run_id: str
     token: str
     _indexes: dict[str, _TaskIndex | None] = field(default_factory=dict, init=False, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "ControlPlaneStore | None":
-        """The store of this run, or None when the run has no result directory or no control plane."""
-        environ = os.environ if environ is None else environ
-        values = [environ.get(name, "").strip() for name in
-                  ("FLOWYARD_RESULT_DIR", "FLOWYARD_API_URL", "FLOWYARD_RUN_ID", "FLOWYARD_RUN_TOKEN")]
-        if not all(values):
-            return None
-        directory, api, run_id, token = values
-        return cls(Path(directory), api.rstrip("/"), run_id, token)
-
     @property
     def _url(self) -> str:
         return f"{self.api}/api/v1/runner/runs/{urllib.parse.quote(self.run_id)}/cache/"
-
-    def location(self, key: str) -> str:
-        """Where the result of `key` is written, relative to the directory (what the control plane records)."""
-        return f"{key[:2]}/{key}.pickle"
-
-    def path(self, key: str) -> Path:
-        """Where the result of `key` is written."""
-        return self.directory / self.location(key)
-
-    def _inside(self, location: Any) -> Path | None:
-        """`location` inside the directory, or None when it is not a string or points out of it."""
-        if not isinstance(location, str):
-            return None
-        path = (self.directory / location).resolve()
-        return path if path.is_relative_to(self.directory.resolve()) else None
 
     def _index(self, task_name: str) -> _TaskIndex | None:
         """The index of `task_name`'s records, loaded on first use (one request); None when it could not be read."""
@@ -106,28 +94,30 @@ class ControlPlaneStore:
                    and isinstance(entry.get("location"), str)}
         return _TaskIndex(records, reply.get("complete") is True)
 
-    def find(self, key: str, task_name: str = "") -> Path | None:
-        """The stored result file of `key` when the control plane holds a valid record of it, else None."""
+    def _known(self, key: str, task_name: str) -> str | None | bool:
+        """What the task's index says of `key`: its location (a valid record), False (surely no record: the index
+        is complete), or None (not known: ask the control plane for the key alone)."""
         index = self._index(task_name[:200]) if task_name else None  # names are recorded cut to 200
-        if index is not None:
-            location, expires_at = index.records.get(key, (None, None))
-            if location is not None and (expires_at is None or time.time() < expires_at):
-                return self._inside(location)
-            if location is None and index.complete:
-                return None  # the index holds every record of the task: a miss, without asking
+        if index is None:
+            return None
+        location, expires_at = index.records.get(key, (None, None))
+        if location is not None and (expires_at is None or time.time() < expires_at):
+            return location
+        return False if location is None and index.complete else None
+
+    def _lookup(self, key: str) -> dict[str, Any] | None:
+        """The control plane's record of `key` alone (with `url` on object stores), or None for a miss."""
         try:
             status, reply = call_api("GET", f"{self._url}?{urllib.parse.urlencode({'key': key})}", self.token, None,
                                      TIMEOUT_SECONDS)
         except Unreachable:
             return None  # a miss: the task runs
-        if status != 200 or not reply:
-            return None
-        return self._inside(reply.get("location"))
+        return reply if status == 200 and reply else None
 
-    def record(self, key: str, *, task_name: str, size_bytes: int, expires_at: float | None) -> bool:
-        """Tell the control plane the result of `key` is stored; False when it did not take it."""
+    def _record(self, key: str, location: str, *, task_name: str, size_bytes: int, expires_at: float | None) -> bool:
+        """Tell the control plane the result of `key` is stored at `location`; False when it did not take it."""
         body: dict[str, Any] = {
-            "key": key, "location": self.location(key), "task_name": task_name[:200], "size_bytes": size_bytes,
+            "key": key, "location": location, "task_name": task_name[:200], "size_bytes": size_bytes,
             "expires_at": None if expires_at is None else
             datetime.datetime.fromtimestamp(expires_at, datetime.UTC).isoformat(),
         }
@@ -140,5 +130,93 @@ class ControlPlaneStore:
         with self._lock:
             index = self._indexes.get(task_name[:200])
             if index is not None:  # later calls of the task in this run find it without asking
-                index.records[key] = (body["location"], expires_at)
+                index.records[key] = (location, expires_at)
         return True
+
+
+@dataclass(frozen=True)
+class DirectoryStore(_ControlPlaneIndex):
+    """Results as files in `directory` (the environment's volume on Docker hosts), indexed by the control plane."""
+
+    directory: Path = field(kw_only=True)
+
+    def _inside(self, location: Any) -> Path | None:
+        """`location` inside the directory, or None when it is not a string or points out of it."""
+        if not isinstance(location, str):
+            return None
+        path = (self.directory / location).resolve()
+        return path if path.is_relative_to(self.directory.resolve()) else None
+
+    def load(self, key: str, task_name: str = "") -> bytes | None:
+        """The stored result of `key` when the control plane holds a valid record of it, else None."""
+        known = self._known(key, task_name)
+        if known is False:
+            return None
+        path = self._inside(known if known is not None else (self._lookup(key) or {}).get("location"))
+        if path is None:
+            return None
+        try:
+            return path.read_bytes()
+        except OSError:
+            return None
+
+    def save(self, key: str, payload: bytes, *, task_name: str, expires_at: float | None) -> bool:
+        """Write the result of `key` into the directory and record it; False when either failed."""
+        location = location_of(key)
+        try:
+            write_atomically(self.directory / location, payload)
+        except OSError:
+            return False
+        return self._record(key, location, task_name=task_name, size_bytes=len(payload), expires_at=expires_at)
+
+
+@dataclass(frozen=True)
+class SignedUrlStore(_ControlPlaneIndex):
+    """Results in an object store (S3 on ECS), moved through URLs the control plane signs for this run."""
+
+    def load(self, key: str, task_name: str = "") -> bytes | None:
+        """The stored result of `key` when the control plane holds a valid record of it, else None."""
+        if self._known(key, task_name) is False:
+            return None
+        url = (self._lookup(key) or {}).get("url")  # a known key still needs its signed URL
+        if not isinstance(url, str):
+            return None
+        try:
+            with urllib.request.urlopen(url, timeout=TRANSFER_TIMEOUT_SECONDS) as answer:  # noqa: S310 - signed
+                return answer.read()
+        except (urllib.error.URLError, OSError, ValueError):
+            return None  # gone from the store, or unreachable: a miss
+
+    def save(self, key: str, payload: bytes, *, task_name: str, expires_at: float | None) -> bool:
+        """Upload the result of `key` through a signed URL, then record it; False when either failed."""
+        try:
+            status, upload = call_api("POST", f"{self._url}uploads/", self.token, {"key": key}, TIMEOUT_SECONDS)
+        except Unreachable:
+            return False
+        if status != 200 or not upload or not isinstance(upload.get("url"), str):
+            return False
+        request = urllib.request.Request(upload["url"], data=payload, method="PUT",
+                                         headers={"Content-Type": "application/octet-stream"})
+        try:
+            with urllib.request.urlopen(request, timeout=TRANSFER_TIMEOUT_SECONDS) as answer:  # noqa: S310 - signed
+                answer.read()
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+        return self._record(key, upload["location"], task_name=task_name, size_bytes=len(payload),
+                            expires_at=expires_at)
+
+
+def store_from_env(environ: Mapping[str, str] | None = None) -> DirectoryStore | SignedUrlStore | None:
+    """The result store of this run, or None outside a control plane run or when its target gives it none."""
+    environ = os.environ if environ is None else environ
+    api, run_id, token = (environ.get(name, "").strip() for name in
+                          ("FLOWYARD_API_URL", "FLOWYARD_RUN_ID", "FLOWYARD_RUN_TOKEN"))
+    if not (api and run_id and token):
+        return None
+    api = api.rstrip("/")
+    directory = environ.get("FLOWYARD_RESULT_DIR", "").strip()
+    if directory:
+        return DirectoryStore(api, run_id, token, directory=Path(directory))
+    if environ.get(RESULT_STORE_VARIABLE, "").strip() == SIGNED_URLS:
+        return SignedUrlStore(api, run_id, token)
+    return None

@@ -15,7 +15,7 @@ from workloads import build
 
 from flowyard import RunState, cache, flow, task
 from flowyard.reporting import Reporter, ReportingSink
-from flowyard.result_store import ControlPlaneStore
+from flowyard.result_store import store_from_env
 
 FLOWS = build(flow, task, cached={"cache": True}, retried={"retries": 1, "retry_delay_seconds": 0})
 
@@ -24,7 +24,7 @@ def main(workload: str) -> None:
     """Run one workload once and print its time and result."""
     reporter = Reporter.from_env(heartbeat_seconds=3600)
     assert reporter is not None, "FLOWYARD_API_URL, FLOWYARD_RUN_ID and FLOWYARD_RUN_TOKEN must be set"
-    cache.use_store(ControlPlaneStore.from_env())  # as the runner does: the environment's shared result store
+    cache.use_store(store_from_env())  # as the runner does: the environment's shared result store
     reporter.start()
     started = time.perf_counter()
     flow_run = FLOWS[workload].run({}, sink=ReportingSink(reporter))

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import datetime
 import socket
+import urllib.error
+import urllib.request
 import uuid
 
 import pytest
@@ -379,3 +381,45 @@ def test_an_endpoint_that_does_not_answer_makes_the_target_unavailable(ecs_targe
                  backend.list_workloads):
         with pytest.raises(TargetUnavailable, match="Could not connect"):
             call()
+
+
+def _transfer(url: str, payload: bytes | None = None) -> bytes:
+    """GET (or PUT `payload` to) a signed URL the way the runner does, with urllib and no credentials."""
+    request = urllib.request.Request(url, data=payload, method="GET" if payload is None else "PUT",
+                                     headers={} if payload is None else {"Content-Type": "application/octet-stream"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return answer.read()
+
+
+def test_a_target_with_a_result_bucket_signs_urls_inside_the_environments_prefix(moto_aws, ecs_target):
+    bucket = f"results-{uuid.uuid4().hex[:8]}"
+    moto_aws.client("s3").create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    backend = EcsBackend(settings={**ecs_target, "result_bucket": bucket, "result_prefix": "cache"})
+
+    upload = backend.result_url(scope="env-1", location="ab/ab12.pickle", upload=True)
+    download = backend.result_url(scope="env-1", location="ab/ab12.pickle", upload=False)
+    assert "X-Amz-Signature=" in upload and "X-Amz-Expires=900" in download  # SigV4, valid 15 minutes
+    assert f"/{bucket}/cache/env-1/ab/ab12.pickle?" in download
+    _transfer(upload, b"the result")
+
+    listed = moto_aws.client("s3").list_objects_v2(Bucket=bucket)["Contents"]
+    assert [entry["Key"] for entry in listed] == ["cache/env-1/ab/ab12.pickle"]
+    assert _transfer(download) == b"the result"
+    with pytest.raises(urllib.error.HTTPError) as other_scope:
+        _transfer(backend.result_url(scope="env-2", location="ab/ab12.pickle", upload=False))
+    assert other_scope.value.code == 404, "another environment's URL never reaches this one's results"
+    # (moto does not check signatures, so that an edited URL is refused is AWS's part and not shown here)
+
+
+def test_without_a_result_bucket_nothing_is_signed_and_runs_are_told_no_store(backend, moto_aws, ecs_target):
+    assert backend.result_url(scope="env-1", location="ab/ab12.pickle", upload=True) is None
+    arn = backend.launch(make_spec(result_scope="env-1"))
+    [override] = describe(moto_aws, ecs_target, arn)["overrides"]["containerOverrides"]
+    assert "FLOWYARD_RESULT_STORE" not in {item["name"] for item in override["environment"]}
+
+
+def test_runs_on_a_target_with_a_result_bucket_are_told_to_use_signed_urls(moto_aws, ecs_target):
+    backend = EcsBackend(settings={**ecs_target, "result_bucket": "results"})
+    arn = backend.launch(make_spec(result_scope="env-1"))
+    [override] = describe(moto_aws, ecs_target, arn)["overrides"]["containerOverrides"]
+    assert {"name": "FLOWYARD_RESULT_STORE", "value": "signed-urls"} in override["environment"]

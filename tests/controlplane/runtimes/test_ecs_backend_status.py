@@ -134,3 +134,15 @@ def test_settings_defaults_and_errors():
     assert str(failure.value) == (
         "ECS runtime target settings: 'subnets' must be a list of IDs; 'assign_public_ip' must be ENABLED or "
         "DISABLED; 'stop_grace_seconds' must be between 1 and 120 (Fargate's limit).")
+
+
+def test_result_store_settings_name_what_is_wrong():
+    base = {"region": "eu-west-1", "cluster": "runs", "subnets": ["subnet-1"]}
+    parsed = EcsSettings.parse(base)
+    assert (parsed.result_bucket, parsed.result_prefix, parsed.result_url_seconds) == (None, "flowyard-results", 900)
+
+    with pytest.raises(SettingsError) as failure:
+        EcsSettings.parse({**base, "result_bucket": "results", "result_prefix": "/runs/", "result_url_seconds": 5})
+    assert str(failure.value) == (
+        "ECS runtime target settings: 'result_url_seconds' must be between 60 and 43200 (12 hours); 'result_prefix' "
+        "must be a non-empty S3 key prefix without a leading or trailing '/'.")

@@ -1,5 +1,10 @@
 """The task cache index of an environment, as its runs' runners read and write it (with their run tokens).
 
+Where the results themselves are depends on the run's runtime target: a directory the runner writes (the
+environment's volume on Docker hosts), or an object store (S3 on ECS) that the runner reads and writes through URLs
+signed here (`cache_result_url`), scoped to the run's environment, so a runner holds no store credentials and cannot
+reach another environment's results.
+
 A runner loads the index of a task's records once (`cache_record_index`: one request, one query, for every call of
 the task in the run), looks a key up that the index did not hold (`cache_record_find`), and records a result it
 stored (`cache_record_put`). Records are scoped to the run's environment: a run never sees another environment's or
@@ -18,10 +23,26 @@ from django.utils import timezone
 
 from controlplane.core.errors import ValidationFailed
 from controlplane.runs.models import Run, TaskCacheRecord
+from controlplane.runtimes.selectors import backend_of
 
 INDEX_LIMIT = 5000  # records per index answer (about 1 MB of JSON); past it the runner asks per key
 KEY = re.compile(r"^[0-9a-f]{64}$")
 LOCATION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")  # relative, no "..", no "/" first
+
+
+def result_location(key: str) -> str:
+    """Where the result of `key` goes inside a result store (the layout the SDK's directory store uses too)."""
+    return f"{key[:2]}/{key}.pickle"
+
+
+def cache_result_url(*, run_id: Any, location: str, upload: bool = False) -> str | None:
+    """A URL signed for the run's runner to read (or upload) the result at `location` in its environment's store,
+    or None when the run's target keeps results in a directory instead (no URL is needed)."""
+    run = Run.objects.select_related("runtime_target", "deployment").get(pk=run_id)
+    if run.runtime_target is None:  # not launched on a target (a local run reporting to the control plane)
+        return None
+    return backend_of(run.runtime_target).result_url(scope=str(run.deployment.environment_id), location=location,
+                                                     upload=upload)
 
 
 def _environment_id(run_id: Any):

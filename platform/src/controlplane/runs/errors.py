@@ -28,3 +28,10 @@ class RuntimeUnavailable(RunError):
 
     code = "runtime_unavailable"
     http_status = 409
+
+
+class NoResultUrls(RunError):
+    """A runner asked for a signed result URL, but its run's target keeps cached results in a directory (a volume)."""
+
+    code = "no_result_urls"
+    http_status = 409

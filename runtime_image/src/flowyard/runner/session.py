@@ -16,7 +16,7 @@ from flowyard.cancellation import Cancellation
 from flowyard.errors import FlowCancelled
 from flowyard.events import ConsoleSink, EventSink, TeeSink
 from flowyard.reporting import Reporter, ReportingSink
-from flowyard.result_store import ControlPlaneStore
+from flowyard.result_store import store_from_env
 from flowyard.run_context import environ_moment
 from flowyard.runner import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TERMINATED
 from flowyard.states import RunReason, RunState
@@ -40,7 +40,7 @@ class RunnerSession:
         self.cancellation = Cancellation()
         self.signum: int | None = None
         self.reporter = Reporter.from_env(self.environ, on_cancel_requested=self._cancel_from_api)
-        cache.use_store(ControlPlaneStore.from_env(self.environ))  # cached results shared by the environment's runs
+        cache.use_store(store_from_env(self.environ))  # cached results shared by the environment's runs
         console = None
         if self.environ.get("FLOWYARD_CONSOLE", "1").strip().lower() not in _FALSE:
             console = ConsoleSink(stdout if stdout is not None else sys.stdout)

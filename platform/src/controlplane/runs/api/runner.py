@@ -9,7 +9,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from controlplane.core.errors import PermissionDenied, ValidationFailed
-from controlplane.runs.cache_records import KEY, cache_record_find, cache_record_index, cache_record_put
+from controlplane.runs.cache_records import (
+    KEY,
+    cache_record_find,
+    cache_record_index,
+    cache_record_put,
+    cache_result_url,
+    result_location,
+)
+from controlplane.runs.errors import NoResultUrls
 from controlplane.runs.reporting import runner_events_apply
 from controlplane.runs.selectors import run_list
 from controlplane.runs.authentication import RunTokenAuthentication
@@ -63,8 +71,9 @@ class CacheRecordSerializer(serializers.Serializer):
 
 
 class RunnerCacheView(APIView):
-    """The task cache index of the run's environment: GET `?key=` before running a cached task, POST a record after
-    storing its result. Another environment's or project's records are never visible (a miss); another run's URL is
+    """The task cache index of the run's environment: GET `?key=` before running a cached task (with `url`, a signed
+    GET URL of the result, when the run's target keeps results in an object store), POST a record after storing its
+    result. Another environment's or project's records are never visible (a miss); another run's URL is
     404."""
 
     authentication_classes = [RunTokenAuthentication]
@@ -80,7 +89,11 @@ class RunnerCacheView(APIView):
         record = cache_record_find(run_id=pk, key=request.query_params.get("key", ""))
         if record is None:
             return Response(status=204)
-        return Response(CacheRecordSerializer(record).data)
+        answer = dict(CacheRecordSerializer(record).data)
+        url = cache_result_url(run_id=pk, location=record.location)
+        if url is not None:  # the result is in an object store: where to read it, for a few minutes
+            answer["url"] = url
+        return Response(answer)
 
     @extend_schema(request=CacheRecordSerializer, responses={200: CacheRecordSerializer})
     def post(self, request, pk):
@@ -120,3 +133,36 @@ class RunnerCacheIndexView(APIView):
             raise ValidationFailed({"task": ["give the task's name (1 to 200 characters), e.g. ?task=flow.load."]})
         records, complete = cache_record_index(run_id=pk, task_name=task_name)
         return Response({"records": CacheIndexEntrySerializer(records, many=True).data, "complete": complete})
+
+
+class CacheUploadRequestSerializer(serializers.Serializer):
+    """Which result the runner is about to store."""
+
+    key = serializers.RegexField(KEY, help_text="The SDK's cache key: 64 lowercase hex characters.")
+
+
+class RunnerCacheUploadView(APIView):
+    """Where a runner whose target keeps results in an object store (S3 on ECS) uploads one result: the location to
+    record afterwards and a PUT URL signed for it, valid a few minutes and scoped to the run's environment. 409
+    `no_result_urls` on targets whose runs write results into a directory."""
+
+    authentication_classes = [RunTokenAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=CacheUploadRequestSerializer,
+        responses={200: inline_serializer("CacheUpload", {"location": serializers.CharField(),
+                                                          "url": serializers.URLField()}),
+                   409: OpenApiResponse(description="The run's target keeps results in a directory.")},
+    )
+    def post(self, request, pk):
+        """A signed PUT URL for the result of `key`, and the location to record once it is uploaded."""
+        require_own_run_token(request, pk, "use the run's task cache")
+        given = CacheUploadRequestSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        location = result_location(given.validated_data["key"])
+        url = cache_result_url(run_id=pk, location=location, upload=True)
+        if url is None:
+            raise NoResultUrls("This run's runtime target keeps cached results in a directory "
+                               "(FLOWYARD_RESULT_DIR); write the result there and record it with POST cache/.")
+        return Response({"location": location, "url": url})

@@ -127,6 +127,11 @@ class RuntimeBackend(abc.ABC):
         """The label (or tag) that marks a workload as this installation's ({} without an installation id)."""
         return {INSTALLATION_LABEL: self.installation_id} if self.installation_id else {}
 
+    def result_url(self, *, scope: str, location: str, upload: bool) -> str | None:
+        """A URL signed for a runner to read (or, with `upload`, write) the cached result at `location` in the result
+        store of `scope` (an environment id), or None when this target's runs keep results elsewhere (a volume)."""
+        return None
+
     @abc.abstractmethod
     def launch(self, spec: LaunchSpec) -> str:
         """Create and start the run's workload unless one of that name exists; return its reference."""

@@ -22,6 +22,8 @@ from botocore.exceptions import (
     PartialCredentialsError,
 )
 
+from flowyard_spec.api import RESULT_STORE_VARIABLE, SIGNED_URLS
+
 from controlplane.runtimes.backends.base import (
     RUN_LABEL,
     LaunchFailed,
@@ -139,6 +141,8 @@ class EcsBackend(RuntimeBackend):
                         connect_timeout=config.connect_timeout,
                         read_timeout=config.read_timeout,
                         user_agent_extra="flowyard",
+                        # URLs signed for runners use SigV4, the only scheme every S3 region accepts
+                        **({"signature_version": "s3v4"} if service == "s3" else {}),
                     ),
                 )
             return client
@@ -213,11 +217,13 @@ class EcsBackend(RuntimeBackend):
                                or "image" in text.lower())
         return answer["tasks"][0]["taskArn"]
 
-    @staticmethod
-    def _overrides(spec: LaunchSpec) -> dict[str, Any]:
+    def _overrides(self, spec: LaunchSpec) -> dict[str, Any]:
+        environment = dict(spec.environment)
+        if self.config.result_bucket and spec.result_scope:
+            environment[RESULT_STORE_VARIABLE] = SIGNED_URLS  # cached results through URLs the control plane signs
         container: dict[str, Any] = {
             "name": CONTAINER,
-            "environment": [{"name": name, "value": value} for name, value in spec.environment.items()],
+            "environment": [{"name": name, "value": value} for name, value in environment.items()],
         }
         if spec.command:
             container["command"] = list(spec.command)
@@ -264,6 +270,19 @@ class EcsBackend(RuntimeBackend):
         with _aws("describe the run's task"):
             task = task_state.pick(self._tasks_of(run_id))
         return RuntimeStatus(WorkloadState.MISSING) if task is None else task_state.task_status(task)
+
+    def result_url(self, *, scope: str, location: str, upload: bool) -> str | None:
+        """A URL signed for GetObject (PutObject with `upload`) of `<result_prefix>/<scope>/<location>` in the
+        target's result bucket, valid `result_url_seconds`; None without a bucket. Signing is local: no AWS call."""
+        config = self._settings_or(TargetUnavailable)
+        if not config.result_bucket or not scope:
+            return None
+        with _aws("sign a result URL"):
+            return self._client("s3").generate_presigned_url(
+                "put_object" if upload else "get_object",
+                Params={"Bucket": config.result_bucket, "Key": f"{config.result_prefix}/{scope}/{location}"},
+                ExpiresIn=config.result_url_seconds,
+            )
 
     def terminate(self, run_id: str, *, grace_seconds: float) -> None:
         """StopTask: ECS sends SIGTERM, then SIGKILL after the task definition's stopTimeout (not `grace_seconds`)."""

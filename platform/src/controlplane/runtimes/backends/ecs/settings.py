@@ -47,6 +47,9 @@ class EcsSettings:
     connect_timeout: float = 5.0
     read_timeout: float = 30.0
     max_attempts: int = 3  # botocore "standard" retry mode, first try included
+    result_bucket: str | None = None  # S3 bucket of cached task results; unset: runs on this target cache nothing
+    result_prefix: str = "flowyard-results"  # objects are <prefix>/<environment id>/<location>
+    result_url_seconds: int = 900  # how long a URL the control plane signs for a runner stays valid
 
     @classmethod
     def parse(cls, raw: Mapping[str, Any]) -> EcsSettings:
@@ -64,7 +67,7 @@ class EcsSettings:
         if values.get("assign_public_ip", "DISABLED") not in ("ENABLED", "DISABLED"):
             problems.append("'assign_public_ip' must be ENABLED or DISABLED")
         for key, kind in (("stop_grace_seconds", int), ("log_page_size", int), ("max_attempts", int),
-                          ("connect_timeout", float), ("read_timeout", float)):
+                          ("connect_timeout", float), ("read_timeout", float), ("result_url_seconds", int)):
             if key in values:
                 try:
                     values[key] = kind(values[key])
@@ -74,6 +77,11 @@ class EcsSettings:
             problems.append(f"'stop_grace_seconds' must be between 1 and {MAX_STOP_TIMEOUT} (Fargate's limit)")
         if not 1 <= values.get("log_page_size", 10000) <= 10000:
             problems.append("'log_page_size' must be between 1 and 10000")
+        if not 60 <= values.get("result_url_seconds", 900) <= 43200:
+            problems.append("'result_url_seconds' must be between 60 and 43200 (12 hours)")
+        prefix = values.get("result_prefix", "flowyard-results")
+        if not isinstance(prefix, str) or not prefix.strip("/") or prefix != prefix.strip("/"):
+            problems.append("'result_prefix' must be a non-empty S3 key prefix without a leading or trailing '/'")
         if problems:
             raise SettingsError("ECS runtime target settings: " + "; ".join(problems) + ".")
         return cls(**values)
