@@ -83,29 +83,32 @@ MANY_CALLS = """
 """
 
 
-def test_a_second_run_reads_the_tasks_index_once_instead_of_asking_for_each_call(tmp_path, live_server):
+def test_a_run_records_its_results_in_one_batch_and_the_next_reads_the_tasks_index_once(tmp_path, live_server):
     from django.core.signals import request_started
 
     from controlplane.runs import services as runs
-    from controlplane.runs.models import TaskRun
+    from controlplane.runs.models import TaskCacheRecord, TaskRun
     from flowyard_testkit.tenants import build_tenant
 
     tenant = build_tenant("cacheindex")
     developer = tenant.users[Role.DEVELOPER]
     write_workflow(tmp_path, MANY_CALLS)
     results = tmp_path / "results"
-    first = runs.run_trigger(actor=developer, deployment=tenant.test_deployment, parameters={"day": "2026-12-04"})
-    run_once(tmp_path, live_server, first, results)
-
     asked: list[str] = []
 
     def count(environ, **_):
         if "/cache/" in environ["PATH_INFO"]:
             asked.append(f"{environ['REQUEST_METHOD']} {environ['PATH_INFO'].rsplit('/cache/', 1)[1]}")
 
-    second = runs.run_trigger(actor=developer, deployment=tenant.test_deployment, parameters={"day": "2026-12-04"})
     request_started.connect(count)
     try:
+        first = runs.run_trigger(actor=developer, deployment=tenant.test_deployment, parameters={"day": "2026-12-04"})
+        run_once(tmp_path, live_server, first, results)
+        assert asked == ["GET index/", "POST batch/"], "one index read, and the 20 records sent together"
+        assert TaskCacheRecord.objects.filter(environment=tenant.test_env, run=first).count() == 20
+        asked.clear()
+
+        second = runs.run_trigger(actor=developer, deployment=tenant.test_deployment, parameters={"day": "2026-12-04"})
         run_once(tmp_path, live_server, second, results)
     finally:
         request_started.disconnect(count)

@@ -83,6 +83,9 @@ class ResultStore(Protocol):
     def save(self, key: str, payload: bytes, *, task_name: str, expires_at: float | None) -> bool:
         """Store the result of `key` for later runs; False when that failed."""
 
+    def flush(self) -> int:
+        """Make every stored result findable by later runs now; the number that could not be."""
+
 
 _shared_store: ResultStore | None = None
 
@@ -91,6 +94,13 @@ def use_store(store: ResultStore | None) -> None:
     """Share cached results through `store` from now on (the runner sets its run's store); None: local files."""
     global _shared_store
     _shared_store = store
+
+
+def flush_store() -> int:
+    """Make every result stored so far findable by later runs (the runner calls it before reporting the run's end);
+    the number that could not be (0 outside a control plane run)."""
+    store = _shared_store
+    return 0 if store is None else store.flush()
 
 
 def write_atomically(path: Path, payload: bytes) -> None:

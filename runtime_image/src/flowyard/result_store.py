@@ -33,6 +33,8 @@ from flowyard.reporting.client import Unreachable, call_api
 from flowyard_spec.api import RESULT_STORE_VARIABLE, SIGNED_URLS
 
 TIMEOUT_SECONDS = 10.0
+RECORD_DELAY_SECONDS = 1.0  # a stored result is recorded at the control plane at most this much later, in a batch
+RECORD_BATCH = 500  # or as soon as this many are waiting
 TRANSFER_TIMEOUT_SECONDS = 60.0  # one result to or from the object store
 
 
@@ -59,15 +61,23 @@ def location_of(key: str) -> str:
     return f"{key[:2]}/{key}.pickle"
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class _ControlPlaneIndex:
-    """What both stores share: the control plane's cache records of the run's environment, with the run's token."""
+    """What both stores share: the control plane's cache records of the run's environment, with the run's token.
+
+    Records of stored results are sent in batches (`cache/batch/`), at most RECORD_DELAY_SECONDS after the result
+    was stored, and all of them by `flush()`, which the runner calls before it reports the run's end: a task does
+    not wait for a request per result, and a run that starts after this one ended finds every result.
+    """
 
     api: str
     run_id: str
     token: str
-    _indexes: dict[str, _TaskIndex | None] = field(default_factory=dict, init=False, repr=False, compare=False)
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+    _indexes: dict[str, _TaskIndex | None] = field(default_factory=dict, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _pending: list[dict[str, Any]] = field(default_factory=list, init=False, repr=False)
+    _timer: threading.Timer | None = field(default=None, init=False, repr=False)
+    _flushing: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @property
     def _url(self) -> str:
@@ -114,27 +124,50 @@ class _ControlPlaneIndex:
             return None  # a miss: the task runs
         return reply if status == 200 and reply else None
 
-    def _record(self, key: str, location: str, *, task_name: str, size_bytes: int, expires_at: float | None) -> bool:
-        """Tell the control plane the result of `key` is stored at `location`; False when it did not take it."""
+    def _record(self, key: str, location: str, *, task_name: str, size_bytes: int, expires_at: float | None) -> None:
+        """Queue the record that the result of `key` is stored at `location` (sent within RECORD_DELAY_SECONDS)."""
         body: dict[str, Any] = {
             "key": key, "location": location, "task_name": task_name[:200], "size_bytes": size_bytes,
             "expires_at": None if expires_at is None else
             datetime.datetime.fromtimestamp(expires_at, datetime.UTC).isoformat(),
         }
-        try:
-            status, _ = call_api("POST", self._url, self.token, body, TIMEOUT_SECONDS)
-        except Unreachable:
-            return False
-        if status != 200:
-            return False
         with self._lock:
             index = self._indexes.get(task_name[:200])
             if index is not None:  # later calls of the task in this run find it without asking
                 index.records[key] = (location, expires_at)
-        return True
+            self._pending.append(body)
+            full = len(self._pending) >= RECORD_BATCH
+            if not full and self._timer is None:
+                self._timer = threading.Timer(RECORD_DELAY_SECONDS, self.flush)
+                self._timer.daemon = True
+                self._timer.start()
+        if full:
+            self.flush()
+
+    def flush(self) -> int:
+        """Send every queued record; the number the control plane did not take (they are kept for the next try)."""
+        with self._flushing:
+            with self._lock:
+                batch, self._pending = self._pending, []
+                if self._timer is not None:
+                    self._timer.cancel()
+                    self._timer = None
+            for start in range(0, len(batch), 1000):  # the control plane takes at most 1000 per request
+                part = batch[start:start + 1000]
+                try:
+                    status, _ = call_api("POST", f"{self._url}batch/", self.token, {"records": part},
+                                         TIMEOUT_SECONDS)
+                except Unreachable:
+                    status = 0
+                if status != 200:
+                    with self._lock:  # kept: the runner's final flush tries again
+                        unsent = batch[start:]
+                        self._pending[:0] = unsent
+                        return len(unsent)
+            return 0
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class DirectoryStore(_ControlPlaneIndex):
     """Results as files in `directory` (the environment's volume on Docker hosts), indexed by the control plane."""
 
@@ -161,16 +194,17 @@ class DirectoryStore(_ControlPlaneIndex):
             return None
 
     def save(self, key: str, payload: bytes, *, task_name: str, expires_at: float | None) -> bool:
-        """Write the result of `key` into the directory and record it; False when either failed."""
+        """Write the result of `key` into the directory and queue its record; False when it could not be written."""
         location = location_of(key)
         try:
             write_atomically(self.directory / location, payload)
         except OSError:
             return False
-        return self._record(key, location, task_name=task_name, size_bytes=len(payload), expires_at=expires_at)
+        self._record(key, location, task_name=task_name, size_bytes=len(payload), expires_at=expires_at)
+        return True
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class SignedUrlStore(_ControlPlaneIndex):
     """Results in an object store (S3 on ECS), moved through URLs the control plane signs for this run."""
 
@@ -188,7 +222,7 @@ class SignedUrlStore(_ControlPlaneIndex):
             return None  # gone from the store, or unreachable: a miss
 
     def save(self, key: str, payload: bytes, *, task_name: str, expires_at: float | None) -> bool:
-        """Upload the result of `key` through a signed URL, then record it; False when either failed."""
+        """Upload the result of `key` through a signed URL, then queue its record; False when the upload failed."""
         try:
             status, upload = call_api("POST", f"{self._url}uploads/", self.token, {"key": key}, TIMEOUT_SECONDS)
         except Unreachable:
@@ -202,8 +236,8 @@ class SignedUrlStore(_ControlPlaneIndex):
                 answer.read()
         except (urllib.error.URLError, OSError, ValueError):
             return False
-        return self._record(key, upload["location"], task_name=task_name, size_bytes=len(payload),
-                            expires_at=expires_at)
+        self._record(key, upload["location"], task_name=task_name, size_bytes=len(payload), expires_at=expires_at)
+        return True
 
 
 def store_from_env(environ: Mapping[str, str] | None = None) -> DirectoryStore | SignedUrlStore | None:

@@ -30,6 +30,7 @@ FOREIGN_OBJECT = {
     "runner-cache": lambda t: t.run,
     "runner-cache-index": lambda t: t.run,
     "runner-cache-upload": lambda t: t.run,
+    "runner-cache-batch": lambda t: t.run,
     "audit-event": lambda t: t.extra["audit_event"],
     "backfill": lambda t: t.extra["backfill"],
     "webhook": lambda t: t.extra["webhook"],

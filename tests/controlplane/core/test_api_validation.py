@@ -72,7 +72,8 @@ INVALID = {
         None, lambda t: {"runtime_target": "no-such-target", "vcpu_hour": "0.05", "gib_hour": "0.005"}, "runtime_target"),
 }
 # Sent with the run's own token rather than as a user.
-AS_RUNNER = {("runner-events", "post"), ("runner-cache", "post"), ("runner-cache-upload", "post")}
+AS_RUNNER = {("runner-events", "post"), ("runner-cache", "post"), ("runner-cache-upload", "post"),
+             ("runner-cache-batch", "post")}
 # Sent with the webhook's own secret (Authorization: Bearer) rather than as a user.
 AS_WEBHOOK = {("webhook-delivery", "post")}
 INVALID[("runner-events", "post")] = (
@@ -83,6 +84,9 @@ INVALID[("runner-cache", "post")] = (
     lambda t: t.run, lambda t: {"key": "../../etc/passwd", "location": "ab/result.pickle"}, "key",
 )
 INVALID[("runner-cache-upload", "post")] = (lambda t: t.run, lambda t: {"key": "../../etc/passwd"}, "key")
+INVALID[("runner-cache-batch", "post")] = (
+    lambda t: t.run, lambda t: {"records": [{"key": "ab" * 32, "location": "../../etc/passwd"}]}, "records.0.location",
+)
 # Writes that take no input at all, so no input can be invalid.
 NO_INPUT = {("run-cancel", "post"), ("schedule-pause", "post"), ("schedule-resume", "post"), ("backfill-cancel", "post"),
             ("webhook-rotate", "post"), ("repository-rotate", "post"), ("repository-sync", "post"),

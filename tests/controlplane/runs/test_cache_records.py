@@ -131,3 +131,32 @@ def test_a_person_cannot_read_the_index_even_with_a_role_in_the_project(tenant_a
     from flowyard_spec.states import Role
 
     assert index_of(client_for(tenant_a.users[Role.ADMIN]), tenant_a.run).status_code == 403
+
+
+def record_batch(client, run: Run, records):
+    return client.post(f"/api/v1/runner/runs/{run.pk}/cache/batch/", {"records": records}, format="json")
+
+
+def test_a_batch_records_every_result_at_once_and_the_last_record_of_a_key_wins(tenant_a, client_for):
+    client = runner_client(client_for, tenant_a.run)
+    records = [{"key": f"{n:02x}" * 32, "location": f"{n:02x}/r.pickle", "task_name": "wf.load"} for n in range(30)]
+    records.append({"key": "00" * 32, "location": "00/newer.pickle", "task_name": "wf.load"})
+    response = record_batch(client, tenant_a.run, records)
+    assert response.status_code == 200 and response.json() == {"recorded": 30}
+    assert TaskCacheRecord.objects.filter(environment=tenant_a.run.deployment.environment).count() == 30
+    assert look_up(client, tenant_a.run, key="00" * 32).json()["location"] == "00/newer.pickle"
+    assert record_batch(client, tenant_a.run, [{"key": "00" * 32, "location": "00/again.pickle"}]).status_code == 200
+    assert TaskCacheRecord.objects.get(key="00" * 32).location == "00/again.pickle", "a later batch replaces it"
+
+
+def test_a_batch_with_one_bad_record_names_it_and_stores_nothing(tenant_a, client_for):
+    client = runner_client(client_for, tenant_a.run)
+    records = [{"key": "aa" * 32, "location": "aa/r.pickle"}, {"key": "bb" * 32, "location": "../../etc/passwd"}]
+    response = record_batch(client, tenant_a.run, records)
+    assert response.status_code == 400
+    assert "records.1.location" in response.json()["extra"]["fields"]
+    too_many = [{"key": "cc" * 32, "location": "cc/r.pickle"}] * 1001
+    response = record_batch(client, tenant_a.run, too_many)
+    assert response.status_code == 400
+    assert [name.split(".")[0] for name in response.json()["extra"]["fields"]] == ["records"]
+    assert not TaskCacheRecord.objects.exists()

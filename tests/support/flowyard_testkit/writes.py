@@ -165,7 +165,9 @@ RUNNER_CACHE_RECORD = Write(
 # Asking for a signed upload URL: the tenant's run keeps results in a directory, so the answer is 409 no_result_urls
 # (signed URLs on an ECS target with a result bucket: tests/flowyard/test_result_store.py).
 RUNNER_CACHE_UPLOAD = Write("runner-cache-upload", "post", lambda t: t.run, lambda t: {"key": "ab" * 32}, None, 409)
-RUNNER_WRITES = (RUNNER_REPORT, RUNNER_CACHE_RECORD, RUNNER_CACHE_UPLOAD)
+RUNNER_CACHE_BATCH = Write("runner-cache-batch", "post", lambda t: t.run,
+                           lambda t: {"records": [{"key": "ab" * 32, "location": "ab/result.pickle"}]}, None, 200)
+RUNNER_WRITES = (RUNNER_REPORT, RUNNER_CACHE_RECORD, RUNNER_CACHE_UPLOAD, RUNNER_CACHE_BATCH)
 # Writes on an object build_tenant does not make: the test sets `tenant.extra[...]` first and applies the same
 # role and other-team checks as to PROJECT_WRITES (tests/controlplane/deployments/test_secrets.py).
 EXTRA_OBJECT_WRITES: tuple[Write, ...] = (

@@ -7,7 +7,7 @@ reach another environment's results.
 
 A runner loads the index of a task's records once (`cache_record_index`: one request, one query, for every call of
 the task in the run), looks a key up that the index did not hold (`cache_record_find`), and records a result it
-stored (`cache_record_put`). Records are scoped to the run's environment: a run never sees another environment's or
+stored (`cache_record_put`, or `cache_records_put` for a batch: the runner sends its records in batches). Records are scoped to the run's environment: a run never sees another environment's or
 another project's results, whatever key it asks for.
 """
 
@@ -25,6 +25,7 @@ from controlplane.core.errors import ValidationFailed
 from controlplane.runs.models import Run, TaskCacheRecord
 from controlplane.runtimes.selectors import backend_of
 
+MAX_RECORDS_PER_BATCH = 1000
 INDEX_LIMIT = 5000  # records per index answer (about 1 MB of JSON); past it the runner asks per key
 KEY = re.compile(r"^[0-9a-f]{64}$")
 LOCATION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")  # relative, no "..", no "/" first
@@ -70,18 +71,46 @@ def cache_record_find(*, run_id: Any, key: str) -> TaskCacheRecord | None:
             .filter(_valid(timezone.now())).first())
 
 
+def _check(key: str, location: str, field: str = "") -> None:
+    """Refuse a key that is not the SDK's or a location outside the result store, naming the field."""
+    if not KEY.match(key):
+        raise ValidationFailed({f"{field}key": ["must be 64 lowercase hex characters (the SDK's cache key)."]})
+    if not LOCATION.match(location) or ".." in location.split("/") or len(location) > 255:
+        raise ValidationFailed({f"{field}location": ["must be a relative path inside the result store, e.g. "
+                                                     "ab/abcd.pickle (no '..', no leading '/', at most 255 "
+                                                     "characters)."]})
+
+
 @transaction.atomic
 def cache_record_put(*, run_id: Any, key: str, location: str, task_name: str = "", size_bytes: int = 0,
                      expires_at: datetime.datetime | None = None) -> TaskCacheRecord:
     """Record (or replace) the result of `key` stored at `location` in the run's environment's result store."""
-    if not KEY.match(key):
-        raise ValidationFailed({"key": ["must be 64 lowercase hex characters (the SDK's cache key)."]})
-    if not LOCATION.match(location) or ".." in location.split("/") or len(location) > 255:
-        raise ValidationFailed({"location": ["must be a relative path inside the result store, e.g. "
-                                             "ab/abcd.pickle (no '..', no leading '/', at most 255 characters)."]})
+    _check(key, location)
     record, _ = TaskCacheRecord.objects.update_or_create(
         environment_id=_environment_id(run_id), key=key,
         defaults={"location": location, "task_name": task_name, "size_bytes": size_bytes, "expires_at": expires_at,
                   "run_id": run_id},
     )
     return record
+
+
+@transaction.atomic
+def cache_records_put(*, run_id: Any, records: list[dict[str, Any]]) -> int:
+    """Record (or replace) many stored results of the run at once, in one upsert; the last record of a key in the
+    batch wins. Each record has `key` and `location`, and optionally `task_name`, `size_bytes`, `expires_at`."""
+    if len(records) > MAX_RECORDS_PER_BATCH:
+        raise ValidationFailed({"records": [f"at most {MAX_RECORDS_PER_BATCH} records per batch; send the rest "
+                                            "in another batch."]})
+    for number, record in enumerate(records):
+        _check(record["key"], record["location"], f"records.{number}.")
+    environment_id = _environment_id(run_id)
+    latest = {record["key"]: record for record in records}
+    TaskCacheRecord.objects.bulk_create(
+        [TaskCacheRecord(environment_id=environment_id, run_id=run_id, key=record["key"],
+                         location=record["location"], task_name=record.get("task_name", ""),
+                         size_bytes=record.get("size_bytes", 0), expires_at=record.get("expires_at"))
+         for record in latest.values()],
+        update_conflicts=True, unique_fields=["environment", "key"],
+        update_fields=["location", "task_name", "size_bytes", "expires_at", "run", "updated_at"],
+    )
+    return len(latest)

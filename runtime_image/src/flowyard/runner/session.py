@@ -109,6 +109,10 @@ class RunnerSession:
         elif state is RunState.CANCELLED:
             reason = RunReason.CANCELLED
             message = message or self.cancellation.reason
+        unrecorded = cache.flush_store()  # before the end is reported: a run started after it finds every result
+        if unrecorded:
+            self.log(f"{unrecorded} cached task results could not be recorded at the control plane; later runs "
+                     "will compute them again", level="WARNING")
         self.sink.run_state(state, reason=reason, message=message)
         delivered = True
         if self.reporter is not None:

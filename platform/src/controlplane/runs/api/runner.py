@@ -11,9 +11,11 @@ from rest_framework.views import APIView
 from controlplane.core.errors import PermissionDenied, ValidationFailed
 from controlplane.runs.cache_records import (
     KEY,
+    MAX_RECORDS_PER_BATCH,
     cache_record_find,
     cache_record_index,
     cache_record_put,
+    cache_records_put,
     cache_result_url,
     result_location,
 )
@@ -102,6 +104,29 @@ class RunnerCacheView(APIView):
         given = CacheRecordSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         return Response(CacheRecordSerializer(cache_record_put(run_id=pk, **given.validated_data)).data)
+
+
+class CacheRecordBatchSerializer(serializers.Serializer):
+    """Records of results the runner stored, sent together."""
+
+    records = CacheRecordSerializer(many=True, allow_empty=False, max_length=MAX_RECORDS_PER_BATCH)
+
+
+class RunnerCacheBatchView(APIView):
+    """POST many cache records at once (the runner batches the results it stored, at most one second apart): one
+    transaction and one upsert for the batch."""
+
+    authentication_classes = [RunTokenAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=CacheRecordBatchSerializer,
+                   responses={200: inline_serializer("CacheRecordBatchReply", {"recorded": serializers.IntegerField()})})
+    def post(self, request, pk):
+        """Record every result of the batch (replacing older records of the same keys)."""
+        require_own_run_token(request, pk, "use the run's task cache")
+        given = CacheRecordBatchSerializer(data=request.data)
+        given.is_valid(raise_exception=True)
+        return Response({"recorded": cache_records_put(run_id=pk, records=given.validated_data["records"])})
 
 
 class CacheIndexEntrySerializer(serializers.Serializer):
