@@ -31,6 +31,8 @@ BEHAVIOURS_WORKFLOW = '''
 import base64, os, time, traceback
 from flowyard import flow, get_logger, task
 
+TEN_TASKS = 10
+
 
 @task
 def work(mode: str, seconds: float) -> str:
@@ -67,11 +69,20 @@ def remembered(seconds: float) -> float:
     return seconds * 2
 
 
+@task
+def step(number: int) -> int:
+    return number * number
+
+
 @flow(name="behaviours")
 def behaviours(mode: str = "ok", seconds: float = 0.0):
     get_logger().info("first line of user code")
     if mode == "cached":  # a task whose result the environment's next runs take from its result store
         return remembered(seconds)
+    if mode == "tasks":  # ten tasks, one after another, and a check line (the concurrent-runs benchmark)
+        total = sum(step(number) for number in range(TEN_TASKS))
+        get_logger().info("%d tasks done, total %d", TEN_TASKS, total)
+        return total
     return work(mode, seconds)
 '''
 
@@ -230,6 +241,8 @@ def running_platform(live_server, image, docker, tmp_path: Path, *, env: dict[st
     `docker` is the SDK client of the engine the target runs on; `env` overrides the worker's settings."""
     from django.db import connection
 
+    from controlplane.core.models import Installation
+    from controlplane.runtimes.backends.base import INSTALLATION_LABEL
     from controlplane.runtimes.models import RuntimeTarget
     from flowyard_testkit.tenants import build_tenant
 
@@ -249,7 +262,10 @@ def running_platform(live_server, image, docker, tmp_path: Path, *, env: dict[st
         yield Platform(tenant, image, worker, docker)
     finally:
         worker.stop()
-        for container in docker.containers.list(all=True, filters={"label": "org.flowyard.managed=true"}):
+        # This installation's containers only: other sessions on the engine use the same tenant slugs.
+        installation = worker_env.get("FLOWYARD_INSTALLATION_ID") or Installation.current().identifier
+        mine = ["org.flowyard.managed=true", f"{INSTALLATION_LABEL}={installation}"]
+        for container in docker.containers.list(all=True, filters={"label": mine}):
             if container.labels.get("org.flowyard.project") == tenant.project.slug:
                 container.remove(force=True)
         for environment in tenant.project.environments.all():  # the result stores of the tenant's environments
