@@ -1,7 +1,8 @@
 """The reconciler: the runtime says what is true; every live run is compared with it and ended when due.
 
 One pass (`reconcile_once`) looks at every non-terminal run and at every workload Flowyard launched:
-- QUEUED runs are offered to the launcher again (launching is idempotent), and end as CRASHED
+- QUEUED runs are offered to the launcher again once they have waited `REOFFER_AFTER_SECONDS` (launching is
+  idempotent; a younger run's own launch task is still on its way), and end as CRASHED
   (`start_timeout`) once they have waited longer than the start timeout;
 - a STARTING or RUNNING run whose workload exited is ended from the exit: OOM → FAILED `oom_killed`, an image
   that could not run → FAILED `image_error`, 0 → SUCCEEDED, killed by a signal → CRASHED `heartbeat_lost`,
@@ -48,6 +49,9 @@ SIGNAL_EXIT = 128
 GRACEFUL_SIGNAL_EXITS = {130, 143}  # SIGINT, SIGTERM: the runner's own cancel exits
 LISTING_LAG_SECONDS = 30
 EXIT_GRACE_SECONDS = 10  # a run's end reported by its runner, its container still exiting
+# A run QUEUED less than this ago has its own launch task on the way (enqueued on commit); offering it again during a
+# burst only doubles the launch tasks, each finding the container the first one made.
+REOFFER_AFTER_SECONDS = 10
 
 
 def _seconds_since(moment: datetime.datetime | None, now: datetime.datetime) -> float:
@@ -113,7 +117,7 @@ def _reconcile_run(run: Run, backend: RuntimeBackend, status: RuntimeStatus, now
         if _seconds_since(run.created_at, now) > config.start_timeout_seconds:
             _end(run.pk, RunState.CRASHED, RunReason.START_TIMEOUT,
                  f"Not started within {config.start_timeout_seconds:.0f} s. {run.message}".strip())
-        else:
+        elif _seconds_since(run.state_changed_at or run.created_at, now) >= REOFFER_AFTER_SECONDS:
             launch(run.pk)
         return
     if state == RunState.CANCELLING:
@@ -239,7 +243,7 @@ def reconcile_once(launch: Callable[[Any], None]) -> None:
             continue
         for run in runs:
             status = workloads.get(str(run.pk)) or RuntimeStatus(state=WorkloadState.MISSING)
-            if status.state != WorkloadState.MISSING:
+            if status.state != WorkloadState.MISSING and not backend.lists_full_status:
                 status = backend.inspect(str(run.pk))  # the full picture: exit code, OOM flag, usage
             try:
                 _reconcile_run(run, backend, status, now, launch)

@@ -120,6 +120,9 @@ class RuntimeBackend(abc.ABC):
     """A place runs are launched: one instance per runtime target, built from that target's settings."""
 
     kind: ClassVar[str]
+    # True when `list_workloads` already gives each workload's whole status (exit code, OOM flag, usage), so the
+    # reconciler does not inspect every listed workload again
+    lists_full_status: ClassVar[bool] = False
     settings: Mapping[str, Any] = field(default_factory=dict)
     installation_id: str = ""  # put on every workload as INSTALLATION_LABEL; list_workloads lists only these
 

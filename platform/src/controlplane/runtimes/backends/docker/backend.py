@@ -77,6 +77,7 @@ class DockerBackend(RuntimeBackend):
     """Runs as containers on Docker hosts (see the module docstring for the rules and `config` for settings)."""
 
     kind: ClassVar[str] = "docker"
+    lists_full_status: ClassVar[bool] = True  # list_workloads inspects each container (the same _status)
 
     def __post_init__(self) -> None:
         self.config = DockerSettings.parse(self.settings)

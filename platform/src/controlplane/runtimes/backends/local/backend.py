@@ -43,6 +43,7 @@ class LocalBackend(RuntimeBackend):
     """Runs each run as a supervised local process; settings: state_dir, python, stop_grace_seconds."""
 
     kind: ClassVar[str] = "local"
+    lists_full_status: ClassVar[bool] = True  # list_workloads inspects each run directory
 
     def __post_init__(self) -> None:
         if not self.settings.get("state_dir"):
