@@ -6,6 +6,8 @@ test fails. Waits poll the engine with a deadline; nothing sleeps and hopes.
 
 from __future__ import annotations
 
+import contextlib
+
 import json
 import threading
 import time
@@ -219,6 +221,29 @@ def test_runs_of_one_environment_share_its_result_volume_and_nothing_else_is_mou
             docker_client.volumes.get(volume).remove(force=True)
         except NotFound:
             pass
+
+
+def test_a_deleted_environments_result_volume_is_removed_once_no_container_of_it_is_left(
+        backend, run_id, runtime_image, docker_client):  # noqa: F811
+    scope = f"test-{uuid.uuid4().hex[:12]}"
+    volume = f"flowyard-results-{scope}"
+    run = run_id()
+    try:
+        backend.launch(spec_for(run, runtime_image, SLEEPER, result_scope=scope))
+        with pytest.raises(TargetUnavailable, match=f"{volume} is still in use"):
+            backend.result_store_remove(scope)  # a run of the environment still exiting: asked again later
+        assert docker_client.volumes.get(volume)
+        for made in docker_client.containers.list(all=True, filters={"volume": volume}):
+            made.remove(force=True)
+        backend.result_store_remove(scope)
+        with pytest.raises(NotFound):
+            docker_client.volumes.get(volume)
+        backend.result_store_remove(scope)  # already gone: nothing to do, no error
+    finally:
+        for made in docker_client.containers.list(all=True, filters={"volume": volume}):
+            made.remove(force=True)
+        with contextlib.suppress(NotFound):
+            docker_client.volumes.get(volume).remove(force=True)
 
 
 @pytest.mark.parametrize("mount", [

@@ -423,3 +423,16 @@ def test_runs_on_a_target_with_a_result_bucket_are_told_to_use_signed_urls(moto_
     arn = backend.launch(make_spec(result_scope="env-1"))
     [override] = describe(moto_aws, ecs_target, arn)["overrides"]["containerOverrides"]
     assert {"name": "FLOWYARD_RESULT_STORE", "value": "signed-urls"} in override["environment"]
+
+
+def test_removing_an_environments_result_store_deletes_its_objects_and_no_others(moto_aws, ecs_target):
+    bucket = f"results-{uuid.uuid4().hex[:8]}"
+    s3 = moto_aws.client("s3")
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    for key in ("cache/env-1/ab/one.pickle", "cache/env-1/cd/two.pickle", "cache/env-10/ab/other.pickle"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"result")
+    backend = EcsBackend(settings={**ecs_target, "result_bucket": bucket, "result_prefix": "cache"})
+
+    backend.result_store_remove("env-1")
+    assert [entry["Key"] for entry in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["cache/env-10/ab/other.pickle"]
+    backend.result_store_remove("env-1")  # nothing left to delete: no error

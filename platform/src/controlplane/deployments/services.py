@@ -12,7 +12,12 @@ from controlplane.core.errors import ValidationFailed
 from controlplane.core.services import model_update
 from controlplane.core.signals import send_on_commit
 from controlplane.deployments.errors import DeploymentConflict, SelfApprovalRefused
-from controlplane.deployments.signals import promotion_approving, promotion_decided, promotion_requested
+from controlplane.deployments.signals import (
+    environment_deleted,
+    promotion_approving,
+    promotion_decided,
+    promotion_requested,
+)
 from controlplane.deployments.models import (
     Deployment,
     Environment,
@@ -76,7 +81,9 @@ def environment_delete(*, actor: Any, environment: Environment) -> None:
         actor=actor, action="environment.deleted", obj=environment, before=snapshot(environment),
         project=environment.project,
     )
+    environment_id = environment.pk
     environment.delete()
+    send_on_commit(environment_deleted, sender=Environment, environment_id=environment_id)
 
 
 def _deploy(*, actor: Any, workflow: Workflow, environment: Environment, version: WorkflowVersion) -> Deployment:

@@ -12,3 +12,6 @@ promotion_requested = django.dispatch.Signal()
 
 # Sent with `promotion_id` after the transaction that approved (and deployed) or rejected a promotion commits.
 promotion_decided = django.dispatch.Signal()
+
+# Sent with `environment_id` after the transaction that deleted an environment commits (its results are dropped).
+environment_deleted = django.dispatch.Signal()

@@ -9,8 +9,9 @@ from django.conf import settings
 
 from controlplane.runs.launcher import run_launch
 from controlplane.runs.models import Run
-from controlplane.runs.queue import CANCEL_RUN, LAUNCH_RUN
+from controlplane.runs.queue import CANCEL_RUN, LAUNCH_RUN, REMOVE_RESULT_STORES
 from controlplane.runs.reconciler import reconcile_once
+from controlplane.runs.result_stores import result_stores_remove
 from controlplane.runs.targets import backend_of_run
 from controlplane.runtimes.backends.base import RuntimeBackendError
 
@@ -43,3 +44,13 @@ def cancel_run(run_id: str) -> None:
 def reconcile_runs() -> None:
     """One reconciler pass (driven by Celery beat every FLOWYARD_RECONCILE_SECONDS)."""
     reconcile_once(launch=lambda run_id: launch_run.delay(str(run_id)))
+
+
+@shared_task(name=REMOVE_RESULT_STORES, bind=True, max_retries=30, default_retry_delay=60)
+def remove_result_stores(self, environment_id: str) -> None:
+    """Delete a deleted environment's cached results on every target; asked again a minute later while a host is
+    silent or a run of it is still exiting (removing what is already gone is fine)."""
+    pending = result_stores_remove(environment_id)
+    if pending:
+        logger.warning("environment %s: result stores not removed yet: %s", environment_id, "; ".join(pending))
+        raise self.retry()

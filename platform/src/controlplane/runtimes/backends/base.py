@@ -135,6 +135,10 @@ class RuntimeBackend(abc.ABC):
         store of `scope` (an environment id), or None when this target's runs keep results elsewhere (a volume)."""
         return None
 
+    def result_store_remove(self, scope: str) -> None:
+        """Delete the result store of `scope` (an environment that was deleted) on this target, if it has one;
+        `TargetUnavailable` when that cannot be done now (asked again later)."""
+
     @abc.abstractmethod
     def launch(self, spec: LaunchSpec) -> str:
         """Create and start the run's workload unless one of that name exists; return its reference."""

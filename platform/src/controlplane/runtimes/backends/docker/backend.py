@@ -124,6 +124,24 @@ class DockerBackend(RuntimeBackend):
             return RuntimeStatus(state=WorkloadState.MISSING)
         return self._status(run_id, *found)
 
+    def result_store_remove(self, scope: str) -> None:
+        """Remove the result volume of `scope` from every host; `TargetUnavailable` while a host is silent or a
+        container still uses it (a run of the deleted environment still exiting), so it is asked again later."""
+        name = mapping.results_volume_of(scope)
+        busy: list[str] = []
+        for host in self._hosts:
+            with answers(host):
+                try:
+                    host.client().volumes.get(name).remove()
+                except NotFound:
+                    continue
+                except APIError as exc:
+                    if exc.status_code != 409:
+                        raise
+                    busy.append(f"{host.label}: {exc.explanation or exc}")
+        if busy:
+            raise TargetUnavailable(f"the result volume {name} is still in use: {'; '.join(busy)}")
+
     def terminate(self, run_id: str, *, grace_seconds: float) -> None:
         """SIGTERM the run's container now, SIGKILL it once `grace_seconds` have passed; never waits for the grace."""
         found = self._find(run_id)

@@ -74,11 +74,14 @@ def container_environment(spec: LaunchSpec) -> dict[str, str]:
 
 def results_volume(spec: LaunchSpec) -> str:
     """The name of the Docker volume holding the cached task results of the spec's environment ('' for none)."""
-    if not spec.result_scope:
-        return ""
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", spec.result_scope):
-        raise LaunchFailed(f"result scope {spec.result_scope!r} cannot name a Docker volume")
-    return f"{RESULTS_VOLUME_PREFIX}{spec.result_scope}"
+    return results_volume_of(spec.result_scope) if spec.result_scope else ""
+
+
+def results_volume_of(scope: str) -> str:
+    """The name of the Docker volume holding the cached task results of `scope` (an environment id)."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}", scope):
+        raise LaunchFailed(f"result scope {scope!r} cannot name a Docker volume")
+    return f"{RESULTS_VOLUME_PREFIX}{scope}"
 
 
 def tmpfs_mounts(settings: DockerSettings) -> dict[str, str]:

@@ -284,6 +284,20 @@ class EcsBackend(RuntimeBackend):
                 ExpiresIn=config.result_url_seconds,
             )
 
+    def result_store_remove(self, scope: str) -> None:
+        """Delete every object under `<result_prefix>/<scope>/` in the result bucket (nothing without a bucket)."""
+        config = self._settings_or(TargetUnavailable)
+        if not config.result_bucket or not scope:
+            return
+        s3 = self._client("s3")
+        with _aws("delete the environment's cached results"):
+            pages = s3.get_paginator("list_objects_v2").paginate(Bucket=config.result_bucket,
+                                                                 Prefix=f"{config.result_prefix}/{scope}/")
+            for page in pages:  # at most 1000 keys a page: DeleteObjects' own limit
+                keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+                if keys:
+                    s3.delete_objects(Bucket=config.result_bucket, Delete={"Objects": keys, "Quiet": True})
+
     def terminate(self, run_id: str, *, grace_seconds: float) -> None:
         """StopTask: ECS sends SIGTERM, then SIGKILL after the task definition's stopTimeout (not `grace_seconds`)."""
         config = self._settings_or(TargetUnavailable)
