@@ -22,7 +22,9 @@ test: venv
 	@$(BIN)/pytest
 
 bench: venv
-	@$(BIN)/pytest tests/benchmarks -q
+	@scripts/provision
+	@FLOWYARD_DATABASE_URL="$${FLOWYARD_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/flowyard_bench}" \
+		$(BIN)/pytest tests/benchmarks -q
 
 docs: venv
 	@$(BIN)/python scripts/gen_api_docs.py

@@ -32,9 +32,9 @@ a new database connection per request, in the pytest process, on a 2-CPU machine
 production deployment runs several processes with persistent connections.
 
 Targets: ≥ 2,000 events/s, ≥ 10,000 log lines/s, ≤ 2 transactions per task. Prints the table and writes it into
-docs/benchmarks.md between its "ingestion" markers. On PostgreSQL only (skipped on SQLite), e.g.:
+docs/benchmarks.md between its "ingestion" markers. On PostgreSQL only (`make bench` uses it), e.g.:
 
-    FLOWYARD_DATABASE_URL=postgres://postgres@127.0.0.1:5432/flowyard_h1 \\
+    FLOWYARD_DATABASE_URL=postgres://postgres@127.0.0.1:5432/flowyard_bench \\
       .venv/bin/pytest tests/benchmarks/test_ingestion.py -q -s
 """
 
@@ -66,7 +66,7 @@ SECRETS = {"DB_PASSWORD": "pg-7Hk2q9Zr-pass", "API_TOKEN": "tok_4f9a1c2e8b7d", "
 SECRET_EVERY = 500  # one log line in this many prints a secret
 TARGET_EVENTS, TARGET_LINES, TARGET_TX_PER_TASK = 2000, 10000, 2.0
 BEGIN, END = "<!-- ingestion:start -->", "<!-- ingestion:end -->"
-COMMAND = ("FLOWYARD_DATABASE_URL=postgres://postgres@127.0.0.1:5432/flowyard_h1 "
+COMMAND = ("FLOWYARD_DATABASE_URL=postgres://postgres@127.0.0.1:5432/flowyard_bench "
            ".venv/bin/pytest tests/benchmarks/test_ingestion.py -q -s")
 
 
@@ -306,8 +306,9 @@ def test_ingestion_of_task_events_and_log_lines(live_server, tmp_path):
     from controlplane.deployments.secrets import secret_set
     from flowyard_testkit.tenants import build_tenant
 
-    if connection.vendor != "postgresql":
-        pytest.skip("B6 measures PostgreSQL: set FLOWYARD_DATABASE_URL=postgres://…")
+    assert connection.vendor == "postgresql", (
+        "B6 measures PostgreSQL: run it with FLOWYARD_DATABASE_URL=postgres://postgres@127.0.0.1:5432/flowyard_bench "
+        "(make bench sets it)")
     tenant = build_tenant("ingestion")
     for name, value in SECRETS.items():
         secret_set(actor=tenant.admin, environment=tenant.test_env, name=name, value=value)
