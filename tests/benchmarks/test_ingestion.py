@@ -44,7 +44,6 @@ import datetime
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -54,18 +53,17 @@ from pathlib import Path
 
 import pytest
 
+from flowyard_testkit.bench_report import write_docs_block
 from flowyard_spec.api import MAX_EVENTS_PER_BATCH as BATCH  # the Reporter's largest batch, 1000 events
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = ROOT / "docs" / "benchmarks.md"
 RUNS = int(os.environ.get("FLOWYARD_BENCH_INGEST_RUNS", "6"))
 TASKS_PER_RUN, LINES_PER_RUN = 6000, 20000
 SECRETS = {"DB_PASSWORD": "pg-7Hk2q9Zr-pass", "API_TOKEN": "tok_4f9a1c2e8b7d", "S3_KEY": "AKIA-bench-3x9q"}
 SECRET_EVERY = 500  # one log line in this many prints a secret
 TARGET_EVENTS, TARGET_LINES, TARGET_TX_PER_TASK = 2000, 10000, 2.0
-BEGIN, END = "<!-- ingestion:start -->", "<!-- ingestion:end -->"
 COMMAND = ("FLOWYARD_DATABASE_URL=postgres://postgres@127.0.0.1:5432/flowyard_bench "
            ".venv/bin/pytest tests/benchmarks/test_ingestion.py -q -s")
 
@@ -329,18 +327,12 @@ def test_ingestion_of_task_events_and_log_lines(live_server, tmp_path):
     rows = table(events, lines, RUNS * TASKS_PER_RUN)
     print("\n" + "\n".join(rows))
     when = datetime.date.today().isoformat()
-    block = [
-        BEGIN,
+    write_docs_block("ingestion", [
         f"Result ({when}, Python {platform.python_version()}, PostgreSQL {connection.pg_version // 10000}, "
         f"{os.cpu_count()} CPUs, one run of `{COMMAND}`):",
         "",
         *rows,
-        END,
-    ]
-    text = DOCS.read_text()
-    replaced = re.sub(f"{re.escape(BEGIN)}.*?{re.escape(END)}", lambda _: "\n".join(block), text, flags=re.S)
-    DOCS.write_text(replaced)
-    assert replaced != text or "\n".join(block) in text, f"docs/benchmarks.md has no {BEGIN} … {END} block"
+    ])
     assert events.rate >= TARGET_EVENTS and lines.rate >= TARGET_LINES
     assert events.commits / (RUNS * TASKS_PER_RUN) <= TARGET_TX_PER_TASK
 

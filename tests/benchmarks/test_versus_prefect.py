@@ -17,7 +17,6 @@ import datetime
 import json
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -25,12 +24,12 @@ from pathlib import Path
 
 import pytest
 
+from flowyard_testkit.bench_report import write_docs_block
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parents[2]
 VERSUS = ROOT / "tests" / "benchmarks" / "versus"
 PREFECT_VENV = ROOT / "var" / "bench" / "prefect"
-DOCS = ROOT / "docs" / "benchmarks.md"
 REPETITIONS = int(os.environ.get("FLOWYARD_BENCH_REPETITIONS", "3"))
 TASKS, CHAIN, RETRIED = 1000, 100, 200
 WORKLOADS = {  # name: (what, expected result, target ratio)
@@ -40,7 +39,6 @@ WORKLOADS = {  # name: (what, expected result, target ratio)
     "B7-cache-hit": ("1,000 cached tasks, second run", sum(i * i for i in range(TASKS)), 0.5),
     "B7-retries": ("200 tasks failing once, retried", sum(range(RETRIED)), 0.5),
 }
-BEGIN, END = "<!-- versus-prefect:start -->", "<!-- versus-prefect:end -->"
 
 
 def prefect_times(workload: str, home: Path) -> list[float]:
@@ -108,16 +106,10 @@ def test_flowyard_and_prefect_side_by_side(live_server, tmp_path):
     print("\n" + "\n".join(lines))
 
     when = datetime.date.today().isoformat()
-    block = [
-        BEGIN,
+    write_docs_block("versus-prefect", [
         f"Result ({when}, Python {platform.python_version()}, {os.cpu_count()} CPUs, Prefect {prefect_version()}; "
         f"{REPETITIONS} repetitions each, one machine, one run of `.venv/bin/pytest "
         f"tests/benchmarks/test_versus_prefect.py -q -s`):",
         "",
         *lines,
-        END,
-    ]
-    text = DOCS.read_text()
-    replaced = re.sub(f"{re.escape(BEGIN)}.*?{re.escape(END)}", lambda _: "\n".join(block), text, flags=re.S)
-    DOCS.write_text(replaced)
-    assert replaced != text or "\n".join(block) in text, f"docs/benchmarks.md has no {BEGIN} … {END} block"
+    ])
