@@ -1,7 +1,9 @@
 """B5: concurrent runs. FLOWYARD_BENCH_RUNS (default 50) runs of a flow of ten tasks (the behaviours workflow,
 `mode=tasks`), triggered together through the platform (API → Celery → Docker backend → runner reporting to the
 live API) until every one is SUCCEEDED, side by side with as many parallel raw `docker run`s of the same image
-running the same flow with the same limits (1 vCPU, 256 MiB). Measured per side: the wall time from the first
+running the same flow in the same container: the same limits (1 vCPU, 256 MiB) and the same hardening Flowyard gives
+every run (read-only root with tmpfs, docker-init, capabilities dropped, no-new-privileges, pids limit, uid 10001),
+so the difference is what orchestration adds (API, queue, launch, reporting). Measured per side: the wall time from the first
 trigger (or `docker run`) to the last run finished — SUCCEEDED stored by the control plane, or the raw container
 exited, both as their own clocks stamped it — and each run's own trigger → finished (min / median / p99).
 Target: Flowyard's wall time within 1.3× raw docker's.
@@ -51,6 +53,7 @@ TASKS = [f"step-{number}" for number in range(10)]
 FIRST_LINE = "first line of user code"
 CHECK_LINE = "10 tasks done, total 285"  # sum of squares below 10, logged by the flow after its ten tasks
 ENDED = ("SUCCEEDED", "FAILED", "CRASHED", "TIMED_OUT", "CANCELLED")
+RUN_USER = "10001:10001"  # the Docker backend's default user for runs
 RAW_LABEL = "org.flowyard.benchmark"  # raw containers carry it with this session's own value
 TEST_FILE = "tests/benchmarks/test_concurrent_runs.py"
 UTC = datetime.UTC
@@ -266,6 +269,19 @@ def flowyard_side(platform, deployment: str, docker, workers: list[int]) -> Side
     return side
 
 
+def hardened_host_options(image: str) -> dict:
+    """The host config Flowyard gives a run's container (its Docker backend's own mapping): the same limits and the
+    same hardening (read-only root with tmpfs, docker-init, capabilities dropped, no-new-privileges, pids limit),
+    so that the raw side differs only by what orchestration adds, not by a lighter container."""
+    from controlplane.runtimes.backends.base import LaunchSpec
+    from controlplane.runtimes.backends.docker import mapping
+    from controlplane.runtimes.backends.docker.config import DockerSettings
+
+    spec = LaunchSpec(run_id="raw", image=image, environment={}, cpu_units=CPUS * 1024, memory_mib=MEMORY_MIB,
+                      labels={})
+    return mapping.host_config_options(spec, DockerSettings.parse({"network_mode": "host"}))
+
+
 def raw_docker_side(image: str, workers: list[int], count: int = RUNS) -> Side:
     """`count` parallel `docker run`s of the image (mode=tasks) with the same limits; each checked, then removed."""
     import docker
@@ -273,14 +289,16 @@ def raw_docker_side(image: str, workers: list[int], count: int = RUNS) -> Side:
     label = f"{RAW_LABEL}=concurrent-runs-{uuid.uuid4().hex[:12]}"  # only these containers are ever removed here
     client = docker.from_env(timeout=300, max_pool_size=count + 4)  # one connection per parallel `docker run`
 
+    host_config = client.api.create_host_config(**hardened_host_options(image))
+
     def docker_run(_: int) -> tuple[object, datetime.datetime]:
-        """`docker run -d` of one container: it and when it was asked for."""
+        """`docker run -d` of one container (create, start, inspect, as the SDK's run does): it and when it was
+        asked for."""
         at = now()
-        container = client.containers.run(
-            image, ["--param", "mode=tasks"], network_mode="host", detach=True, labels=dict([label.split("=", 1)]),
-            nano_cpus=CPUS * 1_000_000_000, mem_limit=f"{MEMORY_MIB}m",
-        )
-        return container, at
+        created = client.api.create_container(image, ["--param", "mode=tasks"], host_config=host_config,
+                                              labels=dict([label.split("=", 1)]), user=RUN_USER)
+        client.api.start(created["Id"])
+        return client.containers.get(created["Id"]), at
 
     try:
         meter, began = CpuMeter(workers), now()
