@@ -160,3 +160,19 @@ def test_a_batch_with_one_bad_record_names_it_and_stores_nothing(tenant_a, clien
     assert response.status_code == 400
     assert [name.split(".")[0] for name in response.json()["extra"]["fields"]] == ["records"]
     assert not TaskCacheRecord.objects.exists()
+
+
+def test_the_hourly_sweep_deletes_expired_records_and_keeps_the_rest(tenant_a, client_for):
+    from controlplane.runs.tasks import sweep_cache_records
+
+    client = runner_client(client_for, tenant_a.run)
+    past = (timezone.now() - datetime.timedelta(seconds=1)).isoformat()
+    future = (timezone.now() + datetime.timedelta(hours=1)).isoformat()
+    record(client, tenant_a.run, key="a1" * 32, location="a1/old.pickle", expires_at=past)
+    record(client, tenant_a.run, key="b2" * 32, location="b2/old.pickle", expires_at=past)
+    record(client, tenant_a.run, key="c3" * 32, location="c3/fresh.pickle", expires_at=future)
+    record(client, tenant_a.run, key="d4" * 32, location="d4/forever.pickle")
+
+    assert sweep_cache_records.apply().result == 2
+    assert sorted(TaskCacheRecord.objects.values_list("key", flat=True)) == ["c3" * 32, "d4" * 32]
+    assert sweep_cache_records.apply().result == 0

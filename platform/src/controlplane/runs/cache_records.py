@@ -114,3 +114,16 @@ def cache_records_put(*, run_id: Any, records: list[dict[str, Any]]) -> int:
         update_fields=["location", "task_name", "size_bytes", "expires_at", "run", "updated_at"],
     )
     return len(latest)
+
+
+def cache_records_sweep(*, batch: int = 5000) -> int:
+    """Delete expired cache records (a run would ignore them anyway), `batch` at a time so no statement holds many
+    rows; the number deleted. The results they pointed to stay in the store: a later run with the same inputs
+    overwrites its file, and an S3 bucket's lifecycle rule expires old objects (docs/authoring.md)."""
+    deleted = 0
+    while True:
+        expired = list(TaskCacheRecord.objects.filter(expires_at__lte=timezone.now())
+                       .values_list("pk", flat=True)[:batch])
+        if not expired:
+            return deleted
+        deleted += TaskCacheRecord.objects.filter(pk__in=expired).delete()[0]

@@ -7,6 +7,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
+from controlplane.runs.cache_records import cache_records_sweep
 from controlplane.runs.launcher import run_launch
 from controlplane.runs.models import Run
 from controlplane.runs.queue import CANCEL_RUN, LAUNCH_RUN, REMOVE_RESULT_STORES
@@ -54,3 +55,12 @@ def remove_result_stores(self, environment_id: str) -> None:
     if pending:
         logger.warning("environment %s: result stores not removed yet: %s", environment_id, "; ".join(pending))
         raise self.retry()
+
+
+@shared_task(name="controlplane.runs.tasks.sweep_cache_records")
+def sweep_cache_records() -> int:
+    """Delete expired task cache records (beat sends it hourly; running it twice at once is harmless)."""
+    deleted = cache_records_sweep()
+    if deleted:
+        logger.info("deleted %d expired task cache record(s)", deleted)
+    return deleted

@@ -197,6 +197,9 @@ CELERY_BEAT_SCHEDULE = {
                          "options": {"expires": 50.0, "queue": FLOWYARD.task_queue}},
     "gitops-sync": {"task": "controlplane.gitops.tasks.sync_repositories", "schedule": 300.0,
                     "options": {"expires": 240.0, "queue": FLOWYARD.task_queue}},
+    # Expired task cache records (runs ignore them; the index a run reads stays small).
+    "sweep-cache-records": {"task": "controlplane.runs.tasks.sweep_cache_records", "schedule": 3600.0,
+                            "options": {"expires": 3000.0, "queue": FLOWYARD.task_queue}},
 }
 
 # E-mail (the alerts' e-mail channel): Django's SMTP backend, configured from FLOWYARD_SMTP_*.
