@@ -3,7 +3,9 @@
 live API) until every one is SUCCEEDED, side by side with as many parallel raw `docker run`s of the same image
 running the same flow in the same container: the same limits (1 vCPU, 256 MiB) and the same hardening Flowyard gives
 every run (read-only root with tmpfs, docker-init, capabilities dropped, no-new-privileges, pids limit, uid 10001),
-so the difference is what orchestration adds (API, queue, launch, reporting). Measured per side: the wall time from the first
+so the difference is what orchestration adds (API, queue, launch, reporting). The API is served as the control
+plane image serves it (gunicorn, 2 processes × 4 threads, persistent database connections); the triggers are HTTP
+requests to it with a developer's personal token, and the runners report to it. Measured per side: the wall time from the first
 trigger (or `docker run`) to the last run finished — SUCCEEDED stored by the control plane, or the raw container
 exited, both as their own clocks stamped it — and each run's own trigger → finished (min / median / p99).
 Target: Flowyard's wall time within 1.3× raw docker's.
@@ -26,10 +28,15 @@ Run with `make bench`, or alone (PostgreSQL; FLOWYARD_BENCH_RUNS=5 for a quick t
 from __future__ import annotations
 
 import datetime
+import json
 import os
+import signal
 import statistics
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,6 +47,7 @@ import pytest
 from flowyard_testkit.bench_report import bench_command, machine_facts, markdown_table, write_docs_block
 from flowyard_testkit.docker_env import docker_client, registry, runtime_image, wheel_cache  # noqa: F401
 from flowyard_testkit.platform import RUN_LABEL, behaviours_image, platform, wait_until  # noqa: F401
+from flowyard_testkit.ports import free_port
 from flowyard_testkit.schedulers import QueueWorker, percentile
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -47,6 +55,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 RUNS = int(os.environ.get("FLOWYARD_BENCH_RUNS", "50"))
 LAUNCH_THREADS = int(os.environ.get("FLOWYARD_BENCH_LAUNCH_THREADS", "16"))
 TRIGGER_THREADS = 10  # API requests answer in milliseconds: ten threads send them all within a moment
+WEB_URL = f"http://127.0.0.1:{free_port()}"  # the control plane's gunicorn; the runners report there
+WEB_PROCESSES, WEB_THREADS = 2, 4  # as the control plane image (FLOWYARD_WEB_WORKERS, FLOWYARD_WEB_THREADS)
 CPUS, MEMORY_MIB = 1, 256  # the same limits on both sides: the comparison is of orchestration, not of CPU
 TARGET = 1.3
 TASKS = [f"step-{number}" for number in range(10)]
@@ -158,26 +168,75 @@ def machine_busy() -> float:
     return (sum(values[:8]) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
 
 
+class ProductionWeb:
+    """The control plane's API as the image serves it: gunicorn, WEB_PROCESSES × WEB_THREADS, persistent database
+    connections, on the test's database (the workers' settings). Django's test server in pytest opens a database
+    connection per request and shares the pytest process with the benchmark's own work; this is what a user runs."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        log = open(log_path, "ab")
+        self.log_path = log_path
+        self.process = subprocess.Popen(
+            [str(Path(sys.executable).parent / "gunicorn"), "controlplane.wsgi:application",
+             "--bind", WEB_URL.removeprefix("http://"), "--workers", str(WEB_PROCESSES), "--threads", str(WEB_THREADS),
+             "--error-logfile", "-"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        wait_until(self._answers, timeout=60, what=f"gunicorn on {WEB_URL}")
+
+    def _answers(self) -> bool:
+        assert self.process.poll() is None, self.log_path.read_text()[-3000:]
+        try:
+            with urllib.request.urlopen(f"{WEB_URL}/healthz", timeout=2) as answer:
+                return answer.status == 200
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        """SIGTERM gunicorn (its workers finish their requests), SIGKILL if it lingers."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+
+
+def trigger_over_http(token: str, deployment: str) -> tuple[str, datetime.datetime, datetime.datetime]:
+    """POST /api/v1/runs/ to the control plane as a developer with a personal token: (run id, asked, answered)."""
+    body = json.dumps({"deployment": deployment, "parameters": {"mode": "tasks"}}).encode()
+    request = urllib.request.Request(f"{WEB_URL}/api/v1/runs/", data=body, method="POST", headers={
+        "Content-Type": "application/json", "Authorization": f"Bearer {token}"})
+    asked = now()
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        assert answer.status == 201
+        return json.loads(answer.read())["id"], asked, now()
+
+
 class CpuMeter:
-    """CPU seconds used while a side runs, from /proc (read only): the machine's; this process's (the API the runners
-    report to, the triggers); the Celery workers' (with their children); the Docker engine's (dockerd, containerd);
+    """CPU seconds used while a side runs, from /proc (read only): the machine's; the API's (gunicorn, which the
+    runners report to and the triggers go through); this process's (the benchmark); the Celery workers' (with their
+    children); the Docker engine's (dockerd, containerd);
     every other process that lived through the side (other work on the machine); the containers' (their cgroup);
     and the rest, processes that came and went: container shims, runc, other short-lived work."""
 
-    def __init__(self, workers: list[int]) -> None:
-        self.workers = set(workers)
+    def __init__(self, workers: list[int], web: int | None = None) -> None:
+        self.workers, self.web = set(workers), web
         self.began, self.busy, self.before = time.monotonic(), machine_busy(), processes()
         self.containers = containers_cpu()
 
     def stop(self) -> str:
         """One line: the machine's busy share and each group's CPU seconds since the meter began."""
         wall, busy, after = time.monotonic() - self.began, machine_busy() - self.busy, processes()
-        used = dict.fromkeys(("API (this process)", "Celery workers", "Docker engine", "other processes"), 0.0)
+        used = dict.fromkeys(("API (gunicorn)", "this process (the benchmark)", "Celery workers", "Docker engine",
+                              "other processes"), 0.0)
         for pid, (name, parent, cpu) in after.items():
             if pid not in self.before or self.before[pid][0] != name:
                 continue  # started meanwhile: counted in the rest
-            if pid == os.getpid():
-                group = "API (this process)"
+            if self.web is not None and self.web in (pid, parent):
+                group = "API (gunicorn)"
+            elif pid == os.getpid():
+                group = "this process (the benchmark)"
             elif pid in self.workers or parent in self.workers:
                 group = "Celery workers"
             elif name in ("dockerd", "containerd"):
@@ -192,18 +251,6 @@ class CpuMeter:
         return (f"CPU {busy:.1f} s busy of {wall * (os.cpu_count() or 1):.1f} s ({busy / wall:.2f} cores): "
                 + ", ".join(f"{name} {value:.1f} s" for name, value in used.items())
                 + f", the rest (container shims and runc, other short-lived processes) {rest:.1f} s")
-
-
-def trigger_timed(platform, deployment: str) -> tuple[str, datetime.datetime, datetime.datetime]:  # noqa: F811
-    """Trigger one run from a pool thread: (run id, asked at, answered at); the thread's connection closed after."""
-    from django.db import connection
-
-    try:
-        asked = now()
-        run_id = platform.trigger(deployment, mode="tasks")
-        return run_id, asked, now()
-    finally:
-        connection.close()
 
 
 def check_flowyard_runs(run_ids: list[str]) -> None:
@@ -230,16 +277,18 @@ def containers_of(docker, run_ids: list[str]) -> list:
         if container.labels.get(RUN_LABEL) in wanted]
 
 
-def flowyard_side(platform, deployment: str, docker, workers: list[int]) -> Side:  # noqa: F811
-    """Trigger RUNS runs together, wait until all ended and their containers are removed; check and time them."""
+def flowyard_side(platform, deployment: str, docker, workers: list[int], web: ProductionWeb,  # noqa: F811
+                  token: str) -> Side:
+    """Trigger RUNS runs together through the API, wait until all ended and their containers are removed; check
+    and time them."""
     from controlplane.runs.models import Run, RunLogLine
 
     events = ContainerEvents(docker)
     run_ids: list[str] = []
     try:
-        meter, began = CpuMeter(workers), now()
+        meter, began = CpuMeter(workers, web.process.pid), now()
         with ThreadPoolExecutor(max_workers=TRIGGER_THREADS) as pool:
-            triggered = list(pool.map(lambda _: trigger_timed(platform, deployment), range(RUNS)))
+            triggered = list(pool.map(lambda _: trigger_over_http(token, deployment), range(RUNS)))
         run_ids = [run_id for run_id, _, _ in triggered]
         runs = Run.objects.filter(pk__in=run_ids)
         wait_until(lambda: runs.filter(state__in=ENDED).count() == RUNS, timeout=60 + 6 * RUNS, every=0.5,
@@ -341,8 +390,8 @@ def seconds(values: list[float]) -> str:
 
 def report(flowyard: Side, raw: Side, ratio: float, docker) -> list[str]:
     """The result block for docs/benchmarks.md: the facts, the command, the comparison and the stages."""
-    layout = (f"the fixture's solo worker (beat, reconciler every 5 s) and a launch worker with {LAUNCH_THREADS} threads"
-              if LAUNCH_THREADS else "the fixture's solo worker only (beat, reconciler every 5 s)")
+    layout = (f"gunicorn {WEB_PROCESSES} × {WEB_THREADS} threads; the fixture's solo worker (beat, reconciler every 5 s) and a launch worker with {LAUNCH_THREADS} threads"
+              if LAUNCH_THREADS else f"gunicorn {WEB_PROCESSES} × {WEB_THREADS} threads; the fixture's solo worker only (beat, reconciler every 5 s)")
     comparison = markdown_table(
         ["side", "wall: first trigger → last run finished", "per run, trigger → finished: min / median / p99",
          "all triggers answered after"],
@@ -362,9 +411,13 @@ def report(flowyard: Side, raw: Side, ratio: float, docker) -> list[str]:
             *(f"- {side.name}: {side.cpu}." for side in (flowyard, raw))]
 
 
-@pytest.mark.parametrize("platform", [{"FLOWYARD_RECONCILE_SECONDS": "5"}], indirect=True)
+@pytest.mark.parametrize("platform", [{"FLOWYARD_RECONCILE_SECONDS": "5", "FLOWYARD_PUBLIC_URL": WEB_URL}],
+                         indirect=True)
 def test_concurrent_runs_finish_within_one_point_three_raw_docker_runs(platform, docker_client, tmp_path):  # noqa: F811
     """Both sides checked and timed, the tables printed and written into the docs, then the target asserted."""
+    from controlplane.tenancy import services as tenancy
+    from flowyard_spec.states import Role
+
     deployment = platform.deploy(cpu=CPUS * 1024, memory=MEMORY_MIB)
     env = platform.worker.env
     launcher = None
@@ -372,12 +425,15 @@ def test_concurrent_runs_finish_within_one_point_three_raw_docker_runs(platform,
         launcher = QueueWorker(env, tmp_path / "launcher.log", env["FLOWYARD_TASK_QUEUE"], beat=False,
                                pool="threads", concurrency=LAUNCH_THREADS).start()
     workers = [worker.process.pid for worker in (platform.worker, launcher) if worker is not None]
+    web = ProductionWeb(env, tmp_path / "web.log")
+    _, token = tenancy.personal_token_create(actor=platform.tenant.users[Role.DEVELOPER], name="b5")
     try:
-        warm = platform.trigger(deployment, mode="tasks")  # warm up both paths once
+        warm, _, _ = trigger_over_http(token, deployment)  # warm up both paths once
         platform.wait_for(warm, "SUCCEEDED", timeout=60)
         raw_docker_side(platform.image[0], workers, count=1)
-        flowyard = flowyard_side(platform, deployment, docker_client, workers)
+        flowyard = flowyard_side(platform, deployment, docker_client, workers, web, token)
     finally:
+        web.stop()
         if launcher is not None:
             launcher.stop()
     raw = raw_docker_side(platform.image[0], workers)
