@@ -52,8 +52,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from flowyard_testkit.bench_report import write_docs_block
 from flowyard_spec.api import MAX_EVENTS_PER_BATCH as BATCH  # the Reporter's largest batch, 1000 events
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -302,6 +300,7 @@ def test_ingestion_of_task_events_and_log_lines(live_server, tmp_path):
     from django.db import connection
 
     from controlplane.deployments.secrets import secret_set
+    from flowyard_testkit.bench_report import write_docs_block  # here: the posters run this file as a script
     from flowyard_testkit.tenants import build_tenant
 
     assert connection.vendor == "postgresql", (
