@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from flowyard_testkit.bench_report import write_docs_block
+from flowyard_testkit.bench_report import bench_command, write_docs_block
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,6 +91,8 @@ def table(rows: dict[str, tuple[list[float], list[float]]]) -> list[str]:
 
 
 def test_flowyard_and_prefect_side_by_side(live_server, tmp_path):
+    from django.db import connection
+
     from flowyard_testkit.tenants import build_tenant
 
     subprocess.run([str(ROOT / "scripts" / "bench_prefect_env")], check=True, timeout=900)
@@ -107,9 +109,9 @@ def test_flowyard_and_prefect_side_by_side(live_server, tmp_path):
 
     when = datetime.date.today().isoformat()
     write_docs_block("versus-prefect", [
-        f"Result ({when}, Python {platform.python_version()}, {os.cpu_count()} CPUs, Prefect {prefect_version()}; "
-        f"{REPETITIONS} repetitions each, one machine, one run of `.venv/bin/pytest "
-        f"tests/benchmarks/test_versus_prefect.py -q -s`):",
+        f"Result ({when}, Python {platform.python_version()}, {os.cpu_count()} CPUs, Prefect {prefect_version()}, "
+        f"control plane on {connection.display_name}; {REPETITIONS} repetitions each, one machine, one run of "
+        f"`{bench_command('tests/benchmarks/test_versus_prefect.py', 'FLOWYARD_DATABASE_URL', 'FLOWYARD_BENCH_REPETITIONS')}`):",
         "",
         *lines,
     ])
