@@ -174,13 +174,12 @@ class ProductionWeb:
     connection per request and shares the pytest process with the benchmark's own work; this is what a user runs."""
 
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        log = open(log_path, "ab")
-        self.log_path = log_path
+        self.log_path, self._log = log_path, open(log_path, "ab")  # noqa: SIM115 - closed by stop()
         self.process = subprocess.Popen(
             [str(Path(sys.executable).parent / "gunicorn"), "controlplane.wsgi:application",
              "--bind", WEB_URL.removeprefix("http://"), "--workers", str(WEB_PROCESSES), "--threads", str(WEB_THREADS),
              "--error-logfile", "-"],
-            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         wait_until(self._answers, timeout=60, what=f"gunicorn on {WEB_URL}")
 
     def _answers(self) -> bool:
@@ -200,6 +199,7 @@ class ProductionWeb:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(10)
+        self._log.close()
 
 
 def trigger_over_http(token: str, deployment: str) -> tuple[str, datetime.datetime, datetime.datetime]:
