@@ -24,6 +24,8 @@ MAX_EVENTS_PER_BATCH = 1000
 # written through short-lived URLs the control plane signs: the runner needs no credentials of its own).
 RESULT_STORE_VARIABLE = "FLOWYARD_RESULT_STORE"
 SIGNED_URLS = "signed-urls"
+MAX_CACHE_RECORDS_PER_BATCH = 1000  # records of stored results per POST …/cache/batch/
+MAX_TASK_NAME_LENGTH = 200  # a cache record's task name is cut to this (the runner's index is keyed the same way)
 # At most this many upstream task keys per task run: a task run given more futures (a fan-in over a huge map)
 # reports the first MAX_UPSTREAM_KEYS of its sorted keys, and the control plane keeps no more than that.
 MAX_UPSTREAM_KEYS = 1000
@@ -34,6 +36,11 @@ TIME_TEMPLATES = {
     "{{ scheduled_time }}": lambda moment: moment.isoformat(),
     "{{ scheduled_date }}": lambda moment: moment.date().isoformat(),
 }
+
+
+def result_location(key: str) -> str:
+    """Where the cached result of `key` lies inside a result store (a directory or an object store's prefix)."""
+    return f"{key[:2]}/{key}.pickle"
 
 
 def fill_time_templates(parameters: dict[str, Any], moment: datetime) -> dict[str, Any]:

@@ -30,7 +30,13 @@ from typing import Any
 
 from flowyard.cache import write_atomically
 from flowyard.reporting.client import Unreachable, call_api
-from flowyard_spec.api import RESULT_STORE_VARIABLE, SIGNED_URLS
+from flowyard_spec.api import (
+    MAX_CACHE_RECORDS_PER_BATCH,
+    MAX_TASK_NAME_LENGTH,
+    RESULT_STORE_VARIABLE,
+    SIGNED_URLS,
+    result_location,
+)
 
 TIMEOUT_SECONDS = 10.0
 RECORD_DELAY_SECONDS = 1.0  # a stored result is recorded at the control plane at most this much later, in a batch
@@ -54,11 +60,6 @@ def _epoch(text: Any) -> float | None:
         return datetime.datetime.fromisoformat(text).timestamp()
     except ValueError:
         return None
-
-
-def location_of(key: str) -> str:
-    """Where the result of `key` goes inside a result store (the control plane signs URLs for the same layout)."""
-    return f"{key[:2]}/{key}.pickle"
 
 
 @dataclass(eq=False)
@@ -107,7 +108,7 @@ class _ControlPlaneIndex:
     def _known(self, key: str, task_name: str) -> str | None | bool:
         """What the task's index says of `key`: its location (a valid record), False (surely no record: the index
         is complete), or None (not known: ask the control plane for the key alone)."""
-        index = self._index(task_name[:200]) if task_name else None  # names are recorded cut to 200
+        index = self._index(task_name[:MAX_TASK_NAME_LENGTH]) if task_name else None  # as recorded
         if index is None:
             return None
         location, expires_at = index.records.get(key, (None, None))
@@ -127,12 +128,12 @@ class _ControlPlaneIndex:
     def _record(self, key: str, location: str, *, task_name: str, size_bytes: int, expires_at: float | None) -> None:
         """Queue the record that the result of `key` is stored at `location` (sent within RECORD_DELAY_SECONDS)."""
         body: dict[str, Any] = {
-            "key": key, "location": location, "task_name": task_name[:200], "size_bytes": size_bytes,
+            "key": key, "location": location, "task_name": task_name[:MAX_TASK_NAME_LENGTH], "size_bytes": size_bytes,
             "expires_at": None if expires_at is None else
             datetime.datetime.fromtimestamp(expires_at, datetime.UTC).isoformat(),
         }
         with self._lock:
-            index = self._indexes.get(task_name[:200])
+            index = self._indexes.get(body["task_name"])
             if index is not None:  # later calls of the task in this run find it without asking
                 index.records[key] = (location, expires_at)
             self._pending.append(body)
@@ -152,8 +153,8 @@ class _ControlPlaneIndex:
                 if self._timer is not None:
                     self._timer.cancel()
                     self._timer = None
-            for start in range(0, len(batch), 1000):  # the control plane takes at most 1000 per request
-                part = batch[start:start + 1000]
+            for start in range(0, len(batch), MAX_CACHE_RECORDS_PER_BATCH):
+                part = batch[start:start + MAX_CACHE_RECORDS_PER_BATCH]
                 try:
                     status, _ = call_api("POST", f"{self._url}batch/", self.token, {"records": part},
                                          TIMEOUT_SECONDS)
@@ -195,7 +196,7 @@ class DirectoryStore(_ControlPlaneIndex):
 
     def save(self, key: str, payload: bytes, *, task_name: str, expires_at: float | None) -> bool:
         """Write the result of `key` into the directory and queue its record; False when it could not be written."""
-        location = location_of(key)
+        location = result_location(key)
         try:
             write_atomically(self.directory / location, payload)
         except OSError:

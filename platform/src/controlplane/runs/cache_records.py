@@ -6,14 +6,13 @@ signed here (`cache_result_url`), scoped to the run's environment, so a runner h
 reach another environment's results.
 
 A runner loads the index of a task's records once (`cache_record_index`: one request, one query, for every call of
-the task in the run), looks a key up that the index did not hold (`cache_record_find`), and records a result it
-stored (`cache_record_put`, or `cache_records_put` for a batch: the runner sends its records in batches). Records are scoped to the run's environment: a run never sees another environment's or
-another project's results, whatever key it asks for.
+the task in the run), looks a key up that the index did not hold (`cache_record_find`), and records the results it
+stored in batches (`cache_records_put`; `cache_record_put` for one). Records are scoped to the run's environment: a run never sees another
+environment's or another project's results, whatever key it asks for.
 """
 
 from __future__ import annotations
 
-import datetime
 import re
 from typing import Any
 
@@ -24,16 +23,11 @@ from django.utils import timezone
 from controlplane.core.errors import ValidationFailed
 from controlplane.runs.models import Run, TaskCacheRecord
 from controlplane.runtimes.selectors import backend_of
+from flowyard_spec.api import MAX_CACHE_RECORDS_PER_BATCH
 
-MAX_RECORDS_PER_BATCH = 1000
 INDEX_LIMIT = 5000  # records per index answer (about 1 MB of JSON); past it the runner asks per key
 KEY = re.compile(r"^[0-9a-f]{64}$")
 LOCATION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)*$")  # relative, no "..", no "/" first
-
-
-def result_location(key: str) -> str:
-    """Where the result of `key` goes inside a result store (the layout the SDK's directory store uses too)."""
-    return f"{key[:2]}/{key}.pickle"
 
 
 def cache_result_url(*, run_id: Any, location: str, upload: bool = False) -> str | None:
@@ -50,15 +44,16 @@ def _environment_id(run_id: Any):
     return Run.objects.filter(pk=run_id).values_list("deployment__environment_id", flat=True).get()
 
 
-def _valid(now: datetime.datetime) -> Q:
-    return Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+def _usable(run_id: Any):
+    """The unexpired records of the run's environment (the scope of every read)."""
+    return (TaskCacheRecord.objects.filter(environment__deployments__runs=run_id)
+            .filter(Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())))
 
 
 def cache_record_index(*, run_id: Any, task_name: str, limit: int = INDEX_LIMIT) -> tuple[list[dict[str, Any]], bool]:
     """The unexpired records of `task_name` in the run's environment, newest first, at most `limit`, and whether
     that is all of them (one query, whatever the count)."""
-    rows = list(TaskCacheRecord.objects.filter(environment__deployments__runs=run_id, task_name=task_name)
-                .filter(_valid(timezone.now())).order_by("-updated_at")
+    rows = list(_usable(run_id).filter(task_name=task_name).order_by("-updated_at")
                 .values("key", "location", "expires_at")[:limit + 1])
     return rows[:limit], len(rows) <= limit
 
@@ -67,8 +62,7 @@ def cache_record_find(*, run_id: Any, key: str) -> TaskCacheRecord | None:
     """The unexpired record of `key` in the run's environment, or None (one query: a lookup per cached task)."""
     if not KEY.match(key):
         return None
-    return (TaskCacheRecord.objects.filter(environment__deployments__runs=run_id, key=key)
-            .filter(_valid(timezone.now())).first())
+    return _usable(run_id).filter(key=key).first()
 
 
 def _check(key: str, location: str, field: str = "") -> None:
@@ -81,25 +75,18 @@ def _check(key: str, location: str, field: str = "") -> None:
                                                      "characters)."]})
 
 
-@transaction.atomic
-def cache_record_put(*, run_id: Any, key: str, location: str, task_name: str = "", size_bytes: int = 0,
-                     expires_at: datetime.datetime | None = None) -> TaskCacheRecord:
-    """Record (or replace) the result of `key` stored at `location` in the run's environment's result store."""
-    _check(key, location)
-    record, _ = TaskCacheRecord.objects.update_or_create(
-        environment_id=_environment_id(run_id), key=key,
-        defaults={"location": location, "task_name": task_name, "size_bytes": size_bytes, "expires_at": expires_at,
-                  "run_id": run_id},
-    )
-    return record
+def cache_record_put(*, run_id: Any, **record: Any) -> None:
+    """Record one stored result: a batch of one (`cache_records_put`), its errors naming the fields themselves."""
+    _check(record["key"], record["location"])
+    cache_records_put(run_id=run_id, records=[record])
 
 
 @transaction.atomic
 def cache_records_put(*, run_id: Any, records: list[dict[str, Any]]) -> int:
     """Record (or replace) many stored results of the run at once, in one upsert; the last record of a key in the
     batch wins. Each record has `key` and `location`, and optionally `task_name`, `size_bytes`, `expires_at`."""
-    if len(records) > MAX_RECORDS_PER_BATCH:
-        raise ValidationFailed({"records": [f"at most {MAX_RECORDS_PER_BATCH} records per batch; send the rest "
+    if len(records) > MAX_CACHE_RECORDS_PER_BATCH:
+        raise ValidationFailed({"records": [f"at most {MAX_CACHE_RECORDS_PER_BATCH} records per batch; send the rest "
                                             "in another batch."]})
     for number, record in enumerate(records):
         _check(record["key"], record["location"], f"records.{number}.")

@@ -11,13 +11,11 @@ from rest_framework.views import APIView
 from controlplane.core.errors import PermissionDenied, ValidationFailed
 from controlplane.runs.cache_records import (
     KEY,
-    MAX_RECORDS_PER_BATCH,
     cache_record_find,
     cache_record_index,
     cache_record_put,
     cache_records_put,
     cache_result_url,
-    result_location,
 )
 from controlplane.runs.errors import NoResultUrls
 from controlplane.runs.reporting import runner_events_apply
@@ -25,6 +23,7 @@ from controlplane.runs.selectors import run_list
 from controlplane.runs.authentication import RunTokenAuthentication
 from controlplane.tenancy.principals import is_runner
 from django.http import Http404
+from flowyard_spec.api import MAX_CACHE_RECORDS_PER_BATCH, MAX_TASK_NAME_LENGTH, result_location
 
 EventBatchReplySerializer = inline_serializer(
     "EventBatchReply",
@@ -46,11 +45,24 @@ def require_own_run_token(request, pk, what: str) -> None:
         raise Http404
 
 
-class RunnerEventsView(APIView):
-    """POST a batch of run, task, log and heartbeat events (see flowyard_spec.api); only the run's own token may."""
+class RunnerView(APIView):
+    """Base of the runner's endpoints (`runner/runs/<pk>/…`): run-token authentication, and only the run's own token
+    gets past `initial` (`require_own_run_token`), before any handler runs."""
 
     authentication_classes = [RunTokenAuthentication]
     permission_classes = [IsAuthenticated]
+    refusal = "use the run's task cache"  # what only the run's own token may do, for the 403 message
+
+    def initial(self, request, *args, **kwargs):
+        """Authenticate, then refuse every token but the run's own."""
+        super().initial(request, *args, **kwargs)
+        require_own_run_token(request, kwargs["pk"], self.refusal)
+
+
+class RunnerEventsView(RunnerView):
+    """POST a batch of run, task, log and heartbeat events (see flowyard_spec.api); only the run's own token may."""
+
+    refusal = "report on a run"
 
     @extend_schema(
         request=inline_serializer("EventBatch", {"events": serializers.ListField(child=serializers.DictField())}),
@@ -58,7 +70,6 @@ class RunnerEventsView(APIView):
     )
     def post(self, request, pk):
         """Apply the batch in one transaction; replaying it is harmless."""
-        require_own_run_token(request, pk, "report on a run")
         return Response(runner_events_apply(run_id=pk, payload=request.data))
 
 
@@ -67,19 +78,16 @@ class CacheRecordSerializer(serializers.Serializer):
 
     key = serializers.RegexField(KEY, help_text="The SDK's cache key: 64 lowercase hex characters.")
     location = serializers.CharField(max_length=255, help_text="The result's path inside the result store.")
-    task_name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    task_name = serializers.CharField(max_length=MAX_TASK_NAME_LENGTH, required=False, allow_blank=True, default="")
     size_bytes = serializers.IntegerField(min_value=0, required=False, default=0)
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
 
-class RunnerCacheView(APIView):
+class RunnerCacheView(RunnerView):
     """The task cache index of the run's environment: GET `?key=` before running a cached task (with `url`, a signed
     GET URL of the result, when the run's target keeps results in an object store), POST a record after storing its
     result. Another environment's or project's records are never visible (a miss); another run's URL is
     404."""
-
-    authentication_classes = [RunTokenAuthentication]
-    permission_classes = [IsAuthenticated]
 
     @extend_schema(parameters=[OpenApiParameter("key", str, required=True, description="The SDK's cache key.")],
                    responses={200: CacheRecordSerializer,
@@ -87,7 +95,6 @@ class RunnerCacheView(APIView):
     def get(self, request, pk):
         """The unexpired record of `key` in the run's environment; 204 when there is none (a miss is routine: it
         is not an error, and is not logged as one)."""
-        require_own_run_token(request, pk, "use the run's task cache")
         record = cache_record_find(run_id=pk, key=request.query_params.get("key", ""))
         if record is None:
             return Response(status=204)
@@ -100,30 +107,26 @@ class RunnerCacheView(APIView):
     @extend_schema(request=CacheRecordSerializer, responses={200: CacheRecordSerializer})
     def post(self, request, pk):
         """Record the result the runner stored (replacing an older record of the same key)."""
-        require_own_run_token(request, pk, "use the run's task cache")
         given = CacheRecordSerializer(data=request.data)
         given.is_valid(raise_exception=True)
-        return Response(CacheRecordSerializer(cache_record_put(run_id=pk, **given.validated_data)).data)
+        cache_record_put(run_id=pk, **given.validated_data)
+        return Response(CacheRecordSerializer(given.validated_data).data)
 
 
 class CacheRecordBatchSerializer(serializers.Serializer):
     """Records of results the runner stored, sent together."""
 
-    records = CacheRecordSerializer(many=True, allow_empty=False, max_length=MAX_RECORDS_PER_BATCH)
+    records = CacheRecordSerializer(many=True, allow_empty=False, max_length=MAX_CACHE_RECORDS_PER_BATCH)
 
 
-class RunnerCacheBatchView(APIView):
+class RunnerCacheBatchView(RunnerView):
     """POST many cache records at once (the runner batches the results it stored, at most one second apart): one
     transaction and one upsert for the batch."""
-
-    authentication_classes = [RunTokenAuthentication]
-    permission_classes = [IsAuthenticated]
 
     @extend_schema(request=CacheRecordBatchSerializer,
                    responses={200: inline_serializer("CacheRecordBatchReply", {"recorded": serializers.IntegerField()})})
     def post(self, request, pk):
         """Record every result of the batch (replacing older records of the same keys)."""
-        require_own_run_token(request, pk, "use the run's task cache")
         given = CacheRecordBatchSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         return Response({"recorded": cache_records_put(run_id=pk, records=given.validated_data["records"])})
@@ -137,13 +140,10 @@ class CacheIndexEntrySerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField(allow_null=True)
 
 
-class RunnerCacheIndexView(APIView):
+class RunnerCacheIndexView(RunnerView):
     """The index of one task's cache records in the run's environment, read once per task and run: the runner then
     answers every call of the task from it, instead of one request per key. `complete` is false when the task has
     more records than one answer holds; the runner then asks per key for what the index lacks."""
-
-    authentication_classes = [RunTokenAuthentication]
-    permission_classes = [IsAuthenticated]
 
     @extend_schema(
         parameters=[OpenApiParameter("task", str, required=True, description="The task's name, as recorded.")],
@@ -152,10 +152,10 @@ class RunnerCacheIndexView(APIView):
     )
     def get(self, request, pk):
         """The unexpired records of `task` in the run's environment (newest first) and whether they are all."""
-        require_own_run_token(request, pk, "use the run's task cache")
         task_name = request.query_params.get("task", "")
-        if not task_name or len(task_name) > 200:
-            raise ValidationFailed({"task": ["give the task's name (1 to 200 characters), e.g. ?task=flow.load."]})
+        if not task_name or len(task_name) > MAX_TASK_NAME_LENGTH:
+            raise ValidationFailed({"task": [f"give the task's name (1 to {MAX_TASK_NAME_LENGTH} characters), "
+                                             "e.g. ?task=flow.load."]})
         records, complete = cache_record_index(run_id=pk, task_name=task_name)
         return Response({"records": CacheIndexEntrySerializer(records, many=True).data, "complete": complete})
 
@@ -166,13 +166,10 @@ class CacheUploadRequestSerializer(serializers.Serializer):
     key = serializers.RegexField(KEY, help_text="The SDK's cache key: 64 lowercase hex characters.")
 
 
-class RunnerCacheUploadView(APIView):
+class RunnerCacheUploadView(RunnerView):
     """Where a runner whose target keeps results in an object store (S3 on ECS) uploads one result: the location to
     record afterwards and a PUT URL signed for it, valid a few minutes and scoped to the run's environment. 409
     `no_result_urls` on targets whose runs write results into a directory."""
-
-    authentication_classes = [RunTokenAuthentication]
-    permission_classes = [IsAuthenticated]
 
     @extend_schema(
         request=CacheUploadRequestSerializer,
@@ -182,7 +179,6 @@ class RunnerCacheUploadView(APIView):
     )
     def post(self, request, pk):
         """A signed PUT URL for the result of `key`, and the location to record once it is uploaded."""
-        require_own_run_token(request, pk, "use the run's task cache")
         given = CacheUploadRequestSerializer(data=request.data)
         given.is_valid(raise_exception=True)
         location = result_location(given.validated_data["key"])
