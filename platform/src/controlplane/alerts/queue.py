@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from celery import current_app
 from django.conf import settings
 
-logger = logging.getLogger(__name__)
+from controlplane.core.queue import enqueue
 
 DELIVER = "controlplane.alerts.tasks.deliver"
 SEND_DIGEST = "controlplane.alerts.tasks.send_digest"
@@ -25,8 +23,5 @@ def enqueue_digest(channel_id: Any, *, countdown: float = 0) -> None:
 
 
 def _send(task: str, object_id: Any, countdown: float) -> None:
-    try:
-        current_app.send_task(task, args=[str(object_id)], countdown=max(0.0, countdown) or None,
-                              queue=settings.FLOWYARD.alert_queue or settings.FLOWYARD.task_queue)
-    except Exception:  # noqa: BLE001 - a broker outage must not fail the run or request that raised the alert
-        logger.exception("could not enqueue %s for %s; the periodic sweep will", task, object_id)
+    enqueue(task, object_id, fallback="the periodic sweep will", countdown=countdown,
+            queue=settings.FLOWYARD.alert_queue or settings.FLOWYARD.task_queue)

@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery import current_app, shared_task
+from celery import shared_task
 from django.conf import settings
 from django.db import transaction
 
+from controlplane.core.queue import enqueue
 from controlplane.gitops.approvals import counted_approvals
 from controlplane.gitops.forges import CommitState, ForgeError, ForgeRefused, ForgeUnavailable, forge_client
 from controlplane.gitops.models import Condition, ForgeReport, MergeRequest, MergeRequestPromotion
@@ -35,14 +36,8 @@ def enqueue_report(merge_request: MergeRequest) -> None:
     if not (link.api_url and link.encrypted_api_token):
         return
     merge_request_id = str(merge_request.pk)
-
-    def send() -> None:
-        try:
-            current_app.send_task(REPORT_TASK, args=[merge_request_id])
-        except Exception:  # noqa: BLE001 - a broker outage must not fail what already committed
-            logger.exception("could not enqueue the forge report of merge request %s", merge_request_id)
-
-    transaction.on_commit(send)
+    transaction.on_commit(lambda: enqueue(REPORT_TASK, merge_request_id,
+                                          fallback="the forge shows its previous report until the next one"))
 
 
 def _run_url(run: Run) -> str:
