@@ -30,10 +30,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import signal
 import statistics
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -49,13 +46,15 @@ from flowyard_testkit.docker_env import docker_client, registry, runtime_image, 
 from flowyard_testkit.platform import RUN_LABEL, behaviours_image, platform, wait_until  # noqa: F401
 from flowyard_testkit.ports import free_port
 from flowyard_testkit.schedulers import QueueWorker, percentile
+from flowyard_testkit.web import WebProcess
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 RUNS = int(os.environ.get("FLOWYARD_BENCH_RUNS", "50"))
 LAUNCH_THREADS = int(os.environ.get("FLOWYARD_BENCH_LAUNCH_THREADS", "16"))
 TRIGGER_THREADS = 10  # API requests answer in milliseconds: ten threads send them all within a moment
-WEB_URL = f"http://127.0.0.1:{free_port()}"  # the control plane's gunicorn; the runners report there
+WEB_PORT = free_port()  # the control plane's gunicorn; the runners report there
+WEB_URL = f"http://127.0.0.1:{WEB_PORT}"
 WEB_PROCESSES, WEB_THREADS = 2, 4  # as the control plane image (FLOWYARD_WEB_WORKERS, FLOWYARD_WEB_THREADS)
 CPUS, MEMORY_MIB = 1, 256  # the same limits on both sides: the comparison is of orchestration, not of CPU
 TARGET = 1.3
@@ -168,40 +167,6 @@ def machine_busy() -> float:
     return (sum(values[:8]) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
 
 
-class ProductionWeb:
-    """The control plane's API as the image serves it: gunicorn, WEB_PROCESSES × WEB_THREADS, persistent database
-    connections, on the test's database (the workers' settings). Django's test server in pytest opens a database
-    connection per request and shares the pytest process with the benchmark's own work; this is what a user runs."""
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.log_path, self._log = log_path, open(log_path, "ab")  # noqa: SIM115 - closed by stop()
-        self.process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "controlplane.wsgi:application",
-             "--bind", WEB_URL.removeprefix("http://"), "--workers", str(WEB_PROCESSES), "--threads", str(WEB_THREADS),
-             "--error-logfile", "-"],
-            env=env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_until(self._answers, timeout=60, what=f"gunicorn on {WEB_URL}")
-
-    def _answers(self) -> bool:
-        assert self.process.poll() is None, self.log_path.read_text()[-3000:]
-        try:
-            with urllib.request.urlopen(f"{WEB_URL}/healthz", timeout=2) as answer:
-                return answer.status == 200
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        """SIGTERM gunicorn (its workers finish their requests), SIGKILL if it lingers."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(10)
-        self._log.close()
-
-
 def trigger_over_http(token: str, deployment: str) -> tuple[str, datetime.datetime, datetime.datetime]:
     """POST /api/v1/runs/ to the control plane as a developer with a personal token: (run id, asked, answered)."""
     body = json.dumps({"deployment": deployment, "parameters": {"mode": "tasks"}}).encode()
@@ -277,7 +242,7 @@ def containers_of(docker, run_ids: list[str]) -> list:
         if container.labels.get(RUN_LABEL) in wanted]
 
 
-def flowyard_side(platform, deployment: str, docker, workers: list[int], web: ProductionWeb,  # noqa: F811
+def flowyard_side(platform, deployment: str, docker, workers: list[int], web: WebProcess,  # noqa: F811
                   token: str) -> Side:
     """Trigger RUNS runs together through the API, wait until all ended and their containers are removed; check
     and time them."""
@@ -286,7 +251,7 @@ def flowyard_side(platform, deployment: str, docker, workers: list[int], web: Pr
     events = ContainerEvents(docker)
     run_ids: list[str] = []
     try:
-        meter, began = CpuMeter(workers, web.process.pid), now()
+        meter, began = CpuMeter(workers, web.pid), now()
         with ThreadPoolExecutor(max_workers=TRIGGER_THREADS) as pool:
             triggered = list(pool.map(lambda _: trigger_over_http(token, deployment), range(RUNS)))
         run_ids = [run_id for run_id, _, _ in triggered]
@@ -425,7 +390,9 @@ def test_concurrent_runs_finish_within_one_point_three_raw_docker_runs(platform,
         launcher = QueueWorker(env, tmp_path / "launcher.log", env["FLOWYARD_TASK_QUEUE"], beat=False,
                                pool="threads", concurrency=LAUNCH_THREADS).start()
     workers = [worker.process.pid for worker in (platform.worker, launcher) if worker is not None]
-    web = ProductionWeb(env, tmp_path / "web.log")
+    # The API as the control plane image serves it (gunicorn, persistent database connections), not Django's test
+    # server in pytest (a database connection per request, sharing the benchmark's process).
+    web = WebProcess.gunicorn(env, tmp_path / "web.log", WEB_PORT, processes=WEB_PROCESSES, threads=WEB_THREADS)
     _, token = tenancy.personal_token_create(actor=platform.tenant.users[Role.DEVELOPER], name="b5")
     try:
         warm, _, _ = trigger_over_http(token, deployment)  # warm up both paths once

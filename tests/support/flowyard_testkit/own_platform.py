@@ -12,9 +12,10 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from flowyard_testkit.platform import WorkerProcess, wait_until
+from flowyard_testkit.platform import WorkerProcess
 from flowyard_testkit.ports import free_port
 from flowyard_testkit.postgres import OwnPostgres
+from flowyard_testkit.web import WebProcess
 
 BIN = Path(sys.executable).parent
 SUPPORT = Path(__file__).resolve().parents[1]
@@ -63,7 +64,7 @@ class OwnControlPlane:
         assert seeded.returncode == 0, seeded.stderr
         world = json.loads(seeded.stdout.strip().splitlines()[-1])
         self.deployment, self.token = world["deployment"], world["token"]
-        self.web: subprocess.Popen | None = None
+        self.web: WebProcess | None = None
         self.workers: list[WorkerProcess] = []
         self._starts = 0
 
@@ -71,16 +72,12 @@ class OwnControlPlane:
     def start_web(self) -> None:
         """Start the web process and wait until it answers."""
         self._starts += 1
-        with open(self.tmp_path / f"web-{self._starts}.log", "wb") as output:
-            self.web = subprocess.Popen([str(BIN / "flowyard-admin"), "serve", "--no-migrate", f"127.0.0.1:{self.port}"],
-                                        env=self.env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_until(self._answers, timeout=60, what="the web process")
+        self.web = WebProcess.serve(self.env, self.tmp_path / f"web-{self._starts}.log", self.port)
 
     def stop_web(self) -> None:
         """Stop the web process (SIGTERM)."""
-        if self.web is not None and self.web.poll() is None:
-            self.web.terminate()
-            self.web.wait(timeout=20)
+        if self.web is not None:
+            self.web.stop(timeout=20)
 
     def start_worker(self) -> WorkerProcess:
         """Start one more worker (with its own beat)."""
@@ -135,11 +132,3 @@ class OwnControlPlane:
         status, page = self.call(f"/api/v1/runs/{run_id}/logs/?limit=5000")
         assert status == 200
         return page["lines"]
-
-    def _answers(self) -> bool:
-        try:
-            with urllib.request.urlopen(self.base + "/healthz", timeout=5) as response:
-                return response.status == 200
-        except OSError:
-            assert self.web is None or self.web.poll() is None, "the web process exited"
-            return False
