@@ -176,6 +176,9 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery's Django fixup closes every database connection after every task unless this many tasks may reuse one;
+# connections follow Django's CONN_MAX_AGE instead (closed around each task by controlplane.celery when too old).
+CELERY_DB_REUSE_MAX = 2**62
 CELERY_BEAT_SCHEDULE = {
     "reconcile-runs": {"task": "controlplane.runs.tasks.reconcile_runs", "schedule": FLOWYARD.reconcile_seconds},
     # Ticks are deduplicated in the database, so any number of beats may send this; a tick message that
