@@ -209,3 +209,18 @@ def test_an_upstream_past_the_cap_is_kept_to_its_first_sorted_keys(tenant_a, run
     post(runner, task("sum-0", "PENDING", upstream=[*keys, keys[0]]))
     stored = TaskRun.objects.get(run=tenant_a.run, task_key="sum-0").upstream_keys
     assert stored == sorted(keys)[:MAX_UPSTREAM_KEYS]
+
+
+# Queries for a batch that ends a run, its end heard by every receiver (retries, pricing, budget, alerts, downstream
+# runs): they share one read of the ended run.
+RUN_END_MAX_QUERIES = 16
+
+
+def test_ending_a_run_with_everything_that_hears_of_it_makes_a_bounded_number_of_queries(
+        tenant_a, runner, django_assert_max_num_queries, django_capture_on_commit_callbacks):
+    post(runner, run_state("RUNNING"), task("transform-0", "RUNNING"), task("transform-0", "SUCCEEDED"))
+    with django_assert_max_num_queries(RUN_END_MAX_QUERIES), django_capture_on_commit_callbacks(execute=True):
+        assert post(runner, log(1, "done"), run_state("SUCCEEDED")).status_code == 200
+    run = Run.objects.get(pk=tenant_a.run.pk)
+    assert run.state == RunState.SUCCEEDED
+    assert run.cost.amount is not None  # priced by its receiver

@@ -42,10 +42,11 @@ def _raise_for_run(run: Run, event: str, subject: str) -> list[Alert]:
     )
 
 
-def alerts_for_run_end(run_id: Any) -> list[Alert]:
+def alerts_for_run_end(run_id: Any, *, run: Run | None = None) -> list[Alert]:
     """run_failed for a failed last attempt (one a retry follows is not alerted), run_recovered for the first
-    success after failures."""
-    run = _run(run_id)
+    success after failures. `run`, when given, is the committed run with its deployment's workflow and
+    environment (and project) and its version loaded (as `run_ended` sends it); otherwise it is read."""
+    run = run if run is not None else _run(run_id)
     if run is None or not run.is_terminal:
         return []
     if run.state in FAILED_STATES:

@@ -15,9 +15,9 @@ from controlplane.scheduling.signals import run_late
 
 
 @receiver(run_ended, dispatch_uid="alerts.run_ended")
-def on_run_ended(sender: Any, run_id: Any, **kwargs: Any) -> None:
+def on_run_ended(sender: Any, run_id: Any, run: Any = None, **kwargs: Any) -> None:
     """A run ended: run_failed or run_recovered."""
-    events.alerts_for_run_end(run_id)
+    events.alerts_for_run_end(run_id, run=run)
 
 
 @receiver(run_late, dispatch_uid="alerts.run_late")

@@ -67,8 +67,7 @@ def audit_record(
 ) -> AuditEvent:
     """Write one audit event for a write `action` on `obj`, scoped to its project and team."""
     user, label = actor_user_and_label(actor)
-    if project is not None and team is None:
-        team = project.team
+    team_id = team.pk if team is not None else getattr(project, "team_id", None)  # the project's, without reading it
     return AuditEvent.objects.create(
         actor=user,
         actor_label=label[:200],
@@ -76,7 +75,7 @@ def audit_record(
         object_type=obj._meta.label_lower,
         object_id=str(obj.pk),
         object_repr=str(obj)[:200],
-        team=team,
+        team_id=team_id,
         project=project,
         before=before,
         after=after,

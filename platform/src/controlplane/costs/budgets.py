@@ -58,12 +58,18 @@ def _announce(crossing: BudgetCrossing) -> None:
                          exc_info=result)
 
 
-@transaction.atomic
 def budget_check(*, project_id: Any, period: str) -> list[BudgetCrossing]:
     """Record the thresholds the project's spending in `period` has reached for the first time; the new ones."""
     budget = ProjectBudget.objects.select_related("project").filter(project_id=project_id).first()
     if budget is None:
-        return []
+        return []  # most projects: one query, no transaction
+    return _crossings_record(budget, period)
+
+
+@transaction.atomic
+def _crossings_record(budget: ProjectBudget, period: str) -> list[BudgetCrossing]:
+    """The thresholds of `budget` its project's spending in `period` reached for the first time, recorded."""
+    project_id = budget.project_id
     spent = month_spent(project_id=project_id, period=period)
     created = []
     for threshold in THRESHOLDS:

@@ -9,7 +9,7 @@ import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from controlplane.costs.models import RunCost
 from controlplane.costs.models.run_costs import AMOUNT_PLACES
@@ -61,15 +61,23 @@ def _cost_fields(run: Run) -> dict[str, Any]:
     }
 
 
-def run_cost_record(*, run_id: Any) -> RunCost | None:
-    """Price a finished run once: the existing cost if it has one, None while the run has not ended."""
+def run_cost_record(*, run_id: Any, run: Run | None = None) -> RunCost | None:
+    """Price a finished run once: the existing cost if it has one, None while the run has not ended.
+
+    `run`, when the caller has it (`run_ended` sends it), is the run as committed with its deployment's
+    environment and project, its version and its runtime target loaded; otherwise it is read here."""
     existing = RunCost.objects.filter(run_id=run_id).first()
     if existing is not None:
         return existing
-    run = (Run.objects.select_related("deployment__environment__project", "version", "runtime_target")
-           .filter(pk=run_id).first())
+    if run is None:
+        run = (Run.objects.select_related("deployment__environment__project", "version", "runtime_target")
+               .filter(pk=run_id).first())
     if run is None or not run.is_terminal or run.ended_at is None:
         return None
-    with transaction.atomic():
-        cost, _ = RunCost.objects.get_or_create(run=run, defaults=_cost_fields(run))
+    cost = RunCost(run=run, **_cost_fields(run))
+    try:
+        with transaction.atomic():
+            cost.save(force_insert=True)
+    except IntegrityError:  # priced meanwhile by another hearing of the run's end: that price stands
+        return RunCost.objects.get(run_id=run_id)
     return cost

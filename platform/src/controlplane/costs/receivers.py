@@ -11,8 +11,8 @@ from controlplane.runs.signals import run_ended
 
 
 @receiver(run_ended, sender=Run, dispatch_uid="costs.pricing.price_ended_run")
-def price_ended_run(sender: type, run_id: object, **kwargs: object) -> None:
+def price_ended_run(sender: type, run_id: object, run: Run | None = None, **kwargs: object) -> None:
     """Record what the run cost (once), then record and announce the budget thresholds its project crossed."""
-    cost = pricing.run_cost_record(run_id=run_id)
+    cost = pricing.run_cost_record(run_id=run_id, run=run)
     if cost is not None:
         budgets.budget_check(project_id=cost.project_id, period=budgets.period_of(cost.day))

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from django.db import transaction
 from django.utils import timezone
 
-from controlplane.core.signals import send_on_commit
+from controlplane.core.signals import send_robust_now
 from controlplane.runs.errors import TransitionRefused
 from controlplane.runs.models import Run
-from controlplane.runs.signals import run_ended
+from controlplane.runs.signals import ENDED_RUN_RELATED, run_ended
 from flowyard_spec.states import RunReason, RunState
 
 logger = logging.getLogger(__name__)
@@ -84,5 +85,13 @@ def transition(run: Run, target: RunState, *, reason: RunReason | None = None, m
     if target.is_terminal:
         run.ended_at = now
         # After the terminal state commits, tell the listeners of `run_ended` (retries, downstream runs, alerts, ...).
-        send_on_commit(run_ended, Run, run_id=run.pk)
+        run_id = run.pk
+        transaction.on_commit(lambda: run_end_announce(run_id))
     return rule
+
+
+def run_end_announce(run_id: object) -> None:
+    """Send `run_ended` for a run whose end has committed, with the run as stored and what every receiver reads
+    (`ENDED_RUN_RELATED`) in one query; a receiver that raises is logged and never stops the others."""
+    run = Run.objects.select_related(*ENDED_RUN_RELATED).filter(pk=run_id).first()
+    send_robust_now(run_ended, Run, run_id=run_id, run=run)

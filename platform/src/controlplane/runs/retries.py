@@ -77,6 +77,9 @@ def _refused(run: Run) -> str:
 
 
 @receiver(run_ended, sender=Run, dispatch_uid="runs.retries.retry_ended_run")
-def retry_ended_run(sender: type, run_id: Any, **kwargs: Any) -> None:
-    """A run that ended by a failure its budget covers comes back as its next attempt."""
+def retry_ended_run(sender: type, run_id: Any, run: Run | None = None, **kwargs: Any) -> None:
+    """A run that ended by a failure its budget covers comes back as its next attempt (an end no budget covers,
+    a success first of all, is told apart from the committed run without locking it)."""
+    if run is not None and run.is_terminal and retry_budget(run) is None:
+        return
     retry_if_due(run_id)

@@ -13,9 +13,9 @@ from controlplane.scheduling.models import Backfill, BackfillState
 
 
 @receiver(run_ended, sender=Run, dispatch_uid="scheduling.upstream.start_downstream_runs")
-def start_downstream_runs(sender: type, run_id: object, **kwargs: object) -> None:
+def start_downstream_runs(sender: type, run_id: object, run: Run | None = None, **kwargs: object) -> None:
     """A run that SUCCEEDED starts the workflows its config names in `triggers.on_success`."""
-    upstream.start_downstream_runs(run_id)
+    upstream.start_downstream_runs(run_id, run=run)
 
 
 @receiver(retry_requested, sender=Run, dispatch_uid="scheduling.backfills.refuse_retry_of_cancelled_backfill")

@@ -148,10 +148,14 @@ def start_downstream_run(run: Run, target: str) -> Run | None:
     return None
 
 
-def start_downstream_runs(run_id: object) -> list[Run]:
-    """After a run ended: if it SUCCEEDED, start every workflow its effective config names in on_success."""
-    run = (Run.objects.select_related("version", "deployment__workflow", "deployment__environment__project__team")
-           .filter(pk=run_id).first())
+def start_downstream_runs(run_id: object, *, run: Run | None = None) -> list[Run]:
+    """After a run ended: if it SUCCEEDED, start every workflow its effective config names in on_success.
+
+    `run`, when given, is the committed run with its version, deployment's workflow and environment, project and
+    team loaded (as `run_ended` sends it); otherwise it is read."""
+    if run is None:
+        run = (Run.objects.select_related("version", "deployment__workflow", "deployment__environment__project__team")
+               .filter(pk=run_id).first())
     if run is None or run.state != RunState.SUCCEEDED:
         return []  # failed, cancelled, timed out and crashed runs trigger nothing
     started = []
