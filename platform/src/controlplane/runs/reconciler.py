@@ -110,7 +110,7 @@ def _keep_workload_output(run: Run, backend: RuntimeBackend) -> None:
 
 
 def _reconcile_run(run: Run, backend: RuntimeBackend, status: RuntimeStatus, now: datetime.datetime,
-                   launch: Callable[[Any], None]) -> None:
+                   launch: Callable[[Any], None], sampled: list[Run]) -> None:
     config = settings.FLOWYARD
     state = RunState(run.state)
     if state == RunState.QUEUED:
@@ -136,10 +136,13 @@ def _reconcile_run(run: Run, backend: RuntimeBackend, status: RuntimeStatus, now
         target, reason, message = _outcome_of_exit(status)
         _end(run.pk, target, reason, message, status)
         return
-    _check_bounds(run, backend, status, now)
+    _check_bounds(run, backend, status, now, sampled)
 
 
-def _check_bounds(run: Run, backend: RuntimeBackend, status: RuntimeStatus, now: datetime.datetime) -> None:
+def _check_bounds(run: Run, backend: RuntimeBackend, status: RuntimeStatus, now: datetime.datetime,
+                  sampled: list[Run]) -> None:
+    """End a live run past its start timeout, its timeout or its heartbeat; else add it to `sampled` when its
+    workload's usage rose (written for all of them at once at the end of the pass)."""
     config = settings.FLOWYARD
     run_id = str(run.pk)
     if run.state == RunState.STARTING and _seconds_since(run.state_changed_at, now) > config.start_timeout_seconds:
@@ -157,13 +160,11 @@ def _check_bounds(run: Run, backend: RuntimeBackend, status: RuntimeStatus, now:
             if _end(run.pk, RunState.CRASHED, RunReason.HEARTBEAT_LOST, f"The runner was silent for {silent:.0f} s.", status):
                 backend.kill(run_id)
             return
-    Run.objects.filter(pk=run.pk).update(**_usage(run, status))
-
-
-def _usage(run: Run, status: RuntimeStatus) -> dict[str, Any]:
+    before = (run.peak_memory_bytes, run.cpu_seconds)
     _record_exit(run, RuntimeStatus(state=status.state, peak_memory_bytes=status.peak_memory_bytes,
                                     cpu_seconds=status.cpu_seconds))
-    return {"peak_memory_bytes": run.peak_memory_bytes, "cpu_seconds": run.cpu_seconds}
+    if (run.peak_memory_bytes, run.cpu_seconds) != before:
+        sampled.append(run)
 
 
 def _record_exit_of_ended_run(run_id: str, status: RuntimeStatus) -> None:
@@ -241,12 +242,14 @@ def reconcile_once(launch: Callable[[Any], None]) -> None:
         except RuntimeBackendError as exc:
             logger.warning("runtime target %s does not answer: %s", target.name, exc)
             continue
+        sampled: list[Run] = []  # live runs whose usage rose: one write for all of them
         for run in runs:
             status = workloads.get(str(run.pk)) or RuntimeStatus(state=WorkloadState.MISSING)
             if status.state != WorkloadState.MISSING and not backend.lists_full_status:
                 status = backend.inspect(str(run.pk))  # the full picture: exit code, OOM flag, usage
             try:
-                _reconcile_run(run, backend, status, now, launch)
+                _reconcile_run(run, backend, status, now, launch, sampled)
             except RuntimeBackendError as exc:
                 logger.warning("run %s: runtime error while reconciling: %s", run.pk, exc)
+        Run.objects.bulk_update(sampled, ["peak_memory_bytes", "cpu_seconds"])
         _clean_up(target, backend, workloads, {str(run.pk) for run in runs}, now)

@@ -1,15 +1,15 @@
 """`DockerBackend`: each run is one container on one of the target's Docker hosts.
 
 - **Naming and idempotency.** The container is named `workload_name(run_id)` and labelled with the spec's
-  labels plus `MANAGED_LABEL=true` and `RUN_LABEL=<run id>`. `launch` first looks for the run's container on
-  every host (by name, then by label); when one exists it creates nothing and returns its id (starting it
-  only if it was created and never started, e.g. after a crash between create and start: an exited
-  container is never started again). Launches of one run are serialised inside a backend instance, and a
-  `409 Conflict` from a racing `create` on the same host is answered with the container that won. With
-  several hosts, a create that finds the run's container on another host afterwards removes its own
-  (unstarted) container when the other one has started or sits on an earlier host; a race between processes
-  that both pass that check before either creates is the one window left (the control plane's own run state
-  transition is the guard there).
+  labels plus `MANAGED_LABEL=true` and `RUN_LABEL=<run id>`; it is found by that name. With several hosts,
+  `launch` first looks for the run's container on every host; with one, the create's `409 Conflict` on the name
+  finds it. When one exists it creates nothing and returns its id (starting it only if it was created and never
+  started, e.g. after a crash between create and start: an exited container is never started again).
+  Launches of one run are serialised inside a backend instance, and a `409 Conflict` from a racing `create` on
+  the same host is answered with the container that won. With several hosts, a create that finds the run's
+  container on another host afterwards removes its own (unstarted) container when the other one has started or
+  sits on an earlier host; a race between processes that both pass that check before either creates is the one
+  window left (the control plane's own run state transition is the guard there).
 - **Placement** (`placement`): `launch` puts the container on the host where its memory and CPU limits fit
   with the most memory left (capacity: the host's `max_memory`/`max_cpus`, else the engine's); a silent host
   is marked unhealthy and passed over for a while; when no host has room the launch waits.
@@ -77,7 +77,7 @@ class DockerBackend(RuntimeBackend):
     """Runs as containers on Docker hosts (see the module docstring for the rules and `config` for settings)."""
 
     kind: ClassVar[str] = "docker"
-    lists_full_status: ClassVar[bool] = True  # list_workloads inspects each container (the same _status)
+    lists_full_status: ClassVar[bool] = True  # list_workloads gives each container's whole status (see there)
 
     def __post_init__(self) -> None:
         self.config = DockerSettings.parse(self.settings)
@@ -108,7 +108,8 @@ class DockerBackend(RuntimeBackend):
         }
         host_options = mapping.host_config_options(spec, self.config)
         with self._launch_locks[hash(spec.run_id) % LAUNCH_LOCK_STRIPES]:
-            found = self._find(spec.run_id, skip_unhealthy=True)
+            # With one host, the create itself finds an existing container (409 on its name): no lookup first.
+            found = self._find(spec.run_id, skip_unhealthy=True) if len(self._hosts) > 1 else None
             if found is None:
                 host = place(self._hosts, memory_mib=spec.memory_mib, cpu_units=spec.cpu_units)
                 found = self._create(host, create, host_options)
@@ -213,22 +214,41 @@ class DockerBackend(RuntimeBackend):
         return mapping.merge_logs(stdout, stderr)
 
     def list_workloads(self) -> dict[str, RuntimeStatus]:
-        """Every container of this installation (running or not) on every host, by run id; raises if one is silent."""
+        """Every container of this installation (running or not) on every host, by run id; raises if one is silent.
+
+        One list call per host; a running container's status needs nothing more (its usage is watched), every
+        other one is inspected for what only inspect tells (exit code, OOM flag, the engine's error)."""
         workloads: dict[str, RuntimeStatus] = {}
         labels = [MANAGED_FILTER, *(f"{key}={value}" for key, value in self.installation_labels().items())]
         for host in self._hosts:
             client = host.client()
             with answers(host):
-                containers = client.containers.list(all=True, filters={"label": labels}, ignore_removed=True)
-            for container in containers:
-                run_id = container.labels.get(RUN_LABEL)
-                if not run_id or not of_installation(container.labels, self.installation_id):
+                listed = client.api.containers(all=True, filters={"label": labels})
+            for summary in listed:
+                container_labels = summary.get("Labels") or {}
+                run_id = container_labels.get(RUN_LABEL)
+                if not run_id or not of_installation(container_labels, self.installation_id):
                     continue
-                status = self._status(run_id, host, container)
+                status = self._listed_status(run_id, host, summary)
                 previous = workloads.get(run_id)
-                if previous is None or STATE_RANK[status.state] > STATE_RANK[previous.state]:
+                if status is not None and (previous is None or STATE_RANK[status.state] > STATE_RANK[previous.state]):
                     workloads[run_id] = status
         return workloads
+
+    def _listed_status(self, run_id: str, host: Host, summary: dict[str, Any]) -> RuntimeStatus | None:
+        """The status of a container as listed: from the listing when it runs, else inspected (None: removed
+        meanwhile)."""
+        if summary.get("State") in mapping.RUNNING_STATES:
+            self._usage.watch(run_id, host, summary["Id"])
+            memory, cpu = self._usage.usage(run_id)
+            return RuntimeStatus(state=WorkloadState.RUNNING, ref=summary["Id"], peak_memory_bytes=memory,
+                                 cpu_seconds=cpu)
+        with answers(host):
+            try:
+                container = host.client().containers.get(summary["Id"])
+            except NotFound:
+                return None
+        return self._status(run_id, host, container)
 
     def close(self) -> None:
         """Stop watching usage and close the connections to every host."""
@@ -239,16 +259,13 @@ class DockerBackend(RuntimeBackend):
     # -- finding and creating ----------------------------------------------------------------------------
 
     def _get(self, host: Host, run_id: str):
-        """The run's container on `host` (by name, else by run label), or None."""
+        """The run's container on `host` (every launch of a run names it `workload_name(run_id)`), or None."""
         client = host.client()
         with answers(host):
             try:
                 return client.containers.get(workload_name(run_id))
             except NotFound:
-                pass
-            labelled = client.containers.list(
-                all=True, filters={"label": [MANAGED_FILTER, f"{RUN_LABEL}={run_id}"]}, ignore_removed=True)
-            return labelled[0] if labelled else None
+                return None
 
     def clear_leftover(self, run_id: str) -> None:
         """Remove an earlier launch's container of the run from every host not marked unhealthy (see `_find`)."""
@@ -293,7 +310,7 @@ class DockerBackend(RuntimeBackend):
                 try:
                     host_config = client.api.create_host_config(**host_options)
                     created = client.api.create_container(host_config=host_config, **create)
-                    return host, client.containers.get(created["Id"])
+                    return host, _just_created(client, created["Id"], create)
                 except ImageNotFound as exc:
                     if pulled:
                         raise LaunchFailed(f"image {create['image']} not found: {exc.explanation}",
@@ -417,3 +434,13 @@ class DockerBackend(RuntimeBackend):
             pass
         except Exception:  # a timer thread has nobody to raise to: the reconciler's next terminate retries
             logger.warning("could not kill container %s after its grace period", container_id[:12], exc_info=True)
+
+
+def _just_created(client: docker.DockerClient, container_id: str, create: dict[str, Any]) -> Any:
+    """The container a create just made, as the engine would inspect it where launching reads it (its id, name,
+    labels and never-started state), without asking the engine again."""
+    return client.containers.prepare_model({
+        "Id": container_id, "Name": f"/{create['name']}", "Config": {"Labels": create["labels"]},
+        "State": {"Status": "created", "StartedAt": "0001-01-01T00:00:00Z"},
+    })
+
