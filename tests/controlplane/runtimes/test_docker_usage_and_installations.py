@@ -1,7 +1,7 @@
 """The docker backend's usage figures and installation labels, against the real engine and the runtime image.
 
 Usage: a run's peak memory is its high-water mark (not its last sample), also for a run that ends within a
-second of its launch, and an OOM-killed run's peak is its memory limit. Installations: a backend lists only the
+second of its launch, runs followed at once each keep their own, and an OOM-killed run's peak is its memory limit. Installations: a backend lists only the
 containers of its own installation. Waits poll with a deadline; every container is removed after the test.
 """
 
@@ -88,6 +88,20 @@ def test_a_short_run_reports_its_high_water_mark_not_its_last_usage(backends, ru
     assert status.exit_code == 0
     assert status.peak_memory_bytes is not None and status.peak_memory_bytes >= 96 * MIB
     assert status.cpu_seconds and status.cpu_seconds > 0
+
+
+def test_runs_followed_at_once_each_report_their_own_peak_including_one_launched_after_the_others_ended(
+        backends, run_id, runtime_image):  # noqa: F811
+    backend = backends()
+    sizes = {run_id(): mib for mib in (40, 120)}
+    for run, mib in sizes.items():
+        backend.launch(spec_for(run, runtime_image, f"b = bytearray({mib} * 1024 * 1024); del b; import time; time.sleep(1)"))
+    peaks = {run: wait_exited(backend, run).peak_memory_bytes for run in sizes}
+    later = run_id()  # the monitor followed nothing for a moment: it must follow this one too
+    backend.launch(spec_for(later, runtime_image, "b = bytearray(80 * 1024 * 1024); del b; import time; time.sleep(0.5)"))
+    peaks[later], sizes[later] = wait_exited(backend, later).peak_memory_bytes, 80
+    for run, mib in sizes.items():
+        assert peaks[run] is not None and mib * MIB <= peaks[run] < (mib + 60) * MIB, (mib, peaks[run])
 
 
 def test_an_oom_killed_run_reports_a_peak_at_its_memory_limit(backends, run_id, runtime_image):  # noqa: F811

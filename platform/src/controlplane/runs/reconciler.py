@@ -31,6 +31,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import BigIntegerField, F, FloatField, Value
+from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from controlplane.core.audit import SystemActor, audit_note
@@ -168,15 +170,21 @@ def _check_bounds(run: Run, backend: RuntimeBackend, status: RuntimeStatus, now:
 
 
 def _record_exit_of_ended_run(run_id: str, status: RuntimeStatus) -> None:
-    """Keep the exit code (unless one is recorded) and usage of a terminal run's exited workload."""
+    """Keep the exit code (unless one is recorded) and usage of a terminal run's exited workload, as
+    `_record_exit` does, in one UPDATE (the database keeps the recorded code and the higher figures)."""
     if status.state != WorkloadState.EXITED:
         return
-    with transaction.atomic():
-        run = Run.objects.select_for_update().filter(pk=run_id).first()
-        if run is None:
-            return
-        _record_exit(run, status)
-        run.save(update_fields=["exit_code", "peak_memory_bytes", "cpu_seconds"])
+    changes: dict[str, Any] = {}
+    if status.exit_code is not None:
+        changes["exit_code"] = Coalesce(F("exit_code"), Value(status.exit_code))
+    if status.peak_memory_bytes:
+        changes["peak_memory_bytes"] = Greatest(Coalesce(F("peak_memory_bytes"), Value(0)),
+                                                Value(status.peak_memory_bytes), output_field=BigIntegerField())
+    if status.cpu_seconds:
+        changes["cpu_seconds"] = Greatest(Coalesce(F("cpu_seconds"), Value(0.0)), Value(float(status.cpu_seconds)),
+                                          output_field=FloatField())
+    if changes:
+        Run.objects.filter(pk=run_id).update(**changes)
 
 
 def _report_orphan(target: RuntimeTarget, run_id: str, status: RuntimeStatus) -> None:
@@ -206,8 +214,8 @@ def _clean_up(target: RuntimeTarget, backend: RuntimeBackend, workloads: dict[st
             if run_id not in ended_at:
                 _report_orphan(target, run_id, status)
         else:
-            if run_id in ended_at:
-                _record_exit_of_ended_run(run_id, backend.inspect(run_id))  # the full picture, as for live runs
+            if run_id in ended_at:  # the full picture, as for live runs
+                _record_exit_of_ended_run(run_id, status if backend.lists_full_status else backend.inspect(run_id))
             backend.remove(run_id)
 
 

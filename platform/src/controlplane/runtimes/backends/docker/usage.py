@@ -1,15 +1,15 @@
 """How much memory and CPU a run's container used: watched from launch (or first sight) until it exits.
 
-`UsageMonitor.watch` starts one daemon thread per running container (at most `MAX_WATCHED`) that samples it
-until it exits, keeping the highest figures per run in the backend instance:
-- when the engine runs on this machine, the thread reads the container's cgroup every `CGROUP_SECONDS`
-  (`cgroups`): the kernel's high-water mark since the container started, so the last reading before the
-  container dies is the run's peak (also for a watcher that started late);
-- otherwise it asks the engine's stats API (one-shot where the API allows it; at most `STATS_AT_ONCE` requests
-  in flight, as the docker client keeps 10 connections per host). The engine answers at its next collection
-  tick (up to a second, two without one-shot), which is why this never happens in a caller's thread. cgroup v1
-  engines report the kernel's high-water mark (`max_usage`) there too; v2 only the current usage, so the
-  highest sample stands for the peak.
+`UsageMonitor.watch` follows a running container (at most `MAX_WATCHED` at once) until it exits, keeping the
+highest figures per run in the backend instance:
+- when the engine runs on this machine, one sampler thread reads every followed container's cgroup every
+  `CGROUP_SECONDS` (`cgroups`): the kernel's high-water mark since the container started, so the last reading
+  before the container dies is the run's peak (also for a container first seen late);
+- otherwise a thread per container asks the engine's stats API (one-shot where the API allows it; at most
+  `STATS_AT_ONCE` requests in flight, as the docker client keeps 10 connections per host). The engine answers at
+  its next collection tick (up to a second, two without one-shot), which is why this never happens in a caller's
+  thread. cgroup v1 engines report the kernel's high-water mark (`max_usage`) there too; v2 only the current
+  usage, so the highest sample stands for the peak.
 When the kernel OOM-killed the container its memory reached the limit: `final_usage` then reports the limit
 rather than a sample that may be from long before the end.
 """
@@ -66,12 +66,19 @@ def final_usage(attrs: Mapping[str, Any], sampled: Usage) -> Usage:
 
 
 class UsageMonitor:
-    """Samples each watched container until it exits; the highest memory and CPU seen, by run id."""
+    """Samples each watched container until it exits; the highest memory and CPU seen, by run id.
+
+    Containers whose cgroup is readable here share one sampler thread (a few small file reads each per round);
+    a container on another machine has a thread of its own, as each stats request waits for the engine."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._usage: dict[str, Usage] = {}
-        self._watched: set[str] = set()  # container ids with a watcher thread
+        self._watched: set[str] = set()  # container ids followed (by the sampler or a stats thread)
+        self._arrived: list[tuple[str, Host, str]] = []  # (run id, host, container id) the sampler has not seen yet
+        self._cgroups: dict[str, tuple[str, ContainerCgroup]] = {}  # container id -> (run id, its cgroup)
+        self._sampler: threading.Thread | None = None
+        self._wake = threading.Event()
         self._stats_slots = threading.BoundedSemaphore(STATS_AT_ONCE)
         self._closed = threading.Event()
 
@@ -81,8 +88,11 @@ class UsageMonitor:
             if container_id in self._watched or len(self._watched) >= MAX_WATCHED or self._closed.is_set():
                 return
             self._watched.add(container_id)
-        threading.Thread(target=self._follow, args=(run_id, host, container_id), daemon=True,
-                         name=f"flowyard-usage-{container_id[:12]}").start()
+            self._arrived.append((run_id, host, container_id))
+            if self._sampler is None:
+                self._sampler = threading.Thread(target=self._sample, daemon=True, name="flowyard-usage")
+                self._sampler.start()
+        self._wake.set()  # its first sample now: short runs get a peak too
 
     def usage(self, run_id: str) -> Usage:
         """The highest (memory, CPU) seen for the run so far ((None, None) when never sampled)."""
@@ -97,33 +107,73 @@ class UsageMonitor:
     def close(self) -> None:
         """Stop every watcher at its next sample."""
         self._closed.set()
+        self._wake.set()
 
     def _record(self, run_id: str, memory: int | None, cpu: float | None) -> None:
         with self._lock:
             old_memory, old_cpu = self._usage.get(run_id, (None, None))
             self._usage[run_id] = (higher(old_memory, memory), higher(old_cpu, cpu))
 
+    def _unwatch(self, container_id: str) -> None:
+        with self._lock:
+            self._watched.discard(container_id)
+            self._cgroups.pop(container_id, None)
+
+    def _sample(self) -> None:
+        """The sampler thread: every CGROUP_SECONDS, read each followed cgroup (a container that exited is
+        dropped: its last reading stands); ends when nothing is left to follow (`watch` starts another)."""
+        while not self._closed.is_set():
+            with self._lock:
+                arrived, self._arrived = self._arrived, []
+            for run_id, host, container_id in arrived:
+                self._follow(run_id, host, container_id)
+            with self._lock:
+                followed = list(self._cgroups.items())
+            for container_id, (run_id, cgroup) in followed:
+                try:
+                    reading = cgroup.read()
+                except CgroupGone:
+                    self._unwatch(container_id)  # the container has exited: the last reading stands
+                    continue
+                except Exception:  # a sampler has nobody to raise to; the run just lacks later samples
+                    logger.warning("stopped following the usage of container %s", container_id[:12], exc_info=True)
+                    self._unwatch(container_id)
+                    continue
+                self._record(run_id, reading.peak_memory_bytes, reading.cpu_seconds)
+            with self._lock:
+                if not self._cgroups and not self._arrived:
+                    self._sampler = None
+                    return
+            self._wake.wait(CGROUP_SECONDS)
+            self._wake.clear()
+        with self._lock:
+            self._sampler = None
+
     def _follow(self, run_id: str, host: Host, container_id: str) -> None:
-        """The watcher thread: sample until the container exits (or the backend closes)."""
+        """Start following a container: by its cgroup in the sampler when it is readable here, else by the
+        engine's stats API in a thread of its own."""
         try:
             cgroup = self._cgroup_of(host, container_id)
-            while not self._closed.is_set():
-                if cgroup is not None:
-                    try:
-                        reading = cgroup.read()
-                    except CgroupGone:
-                        return  # the container has exited: the last reading stands
-                    self._record(run_id, reading.peak_memory_bytes, reading.cpu_seconds)
-                    self._closed.wait(CGROUP_SECONDS)
-                elif not self._sample_stats(run_id, host, container_id):
-                    return
-                else:
-                    self._closed.wait(STATS_PAUSE_SECONDS)
+        except Exception:  # noqa: BLE001 - as for a sample: the run just lacks samples
+            logger.warning("cannot follow the usage of container %s", container_id[:12], exc_info=True)
+            self._unwatch(container_id)
+            return
+        if cgroup is not None:
+            with self._lock:
+                self._cgroups[container_id] = (run_id, cgroup)
+            return
+        threading.Thread(target=self._follow_stats, args=(run_id, host, container_id), daemon=True,
+                         name=f"flowyard-usage-{container_id[:12]}").start()
+
+    def _follow_stats(self, run_id: str, host: Host, container_id: str) -> None:
+        """A stats thread: sample through the engine until the container exits (or the backend closes)."""
+        try:
+            while not self._closed.is_set() and self._sample_stats(run_id, host, container_id):
+                self._closed.wait(STATS_PAUSE_SECONDS)
         except Exception:  # a watcher has nobody to raise to; the run just lacks later samples
             logger.warning("stopped following the usage of container %s", container_id[:12], exc_info=True)
         finally:
-            with self._lock:
-                self._watched.discard(container_id)
+            self._unwatch(container_id)
 
     @staticmethod
     def _cgroup_of(host: Host, container_id: str) -> ContainerCgroup | None:
