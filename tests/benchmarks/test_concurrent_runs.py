@@ -8,7 +8,7 @@ plane image serves it (gunicorn, 2 processes × 4 threads, persistent database c
 requests to it with a developer's personal token, and the runners report to it. Measured per side: the wall time from the first
 trigger (or `docker run`) to the last run finished — SUCCEEDED stored by the control plane, or the raw container
 exited, both as their own clocks stamped it — and each run's own trigger → finished (min / median / p99).
-FLOWYARD_BENCH_REPETITIONS (default 3) rounds of both sides, taking turns at going first (a round's first side
+FLOWYARD_BENCH_REPETITIONS (default 5) rounds of both sides, taking turns at going first (a round's first side
 meets the machine as the previous one left it: disk writeback, the engine's clean-up); the ratio is of the median
 wall times. Target: Flowyard's median wall time within 1.3× raw docker's.
 
@@ -53,7 +53,7 @@ from flowyard_testkit.web import WebProcess
 pytestmark = pytest.mark.django_db(transaction=True)
 
 RUNS = int(os.environ.get("FLOWYARD_BENCH_RUNS", "50"))
-REPETITIONS = int(os.environ.get("FLOWYARD_BENCH_REPETITIONS", "3"))
+REPETITIONS = int(os.environ.get("FLOWYARD_BENCH_REPETITIONS", "5"))
 LAUNCH_THREADS = int(os.environ.get("FLOWYARD_BENCH_LAUNCH_THREADS", "16"))
 TRIGGER_THREADS = 10  # API requests answer in milliseconds: ten threads send them all within a moment
 WEB_PORT = free_port()  # the control plane's gunicorn; the runners report there
@@ -184,7 +184,7 @@ def trigger_over_http(token: str, deployment: str) -> tuple[str, datetime.dateti
 class CpuMeter:
     """CPU seconds used while a side runs, from /proc (read only): the machine's; the API's (gunicorn, which the
     runners report to and the triggers go through); this process's (the benchmark); the Celery workers' (with their
-    children); the Docker engine's (dockerd, containerd);
+    children); the Docker engine's (dockerd, containerd); PostgreSQL's (its processes that lived through the side);
     every other process that lived through the side (other work on the machine); the containers' (their cgroup);
     and the rest, processes that came and went: container shims, runc, other short-lived work."""
 
@@ -197,7 +197,7 @@ class CpuMeter:
         """One line: the machine's busy share and each group's CPU seconds since the meter began."""
         wall, busy, after = time.monotonic() - self.began, machine_busy() - self.busy, processes()
         used = dict.fromkeys(("API (gunicorn)", "this process (the benchmark)", "Celery workers", "Docker engine",
-                              "other processes"), 0.0)
+                              "PostgreSQL", "other processes"), 0.0)
         for pid, (name, parent, cpu) in after.items():
             if pid not in self.before or self.before[pid][0] != name:
                 continue  # started meanwhile: counted in the rest
@@ -209,6 +209,8 @@ class CpuMeter:
                 group = "Celery workers"
             elif name in ("dockerd", "containerd"):
                 group = "Docker engine"
+            elif name == "postgres":
+                group = "PostgreSQL"
             else:
                 group = "other processes"
             used[group] += cpu - self.before[pid][2]

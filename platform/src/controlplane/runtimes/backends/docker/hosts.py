@@ -6,6 +6,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import docker
 import requests
@@ -32,6 +33,8 @@ class Host:
         self._capacity: tuple[int, int | None] | None = None
         self.unhealthy_until = 0.0  # time.monotonic() before which placement passes the host over
         self.last_error = ""
+        self.reservations: Any = None  # placement's view of what is reserved here (placement.Reservations)
+        self.reservations_lock = threading.Lock()
 
     @property
     def healthy(self) -> bool:
