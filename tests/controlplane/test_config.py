@@ -34,6 +34,17 @@ def test_a_postgres_url_maps_to_the_postgresql_engine_with_its_parts(tmp_path):
     assert (database["HOST"], database["PORT"]) == ("127.0.0.1", "5432")
 
 
+def test_postgres_connections_bind_parameters_on_the_server_unless_the_url_turns_it_off(tmp_path):
+    def options(url: str) -> dict:
+        return FlowyardConfig.from_environ({"FLOWYARD_DATABASE_URL": url}).django_databases(str(tmp_path))["default"]["OPTIONS"]
+
+    assert options("postgres://u@127.0.0.1/db") == {"server_side_binding": True}
+    assert options("postgres://u@127.0.0.1/db?server_side_binding=false&sslmode=disable") == {
+        "server_side_binding": False, "sslmode": "disable"}
+    with pytest.raises(ConfigError, match="FLOWYARD_DATABASE_URL: server_side_binding must be true or false"):
+        options("postgres://u@127.0.0.1/db?server_side_binding=maybe")
+
+
 def test_list_variables_are_split_on_commas():
     config = FlowyardConfig.from_environ({"FLOWYARD_ALLOWED_HOSTS": "a.example.com, b.example.com,"})
     assert config.allowed_hosts == ["a.example.com", "b.example.com"]

@@ -213,6 +213,11 @@ class FlowyardConfig(BaseModel):
         if url.scheme == "sqlite":
             return {"default": _sqlite(unquote(url.path) or ":memory:")}
         options = {key: values[-1] for key, values in parse_qs(url.query).items()}
+        # Server-side binding lets psycopg prepare the queries a connection repeats (PostgreSQL then skips their
+        # parsing and planning); `?server_side_binding=false` turns it off, e.g. behind a transaction-mode pooler.
+        binding = options.pop("server_side_binding", "true").strip().lower()
+        if binding not in ("true", "false"):
+            raise ConfigError(f"{PREFIX}DATABASE_URL: server_side_binding must be true or false (got {binding!r})")
         return {
             "default": {
                 "ENGINE": "django.db.backends.postgresql",
@@ -221,7 +226,7 @@ class FlowyardConfig(BaseModel):
                 "PASSWORD": unquote(url.password or ""),
                 "HOST": url.hostname or "",
                 "PORT": str(url.port or ""),
-                "OPTIONS": options,
+                "OPTIONS": {"server_side_binding": binding == "true", **options},
                 "CONN_MAX_AGE": 60,
                 "CONN_HEALTH_CHECKS": True,
             }
