@@ -1,8 +1,8 @@
 """The docker backend's usage figures and installation labels, against the real engine and the runtime image.
 
 Usage: a run's peak memory is its high-water mark (not its last sample), also for a run that ends within a
-second of its launch, runs followed at once each keep their own, and an OOM-killed run's peak is its memory limit. Installations: a backend lists only the
-containers of its own installation. Waits poll with a deadline; every container is removed after the test.
+second of its launch, runs followed at once each keep their own, and an OOM-killed run's peak is its memory limit.
+Installations: a backend lists only the containers of its own installation. Waits poll with a deadline; every container is removed after the test.
 """
 
 from __future__ import annotations

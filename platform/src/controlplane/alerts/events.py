@@ -17,6 +17,7 @@ from controlplane.alerts.messages import budget_message, promotion_message, run_
 from controlplane.alerts.models import Alert, AlertEvent, Rule
 from controlplane.alerts.raising import alert_raise
 from controlplane.deployments.models import Promotion
+from controlplane.runs.lifecycle import ended_run
 from controlplane.runs.models import Run
 from controlplane.runs.retries import retry_budget
 from flowyard_spec.states import RunState
@@ -46,7 +47,7 @@ def alerts_for_run_end(run_id: Any, *, run: Run | None = None) -> list[Alert]:
     """run_failed for a failed last attempt (one a retry follows is not alerted), run_recovered for the first
     success after failures. `run`, when given, is the committed run with its deployment's workflow and
     environment (and project) and its version loaded (as `run_ended` sends it); otherwise it is read."""
-    run = run if run is not None else _run(run_id)
+    run = run if run is not None else ended_run(run_id)
     if run is None or not run.is_terminal:
         return []
     if run.state in FAILED_STATES:

@@ -14,6 +14,7 @@ from django.db import IntegrityError, transaction
 from controlplane.costs.models import RunCost
 from controlplane.costs.models.run_costs import AMOUNT_PLACES
 from controlplane.costs.prices import Prices, prices_for_target
+from controlplane.runs.lifecycle import ended_run
 from controlplane.runs.models import Run
 from controlplane.workflows.configs import run_config
 
@@ -69,9 +70,7 @@ def run_cost_record(*, run_id: Any, run: Run | None = None) -> RunCost | None:
     existing = RunCost.objects.filter(run_id=run_id).first()
     if existing is not None:
         return existing
-    if run is None:
-        run = (Run.objects.select_related("deployment__environment__project", "version", "runtime_target")
-               .filter(pk=run_id).first())
+    run = run if run is not None else ended_run(run_id)
     if run is None or not run.is_terminal or run.ended_at is None:
         return None
     cost = RunCost(run=run, **_cost_fields(run))

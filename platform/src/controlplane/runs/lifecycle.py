@@ -90,8 +90,13 @@ def transition(run: Run, target: RunState, *, reason: RunReason | None = None, m
     return rule
 
 
+def ended_run(run_id: object) -> Run | None:
+    """The run as stored with what `run_ended`'s receivers read loaded (`ENDED_RUN_RELATED`): one query; None when
+    there is no such run. Receivers given only `run_id` read it here too."""
+    return Run.objects.select_related(*ENDED_RUN_RELATED).filter(pk=run_id).first()
+
+
 def run_end_announce(run_id: object) -> None:
-    """Send `run_ended` for a run whose end has committed, with the run as stored and what every receiver reads
-    (`ENDED_RUN_RELATED`) in one query; a receiver that raises is logged and never stops the others."""
-    run = Run.objects.select_related(*ENDED_RUN_RELATED).filter(pk=run_id).first()
-    send_robust_now(run_ended, Run, run_id=run_id, run=run)
+    """Send `run_ended` for a run whose end has committed, with the run as stored (`ended_run`); a receiver that
+    raises is logged and never stops the others."""
+    send_robust_now(run_ended, Run, run_id=run_id, run=ended_run(run_id))

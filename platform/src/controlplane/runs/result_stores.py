@@ -7,8 +7,8 @@ from typing import Any
 
 from django.dispatch import receiver
 
-from controlplane.deployments.signals import environment_deleted
 from controlplane.core.queue import enqueue
+from controlplane.deployments.signals import environment_deleted
 from controlplane.runs.queue import REMOVE_RESULT_STORES
 from controlplane.runtimes.backends.base import RuntimeBackendError
 from controlplane.runtimes.models import RuntimeTarget

@@ -16,6 +16,7 @@ from controlplane.core.audit import SystemActor, audit_record
 from controlplane.core.errors import FlowyardError
 from controlplane.core.models import AuditEvent
 from controlplane.deployments.models import Deployment, Environment
+from controlplane.runs.lifecycle import ended_run
 from controlplane.runs.log_lines import store_system_lines
 from controlplane.runs.models import Run
 from controlplane.runs.services import run_trigger
@@ -153,9 +154,7 @@ def start_downstream_runs(run_id: object, *, run: Run | None = None) -> list[Run
 
     `run`, when given, is the committed run with its version, deployment's workflow and environment, project and
     team loaded (as `run_ended` sends it); otherwise it is read."""
-    if run is None:
-        run = (Run.objects.select_related("version", "deployment__workflow", "deployment__environment__project__team")
-               .filter(pk=run_id).first())
+    run = run if run is not None else ended_run(run_id)
     if run is None or run.state != RunState.SUCCEEDED:
         return []  # failed, cancelled, timed out and crashed runs trigger nothing
     started = []

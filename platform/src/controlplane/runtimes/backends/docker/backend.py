@@ -443,4 +443,3 @@ def _just_created(client: docker.DockerClient, container_id: str, create: dict[s
         "Id": container_id, "Name": f"/{create['name']}", "Config": {"Labels": create["labels"]},
         "State": {"Status": "created", "StartedAt": "0001-01-01T00:00:00Z"},
     })
-

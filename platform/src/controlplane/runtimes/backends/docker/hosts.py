@@ -6,7 +6,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING
 
 import docker
 import requests
@@ -14,6 +14,9 @@ from docker.errors import APIError, DockerException
 
 from controlplane.runtimes.backends.base import LaunchFailed, TargetUnavailable
 from controlplane.runtimes.backends.docker.config import HostSettings
+
+if TYPE_CHECKING:  # placement reads and writes it; hosts never import placement at run time
+    from controlplane.runtimes.backends.docker.placement import Reservations
 
 UNREACHABLE = (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
 # A host that did not answer is passed over by placement for this long (unless no other host is left).
@@ -33,7 +36,7 @@ class Host:
         self._capacity: tuple[int, int | None] | None = None
         self.unhealthy_until = 0.0  # time.monotonic() before which placement passes the host over
         self.last_error = ""
-        self.reservations: Any = None  # placement's view of what is reserved here (placement.Reservations)
+        self.reservations: Reservations | None = None  # placement's view of what is reserved here
         self.reservations_lock = threading.Lock()
 
     @property
