@@ -6,7 +6,7 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
 import docker
 import requests
@@ -15,13 +15,20 @@ from docker.errors import APIError, DockerException
 from controlplane.runtimes.backends.base import LaunchFailed, TargetUnavailable
 from controlplane.runtimes.backends.docker.config import HostSettings
 
-if TYPE_CHECKING:  # placement reads and writes it; hosts never import placement at run time
-    from controlplane.runtimes.backends.docker.placement import Reservations
-
 UNREACHABLE = (requests.exceptions.ConnectionError, requests.exceptions.Timeout)
 # A host that did not answer is passed over by placement for this long (unless no other host is left).
 UNHEALTHY_SECONDS = 30.0
 MIB = 1024 * 1024
+
+
+@dataclass
+class Reservations:
+    """What a host's active Flowyard containers reserve, as placement listed them at `listed_at` (monotonic), plus
+    the launches it placed there since (see `placement`)."""
+
+    listed_at: float
+    memory_mib: int
+    cpu_units: int
 
 
 class Host:

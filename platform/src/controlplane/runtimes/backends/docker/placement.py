@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from controlplane.runtimes.backends.base import MANAGED_LABEL, TargetUnavailable
-from controlplane.runtimes.backends.docker.hosts import Host, answers
+from controlplane.runtimes.backends.docker.hosts import Host, Reservations, answers
 from controlplane.runtimes.backends.docker.mapping import ACTIVE_STATES, CPU_LABEL, MEMORY_LABEL
 
 logger = logging.getLogger(__name__)
@@ -60,16 +60,6 @@ def _label_int(labels: dict[str, str], key: str) -> int:
         return max(0, int(labels.get(key, "0")))
     except ValueError:
         return 0
-
-
-@dataclass
-class Reservations:
-    """What a host's active Flowyard containers reserve, as listed at `listed_at` (monotonic), plus the launches
-    this backend instance placed there since."""
-
-    listed_at: float
-    memory_mib: int
-    cpu_units: int
 
 
 def room_on(host: Host, *, fresh: bool = False) -> Room:
