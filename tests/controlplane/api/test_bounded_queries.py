@@ -1,4 +1,5 @@
-"""List endpoints make a bounded number of database queries, whatever the number of rows on the page."""
+"""List endpoints make a bounded number of database queries, whatever the number of rows on the page; a trigger
+asks for the caller's role once."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from flowyard_spec.states import Role, RunState
 # The most queries each endpoint may make (authentication, scoping, the page, its prefetches): a page of 5 rows and
 # a page of 50 make the same number.
 PROJECTS_MAX, RUNS_MAX, LOGS_MAX = 8, 8, 8
+# A trigger: the deployment by id, the caller's role (guardian: their own and their groups' permissions), the run
+# and its audit event in one transaction. The role was asked twice (the deployment's visibility, then the action's
+# check), and the deployment read through guardian's permission subqueries.
+TRIGGER_MAX = 7
 
 
 def query_count(client, url: str, query: dict) -> int:
@@ -78,3 +83,15 @@ def test_the_log_page_costs_the_same_for_5_lines_as_for_500(tenant_a, client_for
 def test_the_project_list_without_a_role_shows_no_project_of_another_team(tenant_a, tenant_b, client_for):
     listed = client_for(tenant_b.users[Role.ADMIN]).get("/api/v1/projects/", {"limit": 50}).json()["results"]
     assert tenant_a.project.slug not in {project["slug"] for project in listed}
+
+
+def test_triggering_a_run_reads_the_deployment_by_id_and_the_callers_role_once(tenant_a, client_for):
+    client = client_for(tenant_a.users[Role.DEVELOPER])
+    body = {"deployment": str(tenant_a.test_deployment.pk)}
+    assert client.post("/api/v1/runs/", body, format="json").status_code == 201  # warm: content types
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post("/api/v1/runs/", body, format="json")
+    assert response.status_code == 201, response.json()
+    queries = [query["sql"] for query in captured.captured_queries]
+    assert sum("auth_permission" in sql for sql in queries) == 2, queries
+    assert len(queries) <= TRIGGER_MAX, queries

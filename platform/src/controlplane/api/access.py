@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from controlplane.core.errors import PermissionDenied
-from controlplane.tenancy.principals import is_ci
+from controlplane.tenancy.principals import is_ci, is_runner
 from controlplane.tenancy.roles import is_platform_staff, role_for, team_role_for
 from flowyard_spec.states import Role
+
+_ROLES_ATTRIBUTE = "_flowyard_project_roles"  # on the request: {project pk: the caller's role}, for one request
 
 
 def follow_path(target: Any, path: str) -> Any:
@@ -23,6 +25,29 @@ def follow_path(target: Any, path: str) -> Any:
     for part in filter(None, path.split(".")):
         target = target[part] if isinstance(target, Mapping) else getattr(target, part)
     return target
+
+
+def caller_role(request: Any, project: Any) -> Role | None:
+    """The caller's role on `project`, asked of guardian once per request: an input's visibility check and the
+    action's own check ask about the same project (each asking costs two permission queries)."""
+    roles = getattr(request, _ROLES_ATTRIBUTE, None)
+    if roles is None:
+        roles = {}
+        setattr(request, _ROLES_ATTRIBUTE, roles)
+    if project.pk not in roles:
+        roles[project.pk] = role_for(request.user, project)
+    return roles[project.pk]
+
+
+def caller_sees_project(request: Any, project: Any) -> bool:
+    """Whether the caller can see `project`: the one-project twin of `tenancy.selectors.project_list` (a role on
+    it, a CI token of it; never a run token)."""
+    user = request.user
+    if is_runner(user):
+        return False
+    if is_ci(user):
+        return project.pk == user.project_id
+    return caller_role(request, project) is not None
 
 
 class Requirement:
@@ -48,7 +73,7 @@ class ProjectRole(Requirement):
                 raise PermissionDenied("This CI token belongs to another project.")
             return
         needed = view.role_needed(action, target, self.role)
-        actual = role_for(user, project)
+        actual = caller_role(view.request, project)
         if actual is None or not actual.includes(needed):
             raise PermissionDenied(
                 f"This needs the {needed} role on project {project.slug}; you are {actual or 'not a member'}.",

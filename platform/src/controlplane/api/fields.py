@@ -9,6 +9,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from typing_extensions import override
 
+from controlplane.api.access import caller_sees_project, follow_path
+
 
 class VisibleRelatedField(serializers.PrimaryKeyRelatedField):
     """A reference by id to an object the caller can see; anything else 'does not exist'."""
@@ -31,6 +33,34 @@ class VisibleRelatedField(serializers.PrimaryKeyRelatedField):
             return super().to_internal_value(data)
         except DjangoValidationError:  # e.g. not a UUID at all
             self.fail("does_not_exist", pk_value=data)
+
+
+class ProjectObjectField(serializers.PrimaryKeyRelatedField):
+    """A reference by id to an object in a project the caller can see; anything else 'does not exist'.
+
+    The object is read by id from `queryset`, then its project (at `project_path`) is checked with the caller's
+    role, which the action's own access check then reuses: one query by primary key where `VisibleRelatedField`
+    compiles and runs guardian's permission subqueries. For the hot creates (a run's trigger); it answers exactly
+    as `VisibleRelatedField` with the matching selector does.
+    """
+
+    def __init__(self, *, project_path: str, **kwargs) -> None:
+        self.project_path = project_path
+        super().__init__(**kwargs)
+
+    @override
+    def use_pk_only_optimization(self) -> bool:
+        return False
+
+    @override
+    def to_internal_value(self, data):
+        try:
+            found = super().to_internal_value(data)
+        except DjangoValidationError:  # e.g. not a UUID at all
+            self.fail("does_not_exist", pk_value=data)
+        if not caller_sees_project(self.context["request"], follow_path(found, self.project_path)):
+            self.fail("does_not_exist", pk_value=data)
+        return found
 
 
 class UsernameField(serializers.SlugRelatedField):

@@ -2,8 +2,8 @@
 
 from rest_framework import serializers
 
-from controlplane.api.fields import VisibleRelatedField
-from controlplane.deployments.selectors import deployment_list
+from controlplane.api.fields import ProjectObjectField
+from controlplane.deployments.models import Deployment
 from controlplane.runs.follow import MAX_WAIT_SECONDS
 from controlplane.runs.models import Run, RunLogLine, TaskRun
 from controlplane.runs.models.runs import MAX_EARLIER_ATTEMPTS
@@ -33,7 +33,10 @@ class RunSerializer(serializers.ModelSerializer):
 class RunTriggerSerializer(serializers.Serializer):
     """Input to start a run of a deployment's current version."""
 
-    deployment = VisibleRelatedField(selector=deployment_list)
+    deployment = ProjectObjectField(
+        queryset=Deployment.objects.select_related("workflow", "environment__project", "version"),
+        project_path="environment.project",
+    )
     parameters = serializers.DictField(required=False, default=dict, help_text="Overrides of declared parameters.")
 
 
