@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from controlplane.runs.models import Run, RunLogLine, TaskRun
 from flowyard_testkit.tokens import run_token_issue
@@ -186,6 +188,20 @@ def test_a_malformed_batch_is_refused_whole_naming_the_event(tenant_a, runner):
 def test_a_replaced_run_token_no_longer_works(tenant_a, runner):
     run_token_issue(run=tenant_a.run)
     assert post(runner, log(4)).status_code == 401
+
+
+def test_a_runner_request_finds_its_run_through_the_token_index_not_by_reading_every_run(tenant_a, runner):
+    with CaptureQueriesContext(connection) as queries:
+        assert post(runner, log(4)).status_code == 200
+    lookup = next(query["sql"] for query in queries.captured_queries if '"token_hash" =' in query["sql"])
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(f"EXPLAIN QUERY PLAN {lookup}")
+        else:  # a tiny table is scanned whole unless the planner is told not to (it cannot when there is no index)
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute(f"EXPLAIN {lookup}")
+        plan = " ".join(str(row) for row in cursor.fetchall())
+    assert "run_token_hash" in plan and "Sort" not in plan, plan
 
 
 def test_a_task_runs_upstream_is_stored_from_its_first_event_and_kept_by_later_ones(tenant_a, runner, client_for):

@@ -26,9 +26,10 @@ class RunTokenAuthentication(authentication.BaseAuthentication):
         value = header[1].decode(errors="replace")
         if not value.startswith(RUN_PREFIX):
             return None
-        run = Run.objects.filter(token_hash=token_hash(value)).only("pk", "state").first()
-        if run is None:
-            raise exceptions.AuthenticationFailed("Invalid run token.")
+        try:
+            run = Run.objects.only("pk", "state").get(token_hash=token_hash(value))
+        except Run.DoesNotExist:
+            raise exceptions.AuthenticationFailed("Invalid run token.") from None
         if run.is_terminal:
             raise exceptions.AuthenticationFailed("This run has ended; its token no longer works.")
         return RunnerPrincipal(run_id=run.pk), None

@@ -93,7 +93,10 @@ def transition(run: Run, target: RunState, *, reason: RunReason | None = None, m
 def ended_run(run_id: object) -> Run | None:
     """The run as stored with what `run_ended`'s receivers read loaded (`ENDED_RUN_RELATED`): one query; None when
     there is no such run. Receivers given only `run_id` read it here too."""
-    return Run.objects.select_related(*ENDED_RUN_RELATED).filter(pk=run_id).first()
+    try:
+        return Run.objects.select_related(*ENDED_RUN_RELATED).get(pk=run_id)
+    except Run.DoesNotExist:
+        return None
 
 
 def run_end_announce(run_id: object) -> None:

@@ -66,6 +66,9 @@ class Run(UUIDModel):
         # The portal's runs page filtered by deployment (environment, workflow) reads newest first without a sort.
         indexes = [models.Index(fields=["deployment", "-created_at", "-id"], name="run_deployment_newest")]
         constraints = [
+            # A runner's every request finds its run by the token's hash (runs.authentication): by index, not by
+            # reading the whole table. Unique, as the tokens are; runs never launched have none.
+            models.UniqueConstraint(fields=["token_hash"], condition=~models.Q(token_hash=""), name="run_token_hash"),
             # Exactly one scheduled run per tick, however many schedulers run. Other runs may carry a tick too
             # (backfills, retries, downstream runs) without competing for it.
             models.UniqueConstraint(
