@@ -5,6 +5,7 @@ Measured usage (cpu_seconds, peak_memory_bytes) is copied onto the cost for disp
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -67,16 +68,18 @@ def run_cost_record(*, run_id: Any, run: Run | None = None) -> RunCost | None:
 
     `run`, when the caller has it (`run_ended` sends it), is the run as committed with its deployment's
     environment and project, its version and its runtime target loaded; otherwise it is read here."""
-    existing = RunCost.objects.filter(run_id=run_id).first()
-    if existing is not None:
-        return existing
-    run = run if run is not None else ended_run(run_id)
+    if run is None:  # a caller with only the id (the backfill): a priced run is not read again
+        existing = RunCost.objects.filter(run_id=run_id).first()
+        if existing is not None:
+            return existing
+        run = ended_run(run_id)
     if run is None or not run.is_terminal or run.ended_at is None:
         return None
     cost = RunCost(run=run, **_cost_fields(run))
     try:
-        with transaction.atomic():
+        # One INSERT, autocommitted; in a caller's transaction, inside a savepoint (a conflict must not break it).
+        with transaction.atomic() if transaction.get_connection().in_atomic_block else contextlib.nullcontext():
             cost.save(force_insert=True)
-    except IntegrityError:  # priced meanwhile by another hearing of the run's end: that price stands
+    except IntegrityError:  # priced before, or meanwhile by another hearing of the run's end: that price stands
         return RunCost.objects.get(run_id=run_id)
     return cost
