@@ -1,4 +1,5 @@
-"""Start-up work (controlplane.startup): two first /api/schema/ requests at once both answer 200."""
+"""Start-up work (controlplane.startup): two first /api/schema/ requests at once both answer 200, and the WSGI
+application gunicorn serves does the same start-up work as `flowyard-admin`."""
 
 from __future__ import annotations
 
@@ -70,3 +71,28 @@ def test_two_first_schema_requests_at_once_both_answer_200(tmp_path):
         server.terminate()
         server.wait(timeout=30)
     assert statuses == [200, 200], log.read_text()
+
+
+def test_the_wsgi_application_does_its_start_up_work_when_it_loads(tmp_path):
+    """gunicorn loads controlplane.wsgi, not flowyard-admin: loading it resolves the OpenAPI extensions (the race
+    above) and imports the broker's transport, which the first request that sends a task would otherwise import."""
+    environ = {name: value for name, value in os.environ.items()
+               if not name.startswith("FLOWYARD_") and name != "DJANGO_SETTINGS_MODULE"}
+    environ.update(FLOWYARD_DATA_DIR=str(tmp_path / "data"), DJANGO_SETTINGS_MODULE="controlplane.settings.development",
+                   FLOWYARD_BROKER_URL="redis://127.0.0.1:6379/0")
+    probe = (
+        "import sys\n"
+        "assert 'kombu.transport.redis' not in sys.modules\n"
+        "import controlplane.wsgi\n"
+        "from drf_spectacular.plumbing import OpenApiGeneratorExtension\n"
+        "pending, lazy = list(OpenApiGeneratorExtension.__subclasses__()), []\n"
+        "while pending:\n"
+        "    extension = pending.pop()\n"
+        "    pending += extension.__subclasses__()\n"
+        "    lazy += [extension.__name__] if isinstance(extension.target_class, str) else []\n"
+        "print('transport imported:', 'kombu.transport.redis' in sys.modules, 'unresolved extensions:', lazy)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, env=environ, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == "transport imported: True unresolved extensions: []"

@@ -52,8 +52,18 @@ def load_openapi_extensions() -> None:
             extension._load_class()  # the library's own loader: the same result the first request would get
 
 
+def import_broker_transport() -> None:
+    """Import the Celery broker's transport module now (kombu's Redis transport imports redis and redis.asyncio:
+    about 60 ms of CPU), so that a web process does not pay for it inside the first request that sends a task."""
+    from controlplane.celery import app
+
+    app.connection_for_write().get_transport_cls()  # imports the class; connects to nothing
+
+
 @functools.cache
 def prepare_process() -> None:
-    """Everything above, once per process; call it after `django.setup()`."""
+    """Everything above, once per process; call it after `django.setup()` (`flowyard-admin` and the WSGI
+    application do)."""
     create_embedded_directories()
     load_openapi_extensions()
+    import_broker_transport()
