@@ -124,3 +124,26 @@ def test_a_backend_lists_only_its_own_installations_containers(backends, run_id,
     assert {mine, foreign} <= set(unscoped.list_workloads()), "a backend with no installation lists every one"
     assert ours.inspect(foreign).state is WorkloadState.RUNNING, "a run is still found by its id"
     assert docker_client.containers.get(workload_name(foreign)).labels[RUN_LABEL] == foreign
+
+
+def test_a_containers_cgroup_is_found_beside_another_of_the_same_engine(docker_client, runtime_image):  # noqa: F811
+    """The monitor asks the engine for the first container's process only; the next containers' cgroups are found
+    at the same place with their own id: the same files as through their own process, and none once exited."""
+    from controlplane.runtimes.backends.docker.cgroups import ContainerCgroup
+
+    label = {"org.flowyard.test": f"cgroup-sibling-{uuid.uuid4().hex[:12]}"}
+    first, second = (docker_client.containers.run(runtime_image, entrypoint=["python", "-c", SLEEPER], detach=True,
+                                                  labels=label, mem_limit="64m") for _ in range(2))
+    try:
+        for container in (first, second):
+            container.reload()
+        seen = ContainerCgroup.of(first.attrs["State"]["Pid"], first.id)
+        assert seen is not None, "the engine runs on this machine: its containers' cgroups are readable here"
+        assert seen.sibling(second.id) == ContainerCgroup.of(second.attrs["State"]["Pid"], second.id)
+        assert seen.sibling(second.id).read().cpu_seconds > 0
+        second.kill()
+        second.wait(timeout=30)
+        assert seen.sibling(second.id) is None, "an exited container's cgroup is gone"
+    finally:
+        for container in (first, second):
+            container.remove(force=True)

@@ -181,6 +181,22 @@ class DockerBackend(RuntimeBackend):
 
     def remove(self, run_id: str) -> None:
         """Force-remove the run's container, on every host that has one (a missing one is fine)."""
+        with self._state_lock:
+            kept_by_id = bool(self._deadlines or self._exec_failures)
+        if len(self._hosts) == 1 and not kept_by_id:
+            # One host, and nothing kept by container id (only `terminate` keeps anything): removed by its name,
+            # with no lookup first.
+            host = self._hosts[0]
+            with answers(host):
+                try:
+                    host.client().api.remove_container(workload_name(run_id), force=True)
+                except NotFound:
+                    pass
+                except APIError as exc:
+                    if exc.status_code != 409:  # 409: a removal already in progress
+                        raise
+            self._usage.forget(run_id)
+            return
         for _attempt in range(len(self._hosts) + 1):
             found = self._find(run_id)
             if found is None:

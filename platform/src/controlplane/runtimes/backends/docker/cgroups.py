@@ -4,13 +4,14 @@ A container's cgroup keeps the memory high-water mark since the container starte
 v1 `memory.max_usage_in_bytes`) and the CPU time used (v2 `cpu.stat` usage_usec, v1 `cpuacct.usage`). The
 cgroup is found through `/proc/<pid>/cgroup` of the container's main process, and used only when its path
 names the container's id: a remote engine's pid means nothing here, and then the engine's stats API is the
-only source. The files vanish with the container, so they must be read while it runs.
+only source. The engine's later containers are found at the same path with their own id (`sibling`), without
+asking the engine for their process. The files vanish with the container, so they must be read while it runs.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 NANOSECONDS = 1e9
@@ -23,11 +24,10 @@ class CgroupGone(Exception):
 
 @dataclass(frozen=True)
 class CgroupUsage:
-    """One reading of a container's cgroup: the memory high-water mark, CPU seconds and OOM kills so far."""
+    """One reading of a container's cgroup: the memory high-water mark and the CPU seconds so far."""
 
     peak_memory_bytes: int | None
     cpu_seconds: float | None
-    oom_kills: int = 0
 
 
 def _read(path: str) -> str:
@@ -40,22 +40,24 @@ def _read(path: str) -> str:
         raise CgroupGone(path) from exc
 
 
-def _keyed(text: str) -> dict[str, int]:
-    """`key value` lines (cpu.stat, memory.events, memory.oom_control) as a dict."""
-    values = {}
+def _usage_usec(text: str) -> int | None:
+    """`usage_usec` of a cgroup v2 cpu.stat."""
     for line in text.splitlines():
         key, _, value = line.partition(" ")
-        if value.strip().lstrip("-").isdigit():
-            values[key] = int(value)
-    return values
+        if key == "usage_usec":
+            return int(value)
+    return None
 
 
 @dataclass(frozen=True)
 class ContainerCgroup:
-    """Where one container's cgroup files are on this machine (v2: one directory; v1: memory and cpuacct)."""
+    """The two files of one container's cgroup that a reading needs: the memory high-water mark (v2 `memory.peak`,
+    or `memory.current` on kernels before 5.19, which lack it; v1 `memory.max_usage_in_bytes`) and the CPU time
+    (v2 `cpu.stat`, v1 `cpuacct.usage`)."""
 
-    memory_dir: str
-    cpu_dir: str
+    container_id: str
+    memory_file: str
+    cpu_file: str
     version: int
 
     @classmethod
@@ -81,9 +83,12 @@ class ContainerCgroup:
             if "cpuacct" in names:
                 cpu = cls._v1_dir(controllers, "cpuacct", path)
         if memory and cpu:
-            return cls(memory, cpu, 1)
+            return cls(container_id, os.path.join(memory, "memory.max_usage_in_bytes"),
+                       os.path.join(cpu, "cpuacct.usage"), 1)
         if unified and os.path.isfile(os.path.join(unified, "memory.current")):
-            return cls(unified, unified, 2)
+            peak = os.path.join(unified, "memory.peak")
+            return cls(container_id, peak if os.path.isfile(peak) else os.path.join(unified, "memory.current"),
+                       os.path.join(unified, "cpu.stat"), 2)
         return None
 
     @staticmethod
@@ -94,18 +99,21 @@ class ContainerCgroup:
                 return directory
         return None
 
+    def sibling(self, container_id: str) -> ContainerCgroup | None:
+        """The cgroup of another container of the same engine, found without asking the engine for its process:
+        an engine puts every container's cgroup in one place (its cgroup driver and parent), named by the
+        container's id. None when it is not there (the container has exited, or has a cgroup parent of its own)."""
+        memory = self.memory_file.replace(self.container_id, container_id)
+        cpu = self.cpu_file.replace(self.container_id, container_id)
+        if not (os.path.isfile(memory) and os.path.isfile(cpu)):
+            return None
+        return replace(self, container_id=container_id, memory_file=memory, cpu_file=cpu)
+
     def read(self) -> CgroupUsage:
         """The figures now; `CgroupGone` once the container has exited."""
+        peak = int(_read(self.memory_file))
         if self.version == 2:
-            try:
-                peak = int(_read(os.path.join(self.memory_dir, "memory.peak")))
-            except CgroupGone:  # kernels before 5.19 have no memory.peak: the current usage, kept at its highest
-                peak = int(_read(os.path.join(self.memory_dir, "memory.current")))
-            usage_usec = _keyed(_read(os.path.join(self.cpu_dir, "cpu.stat"))).get("usage_usec")
-            events = _keyed(_read(os.path.join(self.memory_dir, "memory.events")))
-            cpu = usage_usec / MICROSECONDS if usage_usec is not None else None
-            return CgroupUsage(peak or None, cpu, events.get("oom_kill", 0))
-        peak = int(_read(os.path.join(self.memory_dir, "memory.max_usage_in_bytes")))
-        cpu_ns = int(_read(os.path.join(self.cpu_dir, "cpuacct.usage")))
-        oom = _keyed(_read(os.path.join(self.memory_dir, "memory.oom_control"))).get("oom_kill", 0)
-        return CgroupUsage(peak or None, cpu_ns / NANOSECONDS if cpu_ns else None, oom)
+            usage_usec = _usage_usec(_read(self.cpu_file))
+            return CgroupUsage(peak or None, usage_usec / MICROSECONDS if usage_usec is not None else None)
+        cpu_ns = int(_read(self.cpu_file))
+        return CgroupUsage(peak or None, cpu_ns / NANOSECONDS if cpu_ns else None)

@@ -4,7 +4,8 @@
 highest figures per run in the backend instance:
 - when the engine runs on this machine, one sampler thread reads every followed container's cgroup every
   `CGROUP_SECONDS` (`cgroups`): the kernel's high-water mark since the container started, so the last reading
-  before the container dies is the run's peak (also for a container first seen late);
+  before the container dies is the run's peak (also for a container first seen late). The engine is asked for the
+  first container's process to find its cgroup; later ones are found beside it;
 - otherwise a thread per container asks the engine's stats API (one-shot where the API allows it; at most
   `STATS_AT_ONCE` requests in flight, as the docker client keeps 10 connections per host). The engine answers at
   its next collection tick (up to a second, two without one-shot), which is why this never happens in a caller's
@@ -77,6 +78,7 @@ class UsageMonitor:
         self._watched: set[str] = set()  # container ids followed (by the sampler or a stats thread)
         self._arrived: list[tuple[str, Host, str]] = []  # (run id, host, container id) the sampler has not seen yet
         self._cgroups: dict[str, tuple[str, ContainerCgroup]] = {}  # container id -> (run id, its cgroup)
+        self._cgroup_seen: dict[int, ContainerCgroup] = {}  # host index -> a cgroup found there (sampler thread only)
         self._sampler: threading.Thread | None = None
         self._wake = threading.Event()
         self._stats_slots = threading.BoundedSemaphore(STATS_AT_ONCE)
@@ -175,15 +177,22 @@ class UsageMonitor:
         finally:
             self._unwatch(container_id)
 
-    @staticmethod
-    def _cgroup_of(host: Host, container_id: str) -> ContainerCgroup | None:
-        """The container's cgroup when it is visible on this machine (None: use the stats API)."""
+    def _cgroup_of(self, host: Host, container_id: str) -> ContainerCgroup | None:
+        """The container's cgroup when it is visible on this machine (None: use the stats API): beside a cgroup
+        of the same host's found before, or else through its main process, which the engine is asked for."""
+        known = self._cgroup_seen.get(host.index)
+        found = known.sibling(container_id) if known is not None else None
+        if found is not None:
+            return found
         try:
             with answers(host):
                 state = host.client().api.inspect_container(container_id).get("State") or {}
         except (TargetUnavailable, NotFound):
             return None
-        return ContainerCgroup.of(state.get("Pid"), container_id)
+        found = ContainerCgroup.of(state.get("Pid"), container_id)
+        if found is not None:
+            self._cgroup_seen[host.index] = found
+        return found
 
     def _sample_stats(self, run_id: str, host: Host, container_id: str) -> bool:
         """Record one stats sample; False once the container is gone or no longer running."""
