@@ -34,15 +34,39 @@ def test_a_postgres_url_maps_to_the_postgresql_engine_with_its_parts(tmp_path):
     assert (database["HOST"], database["PORT"]) == ("127.0.0.1", "5432")
 
 
-def test_postgres_connections_bind_parameters_on_the_server_unless_the_url_turns_it_off(tmp_path):
+def test_postgres_connections_bind_on_the_server_and_prepare_repeated_statements_unless_the_url_turns_it_off(
+        tmp_path):
     def options(url: str) -> dict:
         return FlowyardConfig.from_environ({"FLOWYARD_DATABASE_URL": url}).django_databases(str(tmp_path))["default"]["OPTIONS"]
 
-    assert options("postgres://u@127.0.0.1/db") == {"server_side_binding": True}
+    assert options("postgres://u@127.0.0.1/db") == {"server_side_binding": True, "prepare_threshold": 1}
+    assert options("postgres://u@127.0.0.1/db?prepare_threshold=5") == {"server_side_binding": True,
+                                                                         "prepare_threshold": 5}
     assert options("postgres://u@127.0.0.1/db?server_side_binding=false&sslmode=disable") == {
         "server_side_binding": False, "sslmode": "disable"}
     with pytest.raises(ConfigError, match="FLOWYARD_DATABASE_URL: server_side_binding must be true or false"):
         options("postgres://u@127.0.0.1/db?server_side_binding=maybe")
+    with pytest.raises(ConfigError, match="FLOWYARD_DATABASE_URL: prepare_threshold must be a whole number"):
+        options("postgres://u@127.0.0.1/db?prepare_threshold=often")
+
+
+@pytest.mark.django_db
+def test_a_statement_the_connection_runs_again_is_prepared_on_the_server():
+    """Django's own default never prepares (prepare_threshold None); ours prepares from the second run on."""
+    from django.db import connection
+
+    from controlplane.runs.models import Run
+
+    if connection.vendor == "sqlite":  # an embedded install: nothing of psycopg's applies
+        assert "prepare_threshold" not in connection.settings_dict["OPTIONS"]
+        return
+    for _ in range(3):
+        list(Run.objects.filter(state="NO SUCH STATE").values_list("pk", flat=True))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert any("NO SUCH STATE" not in statement and '"runs_run"."state" = $1' in statement for statement in prepared), \
+        prepared
 
 
 def test_list_variables_are_split_on_commas():
