@@ -184,9 +184,10 @@ def trigger_over_http(token: str, deployment: str) -> tuple[str, datetime.dateti
 class CpuMeter:
     """CPU seconds used while a side runs, from /proc (read only): the machine's; the API's (gunicorn, which the
     runners report to and the triggers go through); this process's (the benchmark); the Celery workers' (with their
-    children); the Docker engine's (dockerd, containerd); PostgreSQL's (its processes that lived through the side);
-    every other process that lived through the side (other work on the machine); the containers' (their cgroup);
-    and the rest, processes that came and went: container shims, runc, other short-lived work."""
+    children); the Docker engine's (dockerd, containerd); PostgreSQL's (its processes that lived through the side,
+    and the backends of connections opened during it); every other process that lived through the side (other work
+    on the machine); the containers' (their cgroup); and the rest, processes that came and went: container shims,
+    runc, other short-lived work (a PostgreSQL backend that also ended within the side)."""
 
     def __init__(self, workers: list[int], web: int | None = None) -> None:
         self.workers, self.web = set(workers), web
@@ -200,7 +201,9 @@ class CpuMeter:
                               "PostgreSQL", "other processes"), 0.0)
         for pid, (name, parent, cpu) in after.items():
             if pid not in self.before or self.before[pid][0] != name:
-                continue  # started meanwhile: counted in the rest
+                if name == "postgres":  # the backend of a connection opened meanwhile: all its CPU is this side's
+                    used["PostgreSQL"] += cpu
+                continue  # other processes started meanwhile: counted in the rest
             if self.web is not None and self.web in (pid, parent):
                 group = "API (gunicorn)"
             elif pid == os.getpid():
