@@ -74,7 +74,7 @@ Every error has the same body:
 | status | `code` | when |
 |---|---|---|
 | 400 | `invalid` | the input is not valid; `extra.fields` maps each field (dotted for nested ones, `non_field_errors` for the whole body) to its problems |
-| 401 | `not_authenticated`, `authentication_failed` | no credentials, or an unknown, expired or revoked token |
+| 401 | `not_authenticated`, `authentication_failed`; for a run token `run_ended` or `run_token_unknown` | no credentials, or an unknown, expired or revoked token; a run's token dies with the run (`run_ended`), and a runner retries `run_token_unknown` until its first batch is taken (its launch may not have committed yet) |
 | 403 | `permission_denied` | the caller can see the object but may not do this (role too low, staff only, or a CI token outside its allowance); a role refusal puts `required_role` and `your_role` in `extra` |
 | 403 | `self_approval` | an approver tried to approve a promotion they requested or whose change they authored (`requested_for`) |
 | 404 | `not_found` | the object does not exist **or belongs to a project the caller cannot see** |

@@ -103,6 +103,7 @@ class StubControlPlane:
         self.after_terminal = 0
         self.lost_replies = 0
         self.max_body_events: int | None = None  # answer 413 to bigger batches, like a proxy with a body limit
+        self.token_unknown_for = 0  # answer this many batches 401 `run_token_unknown`: the launch has not committed yet
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self.port = 0
@@ -170,10 +171,12 @@ class StubControlPlane:
     def _handle(self, path: str, authorization: str, body: bytes) -> tuple[int, dict[str, Any]]:
         if path != api.RUNNER_EVENTS_PATH.format(run_id=self.run_id):
             return 404, {"detail": "not found"}
-        if authorization != f"Bearer {self.token}" or self.terminal:
-            if self.terminal:
-                self.after_terminal += 1
-            return 401, {"detail": "invalid or expired run token"}
+        if self.terminal:  # as the control plane answers a run token once its run has ended
+            self.after_terminal += 1
+            return 401, {"code": api.RUN_ENDED_CODE, "message": "This run has ended; its token no longer works."}
+        if authorization != f"Bearer {self.token}" or self.token_unknown_for > 0:
+            self.token_unknown_for = max(0, self.token_unknown_for - 1)
+            return 401, {"code": api.RUN_TOKEN_UNKNOWN_CODE, "message": "Invalid run token."}
         if self.mode == "503":
             return 503, {"detail": "unavailable"}
         try:

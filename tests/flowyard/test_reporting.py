@@ -90,6 +90,32 @@ def test_a_401_after_the_terminal_event_means_the_run_is_over_and_sending_stops(
     assert [event["state"] for event in stub.run_events] == ["SUCCEEDED"]
 
 
+def test_a_token_the_control_plane_does_not_know_before_its_first_batch_is_retried_until_it_does(control_plane):
+    """The launch commits the run's token after the container started: a quick runner's first batches may meet a
+    control plane that does not know it yet. Nothing is lost; the run's end still arrives once."""
+    control_plane.token_unknown_for = 3
+    reporter = fast_reporter(control_plane)
+    sink = ReportingSink(reporter)
+    sink.run_state(RunState.RUNNING)
+    sink.log("first line of user code")
+    sink.run_state(RunState.SUCCEEDED)
+    assert reporter.close(10), f"{reporter.pending} events undelivered"
+    assert not reporter.stopped and control_plane.answered[401] == 3
+    assert control_plane.log_messages() == ["first line of user code"]
+    assert [event["state"] for event in control_plane.run_events] == ["RUNNING", "SUCCEEDED"]
+
+
+def test_a_token_that_stops_working_after_batches_were_taken_stops_the_sending(control_plane):
+    reporter = fast_reporter(control_plane)
+    sink = ReportingSink(reporter)
+    sink.log("taken")
+    wait_until(lambda: control_plane.log_messages() == ["taken"], what="the first batch taken")
+    control_plane.token_unknown_for = 1_000  # a relaunch replaced the token: this container is a leftover
+    sink.log("refused")
+    wait_until(lambda: reporter.stopped, what="the reporter to stop")
+    assert reporter.stop_reason == "HTTP 401" and control_plane.answered[401] == 1
+
+
 def test_a_full_queue_is_sent_in_batches_of_at_most_the_contract_maximum(control_plane):
     reporter = fast_reporter(control_plane, flush_interval=60)
     sink = ReportingSink(reporter)

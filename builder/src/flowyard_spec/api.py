@@ -18,6 +18,11 @@ except ImportError:  # pragma: no cover - exercised inside workflow images
     from typing import NotRequired, TypedDict
 
 RUNNER_EVENTS_PATH = "/api/v1/runner/runs/{run_id}/events/"
+# The `code` of a 401 to a run token: the run has ended (its token died with it), or the control plane does not know
+# the token (yet: the launch that made it commits only after the container started, so a quick runner may report
+# first; or no longer: a relaunch replaced it).
+RUN_ENDED_CODE = "run_ended"
+RUN_TOKEN_UNKNOWN_CODE = "run_token_unknown"
 MAX_EVENTS_PER_BATCH = 1000
 # Where a run shares cached task results with its environment's other runs: FLOWYARD_RESULT_DIR (a directory, the
 # environment's volume on Docker hosts), or FLOWYARD_RESULT_STORE=signed-urls (an object store such as S3, read and

@@ -164,7 +164,7 @@ def test_a_failed_report_ends_the_run_with_its_reason_and_kills_the_token(tenant
     assert (run.reason, run.message) == ("user_error", "ValueError") and run.ended_at is not None
     assert RunLogLine.objects.filter(run=run, seq=4).exists(), "the last lines travel with the terminal event"
     again = post(runner, run_state("SUCCEEDED"))
-    assert again.status_code == 401 and again.json()["code"] == "authentication_failed"
+    assert again.status_code == 401 and again.json()["code"] == "run_ended"
     assert Run.objects.get(pk=run.pk).state == "FAILED"
 
 
@@ -187,7 +187,8 @@ def test_a_malformed_batch_is_refused_whole_naming_the_event(tenant_a, runner):
 
 def test_a_replaced_run_token_no_longer_works(tenant_a, runner):
     run_token_issue(run=tenant_a.run)
-    assert post(runner, log(4)).status_code == 401
+    refused = post(runner, log(4))
+    assert refused.status_code == 401 and refused.json()["code"] == "run_token_unknown"
 
 
 def test_a_runner_request_finds_its_run_through_the_token_index_not_by_reading_every_run(tenant_a, runner):

@@ -8,6 +8,7 @@ from typing_extensions import override
 from controlplane.runs.models import Run
 from controlplane.tenancy.principals import RunnerPrincipal
 from controlplane.tenancy.tokens import RUN_PREFIX, token_hash
+from flowyard_spec.api import RUN_ENDED_CODE, RUN_TOKEN_UNKNOWN_CODE
 
 
 class RunTokenAuthentication(authentication.BaseAuthentication):
@@ -29,9 +30,9 @@ class RunTokenAuthentication(authentication.BaseAuthentication):
         try:
             run = Run.objects.only("pk", "state").get(token_hash=token_hash(value))
         except Run.DoesNotExist:
-            raise exceptions.AuthenticationFailed("Invalid run token.") from None
+            raise exceptions.AuthenticationFailed("Invalid run token.", code=RUN_TOKEN_UNKNOWN_CODE) from None
         if run.is_terminal:
-            raise exceptions.AuthenticationFailed("This run has ended; its token no longer works.")
+            raise exceptions.AuthenticationFailed("This run has ended; its token no longer works.", code=RUN_ENDED_CODE)
         return RunnerPrincipal(run_id=run.pk), None
 
     @override

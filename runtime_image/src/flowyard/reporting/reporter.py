@@ -19,7 +19,7 @@ from typing import Any
 
 from flowyard.events import now_iso
 from flowyard.reporting.client import Unreachable, post_events
-from flowyard_spec.api import MAX_EVENTS_PER_BATCH, RUNNER_EVENTS_PATH
+from flowyard_spec.api import MAX_EVENTS_PER_BATCH, RUN_ENDED_CODE, RUNNER_EVENTS_PATH
 from flowyard_spec.states import RunState
 
 _SENT, _RETRY, _STOP, _SPLIT = "sent", "retry", "stop", "split"
@@ -226,6 +226,12 @@ class Reporter:
             self._problem = f"HTTP {status}"
             return _RETRY
         if status in (401, 403, 404):
+            ended = status == 401 and (reply or {}).get("code") == RUN_ENDED_CODE
+            if status == 401 and not ended and not self.batches_sent:
+                # The launch that made the token commits only after the container started: until the control plane
+                # first takes a batch, a token it does not know is retried as an outage is (it may not be there yet).
+                self._problem = "the control plane does not know the run's token yet (HTTP 401)"
+                return _RETRY
             if self._final_taken and status == 401:  # the token died with the run: our terminal event landed
                 self._final_sent = True
             else:
