@@ -230,7 +230,7 @@ def test_an_upstream_past_the_cap_is_kept_to_its_first_sorted_keys(tenant_a, run
 
 # Queries for a batch that ends a run, its end heard by every receiver (retries, pricing, budget, alerts, downstream
 # runs): they share one read of the ended run.
-RUN_END_MAX_QUERIES = 16
+RUN_END_MAX_QUERIES = 14
 
 
 def test_ending_a_run_with_everything_that_hears_of_it_makes_a_bounded_number_of_queries(
