@@ -12,16 +12,8 @@ from typing_extensions import override
 from controlplane.api.access import caller_sees_project, follow_path
 
 
-class VisibleRelatedField(serializers.PrimaryKeyRelatedField):
-    """A reference by id to an object the caller can see; anything else 'does not exist'."""
-
-    def __init__(self, selector: Callable, **kwargs) -> None:
-        self.selector = selector
-        super().__init__(**kwargs)
-
-    @override
-    def get_queryset(self):
-        return self.selector(user=self.context["request"].user)
+class _ObjectByIdField(serializers.PrimaryKeyRelatedField):
+    """A reference by id that resolves to the whole object; an id that is not even valid 'does not exist'."""
 
     @override
     def use_pk_only_optimization(self) -> bool:
@@ -35,7 +27,19 @@ class VisibleRelatedField(serializers.PrimaryKeyRelatedField):
             self.fail("does_not_exist", pk_value=data)
 
 
-class ProjectObjectField(serializers.PrimaryKeyRelatedField):
+class VisibleRelatedField(_ObjectByIdField):
+    """A reference by id to an object the caller can see; anything else 'does not exist'."""
+
+    def __init__(self, selector: Callable, **kwargs) -> None:
+        self.selector = selector
+        super().__init__(**kwargs)
+
+    @override
+    def get_queryset(self):
+        return self.selector(user=self.context["request"].user)
+
+
+class ProjectObjectField(_ObjectByIdField):
     """A reference by id to an object in a project the caller can see; anything else 'does not exist'.
 
     The object is read by id from `queryset`, then its project (at `project_path`) is checked with the caller's
@@ -49,15 +53,8 @@ class ProjectObjectField(serializers.PrimaryKeyRelatedField):
         super().__init__(**kwargs)
 
     @override
-    def use_pk_only_optimization(self) -> bool:
-        return False
-
-    @override
     def to_internal_value(self, data):
-        try:
-            found = super().to_internal_value(data)
-        except DjangoValidationError:  # e.g. not a UUID at all
-            self.fail("does_not_exist", pk_value=data)
+        found = super().to_internal_value(data)
         if not caller_sees_project(self.context["request"], follow_path(found, self.project_path)):
             self.fail("does_not_exist", pk_value=data)
         return found

@@ -37,11 +37,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -187,14 +188,7 @@ class DockerBackend(RuntimeBackend):
             # One host, and nothing kept by container id (only `terminate` keeps anything): removed by its name,
             # with no lookup first.
             host = self._hosts[0]
-            with answers(host):
-                try:
-                    host.client().api.remove_container(workload_name(run_id), force=True)
-                except NotFound:
-                    pass
-                except APIError as exc:
-                    if exc.status_code != 409:  # 409: a removal already in progress
-                        raise
+            self._force_remove(host, lambda: host.client().api.remove_container(workload_name(run_id), force=True))
             self._usage.forget(run_id)
             return
         for _attempt in range(len(self._hosts) + 1):
@@ -205,15 +199,20 @@ class DockerBackend(RuntimeBackend):
             with self._state_lock:
                 self._deadlines.pop(container.id, None)
                 self._exec_failures.pop(container.id, None)
-            with answers(host):
-                try:
-                    container.remove(force=True)
-                except NotFound:
-                    pass
-                except APIError as exc:
-                    if exc.status_code != 409:  # 409: a removal already in progress
-                        raise
+            self._force_remove(host, functools.partial(container.remove, force=True))
         self._usage.forget(run_id)
+
+    @staticmethod
+    def _force_remove(host: Host, remove: Callable[[], object]) -> None:
+        """Call `remove` (a forced removal) on `host`: a container already gone, or being removed (409), is fine."""
+        with answers(host):
+            try:
+                remove()
+            except NotFound:
+                pass
+            except APIError as exc:
+                if exc.status_code != 409:  # 409: a removal already in progress
+                    raise
 
     def logs(self, run_id: str) -> Iterator[LogLine]:
         """The container's stdout and stderr lines, each with its stream and Docker's timestamp, oldest first."""
