@@ -7,7 +7,7 @@ from typing_extensions import override
 
 from controlplane.runs.models import Run
 from controlplane.tenancy.principals import RunnerPrincipal
-from controlplane.tenancy.tokens import RUN_PREFIX, token_hash
+from controlplane.tenancy.tokens import RUN_PREFIX, holder_of
 from flowyard_spec.api import RUN_ENDED_CODE, RUN_TOKEN_UNKNOWN_CODE
 
 
@@ -27,10 +27,9 @@ class RunTokenAuthentication(authentication.BaseAuthentication):
         value = header[1].decode(errors="replace")
         if not value.startswith(RUN_PREFIX):
             return None
-        try:
-            run = Run.objects.only("pk", "state").get(token_hash=token_hash(value))
-        except Run.DoesNotExist:
-            raise exceptions.AuthenticationFailed("Invalid run token.", code=RUN_TOKEN_UNKNOWN_CODE) from None
+        run = holder_of(Run.objects.only("pk", "state"), value)
+        if run is None:
+            raise exceptions.AuthenticationFailed("Invalid run token.", code=RUN_TOKEN_UNKNOWN_CODE)
         if run.is_terminal:
             raise exceptions.AuthenticationFailed("This run has ended; its token no longer works.", code=RUN_ENDED_CODE)
         return RunnerPrincipal(run_id=run.pk), None

@@ -6,16 +6,13 @@ above tenancy, so tenancy never looks runs up."""
 from __future__ import annotations
 
 import datetime
-from typing import Any
-
-from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework import authentication, exceptions
 from typing_extensions import override
 
 from controlplane.tenancy.models import PersonalToken, ProjectToken
 from controlplane.tenancy.principals import CIPrincipal
-from controlplane.tenancy.tokens import CI_PREFIX, PERSONAL_PREFIX, RUN_PREFIX, token_hash
+from controlplane.tenancy.tokens import CI_PREFIX, PERSONAL_PREFIX, RUN_PREFIX, holder_of
 
 LAST_USED_RESOLUTION = datetime.timedelta(minutes=1)
 
@@ -24,14 +21,6 @@ def _touch(token: PersonalToken | ProjectToken) -> None:
     now = timezone.now()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         type(token).objects.filter(pk=token.pk).update(last_used_at=now)
-
-
-def _by_hash(tokens: QuerySet, value: str) -> Any:
-    """The token whose hash is `value`'s, or None: one lookup by the unique hash (no ordering, no LIMIT 1 sort)."""
-    try:
-        return tokens.get(token_hash=token_hash(value))
-    except tokens.model.DoesNotExist:
-        return None
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -59,14 +48,14 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
         raise exceptions.AuthenticationFailed("Unknown token type; use a personal (fyp_) or CI (fyc_) token.")
 
     def _personal(self, value: str):
-        token = _by_hash(PersonalToken.objects.select_related("user"), value)
+        token = holder_of(PersonalToken.objects.select_related("user"), value)
         if token is None or not token.is_active or not token.user.is_active:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
         _touch(token)
         return token.user, token
 
     def _ci(self, value: str):
-        token = _by_hash(ProjectToken.objects.select_related("project"), value)
+        token = holder_of(ProjectToken.objects.select_related("project"), value)
         if token is None or not token.is_active:
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked token.")
         _touch(token)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import Any
+
+from django.db.models import QuerySet
 
 PERSONAL_PREFIX = "fyp_"
 CI_PREFIX = "fyc_"
@@ -14,6 +17,14 @@ SHOWN_PREFIX_LENGTH = 12
 def token_hash(value: str) -> str:
     """The stored form of a token (tokens carry 256 random bits, so a plain SHA-256 suffices)."""
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+def holder_of(tokens: QuerySet, value: str) -> Any:
+    """The object of `tokens` whose stored hash is `value`'s, or None: one lookup by that unique hash."""
+    try:
+        return tokens.get(token_hash=token_hash(value))
+    except tokens.model.DoesNotExist:
+        return None
 
 
 def new_token(kind_prefix: str) -> tuple[str, str, str]:

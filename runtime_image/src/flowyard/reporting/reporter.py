@@ -226,8 +226,7 @@ class Reporter:
             self._problem = f"HTTP {status}"
             return _RETRY
         if status in (401, 403, 404):
-            ended = status == 401 and (reply or {}).get("code") == RUN_ENDED_CODE
-            if status == 401 and not ended and not self.batches_sent:
+            if status == 401 and not self.batches_sent and (reply or {}).get("code") != RUN_ENDED_CODE:
                 # The launch that made the token commits only after the container started: until the control plane
                 # first takes a batch, a token it does not know is retried as an outage is (it may not be there yet).
                 self._problem = "the control plane does not know the run's token yet (HTTP 401)"

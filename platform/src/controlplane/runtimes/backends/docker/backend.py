@@ -37,12 +37,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import functools
 import logging
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -87,8 +86,10 @@ class DockerBackend(RuntimeBackend):
         self._launch_locks = tuple(threading.Lock() for _ in range(LAUNCH_LOCK_STRIPES))
         self._state_lock = threading.Lock()
         self._usage = UsageMonitor()
-        self._deadlines: dict[str, float] = {}  # container id -> monotonic time after which it is killed
-        self._exec_failures: dict[str, str] = {}  # container id -> docker-init's exec failure ("" for none)
+        # By run id, each with the container it is about (a relaunch's container is another): the monotonic time
+        # after which `terminate` kills it, and docker-init's exec failure ("" for none). `remove` forgets both.
+        self._deadlines: dict[str, tuple[str, float]] = {}
+        self._exec_failures: dict[str, tuple[str, str]] = {}
 
     # -- the interface -----------------------------------------------------------------------------------
 
@@ -155,9 +156,9 @@ class DockerBackend(RuntimeBackend):
         grace = self.config.stop_grace_seconds if grace_seconds is None or grace_seconds < 0 else grace_seconds
         now = time.monotonic()
         with self._state_lock:
-            deadline = self._deadlines.get(container.id)
+            deadline = _about(self._deadlines.get(run_id), container.id)
             if deadline is None:
-                self._deadlines[container.id] = now + grace
+                self._deadlines[run_id] = (container.id, now + grace)
         if deadline is not None:  # asked before: kill once the first request's grace has run out
             if now >= deadline:
                 self._signal(host, container.id, "SIGKILL")
@@ -166,8 +167,7 @@ class DockerBackend(RuntimeBackend):
             self._signal(host, container.id, "SIGTERM" if grace > 0 else "SIGKILL")
         except TargetUnavailable:
             with self._state_lock:
-                self._deadlines.pop(container.id, None)
-                self._exec_failures.pop(container.id, None)
+                self._deadlines.pop(run_id, None)
             raise
         if grace > 0:
             timer = threading.Timer(grace, self._kill_after_grace, args=(host, container.id))
@@ -183,31 +183,33 @@ class DockerBackend(RuntimeBackend):
     def remove(self, run_id: str) -> None:
         """Force-remove the run's container, on every host that has one (a missing one is fine)."""
         with self._state_lock:
-            kept_by_id = bool(self._deadlines or self._exec_failures)
-        if len(self._hosts) == 1 and not kept_by_id:
-            # One host, and nothing kept by container id (only `terminate` keeps anything): removed by its name,
-            # with no lookup first.
-            host = self._hosts[0]
-            self._force_remove(host, lambda: host.client().api.remove_container(workload_name(run_id), force=True))
-            self._usage.forget(run_id)
-            return
-        for _attempt in range(len(self._hosts) + 1):
-            found = self._find(run_id)
-            if found is None:
-                break
-            host, container = found
-            with self._state_lock:
-                self._deadlines.pop(container.id, None)
-                self._exec_failures.pop(container.id, None)
-            self._force_remove(host, functools.partial(container.remove, force=True))
+            self._deadlines.pop(run_id, None)
+            self._exec_failures.pop(run_id, None)
+        self._remove_named(run_id)
         self._usage.forget(run_id)
 
+    def _remove_named(self, run_id: str, *, skip_unhealthy: bool = False) -> None:
+        """Force-remove the container named after the run on every host (by its name: no lookup first); a host
+        without one is fine. A silent host is marked unhealthy, and `TargetUnavailable` raised once the others are
+        done; launches (`skip_unhealthy`) pass over hosts marked unhealthy, as in `_find`."""
+        silent: list[str] = []
+        for host in self._hosts:
+            if skip_unhealthy and not host.healthy:
+                continue
+            try:
+                self._remove_on(host, workload_name(run_id))
+            except TargetUnavailable as exc:
+                host.mark_unhealthy(str(exc))
+                silent.append(str(exc))
+        if silent:
+            raise TargetUnavailable("; ".join(silent))
+
     @staticmethod
-    def _force_remove(host: Host, remove: Callable[[], object]) -> None:
-        """Call `remove` (a forced removal) on `host`: a container already gone, or being removed (409), is fine."""
+    def _remove_on(host: Host, name: str) -> None:
+        """Force-remove the container `name` on `host`: one that is not there, or already being removed, is fine."""
         with answers(host):
             try:
-                remove()
+                host.client().api.remove_container(name, force=True)
             except NotFound:
                 pass
             except APIError as exc:
@@ -283,16 +285,8 @@ class DockerBackend(RuntimeBackend):
                 return None
 
     def clear_leftover(self, run_id: str) -> None:
-        """Remove an earlier launch's container of the run from every host not marked unhealthy (see `_find`)."""
-        found = self._find(run_id, skip_unhealthy=True)
-        if found is None:
-            return
-        host, container = found
-        with answers(host):
-            try:
-                container.remove(force=True)
-            except NotFound:
-                pass
+        """Remove an earlier launch's container of the run from every host not marked unhealthy."""
+        self._remove_named(run_id, skip_unhealthy=True)
 
     def _find(self, run_id: str, *, skip_unhealthy: bool = False) -> tuple[Host, Any] | None:
         """(host, container) of the run, or None; `TargetUnavailable` if it is nowhere and some host is silent.
@@ -405,16 +399,17 @@ class DockerBackend(RuntimeBackend):
         memory, cpu = final_usage(container.attrs, self._usage.usage(run_id))
         status = mapping.status_from_attrs(container.attrs, memory, cpu)
         if status.state is WorkloadState.EXITED and status.exit_code in mapping.EXEC_FAILURE_CODES:
-            failure = self._exec_failure(host, container)
+            failure = self._exec_failure(run_id, host, container)
             if failure:
                 status = dataclasses.replace(status, image_error=True, message=status.message or failure)
         return status
 
-    def _exec_failure(self, host: Host, container: Any) -> str:
+    def _exec_failure(self, run_id: str, host: Host, container: Any) -> str:
         """docker-init's words when it could not execute the entrypoint ("" when it could), read once per container."""
         with self._state_lock:
-            if container.id in self._exec_failures:
-                return self._exec_failures[container.id]
+            known = _about(self._exec_failures.get(run_id), container.id)
+            if known is not None:
+                return known
         try:
             with answers(host):
                 tail = container.logs(stdout=False, stderr=True, tail=5)
@@ -422,7 +417,7 @@ class DockerBackend(RuntimeBackend):
             return ""
         failure = mapping.exec_failure(tail)
         with self._state_lock:
-            self._exec_failures[container.id] = failure
+            self._exec_failures[run_id] = (container.id, failure)
         return failure
 
     @staticmethod
@@ -449,6 +444,11 @@ class DockerBackend(RuntimeBackend):
             pass
         except Exception:  # a timer thread has nobody to raise to: the reconciler's next terminate retries
             logger.warning("could not kill container %s after its grace period", container_id[:12], exc_info=True)
+
+
+def _about(kept: tuple[str, Any] | None, container_id: str) -> Any:
+    """The value kept for a run when it is about this container (None when nothing is, or it was another one)."""
+    return kept[1] if kept is not None and kept[0] == container_id else None
 
 
 def _just_created(client: docker.DockerClient, container_id: str, create: dict[str, Any]) -> Any:
