@@ -85,11 +85,8 @@ def test_the_wsgi_application_does_its_start_up_work_when_it_loads(tmp_path):
         "assert 'kombu.transport.redis' not in sys.modules\n"
         "import controlplane.wsgi\n"
         "from drf_spectacular.plumbing import OpenApiGeneratorExtension\n"
-        "pending, lazy = list(OpenApiGeneratorExtension.__subclasses__()), []\n"
-        "while pending:\n"
-        "    extension = pending.pop()\n"
-        "    pending += extension.__subclasses__()\n"
-        "    lazy += [extension.__name__] if isinstance(extension.target_class, str) else []\n"
+        "from controlplane.startup import subclasses_of\n"
+        "lazy = [cls.__name__ for cls in subclasses_of(OpenApiGeneratorExtension) if isinstance(cls.target_class, str)]\n"
         "print('transport imported:', 'kombu.transport.redis' in sys.modules, 'unresolved extensions:', lazy)\n"
     )
     result = subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, env=environ, capture_output=True,

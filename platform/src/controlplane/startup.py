@@ -44,12 +44,18 @@ def load_openapi_extensions() -> None:
     from drf_spectacular.plumbing import OpenApiGeneratorExtension
 
     get_resolver().url_patterns  # noqa: B018 - imports every view module (and extensions defined with them)
-    pending = list(OpenApiGeneratorExtension.__subclasses__())
-    while pending:
-        extension = pending.pop()
-        pending += extension.__subclasses__()
+    for extension in subclasses_of(OpenApiGeneratorExtension):
         if isinstance(extension.target_class, str):
             extension._load_class()  # the library's own loader: the same result the first request would get
+
+
+def subclasses_of(base: type) -> list[type]:
+    """Every class below `base`, however deep (drf-spectacular's extensions subclass each other)."""
+    found, pending = [], list(base.__subclasses__())
+    while pending:
+        found.append(cls := pending.pop())
+        pending += cls.__subclasses__()
+    return found
 
 
 def import_broker_transport() -> None:
